@@ -1,0 +1,339 @@
+//! The realm file (TOML, DESIGN §8): what an administrator declares, parsed and checked as a
+//! whole, so that `relto apply` either applies a consistent realm or changes nothing.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::nation::normalize_nation;
+
+/// The API root's `max_content_length` when the realm gives none: 10 MiB.
+pub const DEFAULT_MAX_CONTENT_LENGTH: u64 = 10 * 1024 * 1024;
+/// Namespace of the identity ids relto derives for organizations that name none.
+const IDENTITY_NAMESPACE: Uuid = Uuid::from_u128(0x527f489e_1047_4bbf_9971_f03d5d0137fc);
+/// Path segments the server uses itself, so no API root may take them.
+const RESERVED_ROOTS: &[&str] = &["taxii2", "management", "health", "metrics"];
+pub const ROLES: &[&str] = &["admin", "releaser", "analyst", "reader", "relay"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Realm {
+    pub hub: Hub,
+    #[serde(default, rename = "api_root")]
+    pub api_roots: Vec<ApiRootEntry>,
+    #[serde(default, rename = "organization")]
+    pub organizations: Vec<OrganizationEntry>,
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<AccountEntry>,
+    #[serde(default, rename = "collection")]
+    pub collections: Vec<CollectionEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hub {
+    pub nation: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRootEntry {
+    pub path: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub max_content_length: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationEntry {
+    pub slug: String,
+    pub name: String,
+    pub nation: String,
+    #[serde(default)]
+    pub accredited: Vec<String>,
+    pub identity: Option<String>,
+}
+
+impl OrganizationEntry {
+    /// The organization's STIX identity id: the declared one, or one derived from its slug
+    /// (UUIDv5), so that re-applying the realm never changes it.
+    pub fn identity_id(&self) -> String {
+        self.identity.clone().unwrap_or_else(|| {
+            format!(
+                "identity--{}",
+                Uuid::new_v5(&IDENTITY_NAMESPACE, format!("org:{}", self.slug).as_bytes())
+            )
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub name: String,
+    pub organization: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Name of the environment variable holding the password when `relto apply` runs.
+    pub password_env: Option<String>,
+    /// An argon2id PHC string, for realms kept in version control.
+    pub password_hash: Option<String>,
+    /// Name of the environment variable holding a bearer API token (at least 32 characters).
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionEntry {
+    pub id: String,
+    pub api_root: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub writers: Vec<String>,
+}
+
+/// Every problem found in a realm file, each naming the entry and what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmError(pub Vec<String>);
+
+impl std::fmt::Display for RealmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(p)?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for RealmError {}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_root_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && s != "."
+        && s != ".."
+}
+
+/// Parses and checks a realm file; on success every reference inside it resolves.
+pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
+    let mut realm: Realm =
+        toml::from_str(text).map_err(|e| RealmError(vec![format!("realm file: {e}")]))?;
+    let mut problems = Vec::new();
+    match normalize_nation(&realm.hub.nation) {
+        Some(n) => realm.hub.nation = n,
+        None => problems.push(format!(
+            "[hub] nation '{}' is not an ISO 3166-1 alpha-3 code (e.g. KOR)",
+            realm.hub.nation
+        )),
+    }
+
+    let mut roots = HashSet::new();
+    for r in &realm.api_roots {
+        if !is_root_path(&r.path) || RESERVED_ROOTS.contains(&r.path.as_str()) {
+            problems.push(format!(
+                "api_root '{}': path must be letters, digits, '-', '_' or '.', and not one of {RESERVED_ROOTS:?}",
+                r.path
+            ));
+        }
+        if !roots.insert(r.path.as_str()) {
+            problems.push(format!("api_root '{}' is declared twice", r.path));
+        }
+        if r.max_content_length == Some(0) {
+            problems.push(format!("api_root '{}': max_content_length must be > 0", r.path));
+        }
+    }
+
+    let mut orgs = HashSet::new();
+    for o in &mut realm.organizations {
+        if !is_slug(&o.slug) {
+            problems.push(format!(
+                "organization '{}': slug must be lower-case letters, digits, '-' or '_'",
+                o.slug
+            ));
+        }
+        if !orgs.insert(o.slug.clone()) {
+            problems.push(format!("organization '{}' is declared twice", o.slug));
+        }
+        match normalize_nation(&o.nation) {
+            Some(n) => o.nation = n,
+            None => problems.push(format!(
+                "organization '{}': nation '{}' is not an ISO 3166-1 alpha-3 code",
+                o.slug, o.nation
+            )),
+        }
+        if let Some(id) = &o.identity {
+            let ok = id
+                .strip_prefix("identity--")
+                .is_some_and(|u| Uuid::parse_str(u).is_ok());
+            if !ok {
+                problems.push(format!(
+                    "organization '{}': identity '{id}' is not an identity--UUID id",
+                    o.slug
+                ));
+            }
+        }
+    }
+
+    let mut accounts = HashSet::new();
+    for a in &realm.accounts {
+        if !is_slug(&a.name) || a.name == "admin" {
+            problems.push(format!(
+                "account '{}': name must be lower-case letters, digits, '-' or '_' (and not 'admin', which relto creates)",
+                a.name
+            ));
+        }
+        if !accounts.insert(a.name.as_str()) {
+            problems.push(format!("account '{}' is declared twice", a.name));
+        }
+        if !orgs.contains(&a.organization) {
+            problems.push(format!(
+                "account '{}': organization '{}' is not declared in this realm",
+                a.name, a.organization
+            ));
+        }
+        for role in &a.roles {
+            if !ROLES.contains(&role.as_str()) {
+                problems.push(format!(
+                    "account '{}': unknown role '{role}' (roles: {ROLES:?})",
+                    a.name
+                ));
+            }
+        }
+        if a.password_env.is_some() && a.password_hash.is_some() {
+            problems.push(format!(
+                "account '{}': give password_env or password_hash, not both",
+                a.name
+            ));
+        }
+        if let Some(h) = &a.password_hash {
+            if !h.starts_with("$argon2id$") {
+                problems.push(format!(
+                    "account '{}': password_hash must be an argon2id PHC string ($argon2id$…)",
+                    a.name
+                ));
+            }
+        }
+    }
+
+    let mut collections = HashSet::new();
+    for c in &realm.collections {
+        if Uuid::parse_str(&c.id).is_err() || c.id.len() != 36 {
+            problems.push(format!(
+                "collection '{}': id must be a UUID such as 2f6e4a1c-…",
+                c.id
+            ));
+        }
+        if !collections.insert(c.id.to_ascii_lowercase()) {
+            problems.push(format!("collection '{}' is declared twice", c.id));
+        }
+        if !roots.contains(c.api_root.as_str()) {
+            problems.push(format!(
+                "collection '{}': api_root '{}' is not declared in this realm",
+                c.id, c.api_root
+            ));
+        }
+        for p in c.readers.iter().chain(&c.writers) {
+            let known = match p.split_once(':') {
+                Some(("org", slug)) => orgs.contains(slug),
+                Some(("account", name)) => accounts.contains(name) || name == "admin",
+                _ => false,
+            };
+            if !known {
+                problems.push(format!(
+                    "collection '{}': '{p}' is neither org:SLUG nor account:NAME of this realm",
+                    c.id
+                ));
+            }
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(realm)
+    } else {
+        Err(RealmError(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[hub]
+nation = "kor"
+
+[[api_root]]
+path = "coalition"
+title = "Coalition"
+
+[[organization]]
+slug = "kor-nis"
+name = "National Intelligence Service"
+nation = "KOR"
+
+[[account]]
+name = "nis-analyst"
+organization = "kor-nis"
+roles = ["analyst"]
+password_env = "RELTO_PW_NIS"
+
+[[collection]]
+id = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
+api_root = "coalition"
+title = "Situation reports"
+readers = ["org:kor-nis"]
+writers = ["account:nis-analyst"]
+"#;
+
+    #[test]
+    fn parses_a_good_realm() {
+        let r = parse_realm(GOOD).unwrap();
+        assert_eq!(r.hub.nation, "KOR");
+        assert_eq!(r.collections[0].readers, vec!["org:kor-nis"]);
+        let id = r.organizations[0].identity_id();
+        assert!(id.starts_with("identity--"));
+        assert_eq!(id, parse_realm(GOOD).unwrap().organizations[0].identity_id());
+    }
+
+    #[test]
+    fn names_every_problem() {
+        let bad = GOOD
+            .replace("organization = \"kor-nis\"", "organization = \"kor-xxx\"")
+            .replace("[\"analyst\"]", "[\"wizard\"]")
+            .replace("api_root = \"coalition\"", "api_root = \"nowhere\"");
+        let err = parse_realm(&bad).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("organization 'kor-xxx' is not declared"), "{text}");
+        assert!(text.contains("unknown role 'wizard'"), "{text}");
+        assert!(text.contains("api_root 'nowhere' is not declared"), "{text}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_syntax() {
+        let typo = GOOD.replace("title = \"Coalition\"", "titel = \"Coalition\"");
+        assert!(parse_realm(&typo).unwrap_err().to_string().contains("titel"));
+        assert!(parse_realm("[hub").is_err());
+        let reserved = GOOD.replace("path = \"coalition\"", "path = \"taxii2\"");
+        assert!(parse_realm(&reserved).is_err());
+    }
+}

@@ -1,0 +1,833 @@
+//! relto's embedded store: one SQLite file in WAL mode. One writer connection (SQLite admits
+//! one writer at a time anyway) and a small pool of readers, all used from tokio's blocking
+//! pool so that no query stalls the async workers.
+#![forbid(unsafe_code)]
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use relto_store::*;
+use relto_taxii::VersionFilter;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
+
+/// Readers kept open between requests; more are opened under load and closed after.
+const IDLE_READERS: usize = 4;
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+struct Writer {
+    conn: Connection,
+    /// The highest date_added handed out: each new object gets a strictly greater one, so
+    /// `added_after` with a page's last date_added never skips an object.
+    last_date_added: i64,
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, ref m)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Unavailable(m.clone().unwrap_or_else(|| "database busy".into()))
+        }
+        other => StoreError::Internal(other.to_string()),
+    }
+}
+
+fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db_err)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
+         PRAGMA busy_timeout=5000; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY;"
+    ))
+    .map_err(db_err)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = open_conn(&path, 8192)?;
+        migrations::migrate(&mut conn)?;
+        let last_date_added: i64 = conn
+            .query_row("SELECT COALESCE(MAX(date_added), 0) FROM objects", [], |r| {
+                r.get(0)
+            })
+            .map_err(db_err)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(Writer {
+                    conn,
+                    last_date_added,
+                }),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Opens `relto.db` under a data directory, creating the directory.
+    pub fn open_in_dir(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir.as_ref()).map_err(|e| {
+            StoreError::Internal(format!(
+                "cannot create data directory {}: {e}",
+                dir.as_ref().display()
+            ))
+        })?;
+        Self::open(dir.as_ref().join("relto.db"))
+    }
+
+    /// Runs `f` on a reader connection in the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let conn = match inner.readers.lock().map_err(poisoned)?.pop() {
+                Some(c) => c,
+                None => open_conn(&inner.path, 2048)?,
+            };
+            let out = f(&conn);
+            let mut pool = inner.readers.lock().map_err(poisoned)?;
+            if pool.len() < IDLE_READERS {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+    }
+
+    /// Runs `f` in a write transaction in the blocking pool; commits when it returns Ok.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &mut i64) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut w = inner.writer.lock().map_err(poisoned)?;
+            let Writer {
+                conn,
+                last_date_added,
+            } = &mut *w;
+            let mut last = *last_date_added;
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db_err)?;
+            let out = f(&tx, &mut last)?;
+            tx.commit().map_err(db_err)?;
+            *last_date_added = last;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
+    StoreError::Internal("a store lock was poisoned by a panic".into())
+}
+
+async fn blocking<T, F>(f: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> StoreResult<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+const ACCOUNT_SELECT: &str = "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited
+     FROM accounts a JOIN organizations o ON o.slug = a.organization";
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        name: r.get(0)?,
+        roles: parse_list(&r.get::<_, String>(1)?),
+        password_hash: r.get(2)?,
+        organization: Organization {
+            slug: r.get(3)?,
+            name: r.get(4)?,
+            nation: r.get(5)?,
+            identity: r.get(6)?,
+            accredited: parse_list(&r.get::<_, String>(7)?),
+        },
+    })
+}
+
+const COLLECTION_SELECT: &str =
+    "SELECT pk, id, api_root, title, description, alias, readers, writers FROM collections";
+
+fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
+    Ok(Collection {
+        pk: r.get(0)?,
+        id: r.get(1)?,
+        api_root: r.get(2)?,
+        title: r.get(3)?,
+        description: r.get(4)?,
+        alias: r.get(5)?,
+        readers: parse_list(&r.get::<_, String>(6)?),
+        writers: parse_list(&r.get::<_, String>(7)?),
+    })
+}
+
+fn api_root_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiRoot> {
+    Ok(ApiRoot {
+        path: r.get(0)?,
+        title: r.get(1)?,
+        description: r.get(2)?,
+        max_content_length: r.get::<_, i64>(3)?.max(0) as u64,
+    })
+}
+
+/// Counts one upsert's effect on the summary: `changed` rows from an UPDATE … WHERE differs.
+fn tally(summary: &mut ApplySummary, existed: bool, changed: usize) {
+    match (existed, changed) {
+        (false, _) => summary.created += 1,
+        (true, 0) => summary.unchanged += 1,
+        (true, _) => summary.updated += 1,
+    }
+}
+
+fn exists(tx: &Transaction<'_>, sql: &str, key: &str) -> StoreResult<bool> {
+    tx.query_row(sql, [key], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
+        .map_err(db_err)
+}
+
+/// Disables every non-builtin row of `table` whose key is not in `keep`; returns how many.
+fn disable_missing(
+    tx: &Transaction<'_>,
+    table: &str,
+    key: &str,
+    keep: &[&str],
+) -> StoreResult<usize> {
+    let placeholders = vec!["?"; keep.len()].join(",");
+    let builtin = if table == "organizations" || table == "accounts" {
+        " AND builtin = 0"
+    } else {
+        ""
+    };
+    let sql = if keep.is_empty() {
+        format!("UPDATE {table} SET enabled = 0 WHERE enabled = 1{builtin}")
+    } else {
+        format!(
+            "UPDATE {table} SET enabled = 0 WHERE enabled = 1{builtin} AND {key} NOT IN ({placeholders})"
+        )
+    };
+    tx.execute(&sql, params_from_iter(keep.iter())).map_err(db_err)
+}
+
+fn insert_object(
+    tx: &Transaction<'_>,
+    collection: i64,
+    obj: &NewObject,
+    now_us: i64,
+    last: &mut i64,
+) -> StoreResult<AddOutcome> {
+    // Versions already stored for this id (usually none or a few).
+    let mut stmt = tx
+        .prepare_cached("SELECT version FROM objects WHERE collection = ?1 AND stix_id = ?2")
+        .map_err(db_err)?;
+    let versions: Vec<i64> = stmt
+        .query_map(params![collection, obj.stix_id], |r| r.get(0))
+        .map_err(db_err)?
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let date_added = (*last + 1).max(now_us);
+    let version = match obj.version {
+        Some(v) => v,
+        // Without created/modified the object has one version only: its first date_added.
+        None if !versions.is_empty() => return Ok(AddOutcome::Duplicate { version: versions[0] }),
+        None => date_added,
+    };
+    if versions.contains(&version) {
+        return Ok(AddOutcome::Duplicate { version });
+    }
+    let is_last = versions.iter().all(|&v| v < version);
+    let is_first = versions.iter().all(|&v| v > version);
+    if !versions.is_empty() && is_last {
+        tx.prepare_cached(
+            "UPDATE objects SET is_last = 0 WHERE collection = ?1 AND stix_id = ?2 AND is_last = 1",
+        )
+        .and_then(|mut s| s.execute(params![collection, obj.stix_id]))
+        .map_err(db_err)?;
+    }
+    if !versions.is_empty() && is_first {
+        tx.prepare_cached(
+            "UPDATE objects SET is_first = 0 WHERE collection = ?1 AND stix_id = ?2 AND is_first = 1",
+        )
+        .and_then(|mut s| s.execute(params![collection, obj.stix_id]))
+        .map_err(db_err)?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            collection,
+            obj.stix_id,
+            obj.object_type,
+            obj.spec_version,
+            version,
+            date_added,
+            is_first,
+            is_last,
+            obj.raw
+        ])
+    })
+    .map_err(db_err)?;
+    *last = date_added;
+    Ok(AddOutcome::Added {
+        date_added,
+        version,
+    })
+}
+
+/// Appends ` AND col IN (?, …)` and its values.
+fn push_in<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, col: &str, values: &'a [String]) {
+    if values.is_empty() {
+        return;
+    }
+    sql.push_str(" AND ");
+    sql.push_str(col);
+    sql.push_str(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push('?');
+        args.push(v);
+    }
+    sql.push(')');
+}
+
+/// Appends the `match[version]` condition (nothing for `all`).
+fn push_versions<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, v: &'a VersionFilter) {
+    if v.all {
+        return;
+    }
+    let mut parts: Vec<String> = Vec::new();
+    if v.last {
+        parts.push("is_last = 1".into());
+    }
+    if v.first {
+        parts.push("is_first = 1".into());
+    }
+    if !v.exact.is_empty() {
+        let qs = vec!["?"; v.exact.len()].join(",");
+        parts.push(format!("version IN ({qs})"));
+        for e in &v.exact {
+            args.push(e);
+        }
+    }
+    if parts.is_empty() {
+        sql.push_str(" AND 0");
+    } else {
+        sql.push_str(" AND (");
+        sql.push_str(&parts.join(" OR "));
+        sql.push(')');
+    }
+}
+
+fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
+    let cols = if q.with_raw {
+        "row, stix_id, date_added, version, spec_version, raw"
+    } else {
+        "row, stix_id, date_added, version, spec_version, ''"
+    };
+    let mut sql = format!("SELECT {cols} FROM objects WHERE collection = ?");
+    let mut args: Vec<&dyn ToSql> = vec![&q.collection];
+    push_in(&mut sql, &mut args, "stix_id", &q.ids);
+    push_in(&mut sql, &mut args, "type", &q.types);
+    push_in(&mut sql, &mut args, "spec_version", &q.spec_versions);
+    push_versions(&mut sql, &mut args, &q.versions);
+    if let Some(a) = &q.added_after {
+        sql.push_str(" AND date_added > ?");
+        args.push(a);
+    }
+    if let Some(c) = &q.after {
+        sql.push_str(" AND date_added >= ? AND (date_added > ? OR row > ?)");
+        args.push(&c.date_added);
+        args.push(&c.date_added);
+        args.push(&c.row);
+    }
+    let fetch = (q.limit as i64).saturating_add(1);
+    sql.push_str(" ORDER BY date_added, row LIMIT ?");
+    args.push(&fetch);
+    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
+    let mut items = stmt
+        .query_map(params_from_iter(args.iter()), |r| {
+            Ok(StoredObject {
+                row: r.get(0)?,
+                stix_id: r.get(1)?,
+                date_added: r.get(2)?,
+                version: r.get(3)?,
+                spec_version: r.get(4)?,
+                raw: r.get(5)?,
+            })
+        })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    let more = items.len() > q.limit;
+    items.truncate(q.limit);
+    Ok(Page { items, more })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn cursor_key(&self) -> StoreResult<[u8; 32]> {
+        self.write(|tx, _| {
+            let existing: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM meta WHERE key = 'cursor_key'", [], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_err)?;
+            if let Some(k) = existing.filter(|k| k.len() == 32) {
+                let mut out = [0u8; 32];
+                out.copy_from_slice(&k);
+                return Ok(out);
+            }
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key)
+                .map_err(|e| StoreError::Internal(format!("no randomness: {e}")))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor_key', ?1)",
+                [&key[..]],
+            )
+            .map_err(db_err)?;
+            Ok(key)
+        })
+        .await
+    }
+
+    async fn bootstrap(&self, hub: &HubIdentity, admin_password_hash: &str) -> StoreResult<bool> {
+        let hub = hub.clone();
+        let hash = admin_password_hash.to_string();
+        self.write(move |tx, _| {
+            tx.execute(
+                "INSERT OR IGNORE INTO organizations (slug, name, nation, identity, accredited, enabled, builtin)
+                 VALUES (?1, 'Hub operator', ?2, ?3, '[]', 1, 1)",
+                params![hub.organization, hub.nation, hub.identity],
+            )
+            .map_err(db_err)?;
+            let created = tx
+                .execute(
+                    "INSERT OR IGNORE INTO accounts (name, organization, roles, password_hash, enabled, builtin)
+                     VALUES ('admin', ?1, '[\"admin\"]', ?2, 1, 1)",
+                    params![hub.organization, hash],
+                )
+                .map_err(db_err)?;
+            Ok(created == 1)
+        })
+        .await
+    }
+
+    async fn apply_realm(&self, plan: &RealmPlan) -> StoreResult<ApplySummary> {
+        let plan = plan.clone();
+        self.write(move |tx, _| {
+            let mut s = ApplySummary::default();
+            for r in &plan.api_roots {
+                let existed = exists(tx, "SELECT 1 FROM api_roots WHERE path = ?1", &r.path)?;
+                let changed = tx
+                    .execute(
+                        "INSERT INTO api_roots (path, title, description, max_content_length, enabled)
+                         VALUES (?1, ?2, ?3, ?4, 1)
+                         ON CONFLICT(path) DO UPDATE SET title = excluded.title, description = excluded.description,
+                           max_content_length = excluded.max_content_length, enabled = 1
+                         WHERE title IS NOT excluded.title OR description IS NOT excluded.description
+                           OR max_content_length IS NOT excluded.max_content_length OR enabled = 0",
+                        params![r.path, r.title, r.description, r.max_content_length as i64],
+                    )
+                    .map_err(db_err)?;
+                tally(&mut s, existed, changed);
+            }
+            for o in &plan.organizations {
+                let existed = exists(tx, "SELECT 1 FROM organizations WHERE slug = ?1", &o.slug)?;
+                let acc = json_list(&o.accredited);
+                let changed = tx
+                    .execute(
+                        "INSERT INTO organizations (slug, name, nation, identity, accredited, enabled, builtin)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1, 0)
+                         ON CONFLICT(slug) DO UPDATE SET name = excluded.name, nation = excluded.nation,
+                           identity = excluded.identity, accredited = excluded.accredited, enabled = 1
+                         WHERE name IS NOT excluded.name OR nation IS NOT excluded.nation
+                           OR identity IS NOT excluded.identity OR accredited IS NOT excluded.accredited OR enabled = 0",
+                        params![o.slug, o.name, o.nation, o.identity, acc],
+                    )
+                    .map_err(db_err)?;
+                tally(&mut s, existed, changed);
+            }
+            for a in &plan.accounts {
+                let existed = exists(tx, "SELECT 1 FROM accounts WHERE name = ?1", &a.name)?;
+                let roles = json_list(&a.roles);
+                let changed = tx
+                    .execute(
+                        "INSERT INTO accounts (name, organization, roles, password_hash, enabled, builtin)
+                         VALUES (?1, ?2, ?3, ?4, 1, 0)
+                         ON CONFLICT(name) DO UPDATE SET organization = excluded.organization, roles = excluded.roles,
+                           password_hash = COALESCE(excluded.password_hash, accounts.password_hash), enabled = 1
+                         WHERE organization IS NOT excluded.organization OR roles IS NOT excluded.roles
+                           OR (excluded.password_hash IS NOT NULL AND password_hash IS NOT excluded.password_hash)
+                           OR enabled = 0",
+                        params![a.name, a.organization, roles, a.password_hash],
+                    )
+                    .map_err(db_err)?;
+                tally(&mut s, existed, changed);
+                if let Some(sha) = &a.token_sha256 {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO tokens (sha256, account, label, created_us, expires_us)
+                         VALUES (?1, ?2, 'realm', 0, NULL)",
+                        params![&sha[..], a.name],
+                    )
+                    .map_err(db_err)?;
+                }
+            }
+            for c in &plan.collections {
+                let existed = exists(tx, "SELECT 1 FROM collections WHERE id = ?1", &c.id)?;
+                let changed = tx
+                    .execute(
+                        "INSERT INTO collections (id, api_root, title, description, alias, readers, writers, enabled)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
+                         ON CONFLICT(id) DO UPDATE SET api_root = excluded.api_root, title = excluded.title,
+                           description = excluded.description, alias = excluded.alias, readers = excluded.readers,
+                           writers = excluded.writers, enabled = 1
+                         WHERE api_root IS NOT excluded.api_root OR title IS NOT excluded.title
+                           OR description IS NOT excluded.description OR alias IS NOT excluded.alias
+                           OR readers IS NOT excluded.readers OR writers IS NOT excluded.writers OR enabled = 0",
+                        params![
+                            c.id,
+                            c.api_root,
+                            c.title,
+                            c.description,
+                            c.alias,
+                            json_list(&c.readers),
+                            json_list(&c.writers)
+                        ],
+                    )
+                    .map_err(db_err)?;
+                tally(&mut s, existed, changed);
+            }
+            let roots: Vec<&str> = plan.api_roots.iter().map(|r| r.path.as_str()).collect();
+            let orgs: Vec<&str> = plan.organizations.iter().map(|o| o.slug.as_str()).collect();
+            let accounts: Vec<&str> = plan.accounts.iter().map(|a| a.name.as_str()).collect();
+            let colls: Vec<&str> = plan.collections.iter().map(|c| c.id.as_str()).collect();
+            s.disabled += disable_missing(tx, "collections", "id", &colls)?;
+            s.disabled += disable_missing(tx, "accounts", "name", &accounts)?;
+            s.disabled += disable_missing(tx, "organizations", "slug", &orgs)?;
+            s.disabled += disable_missing(tx, "api_roots", "path", &roots)?;
+            Ok(s)
+        })
+        .await
+    }
+
+    async fn api_roots(&self) -> StoreResult<Vec<ApiRoot>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT path, title, description, max_content_length FROM api_roots WHERE enabled = 1 ORDER BY path",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([], api_root_from_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn api_root(&self, path: &str) -> StoreResult<Option<ApiRoot>> {
+        let path = path.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT path, title, description, max_content_length FROM api_roots WHERE enabled = 1 AND path = ?1",
+            )
+            .and_then(|mut s| s.query_row([path], api_root_from_row).optional())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn collections(&self, api_root: &str) -> StoreResult<Vec<Collection>> {
+        let api_root = api_root.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "{COLLECTION_SELECT} WHERE enabled = 1 AND api_root = ?1 ORDER BY pk"
+                ))
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map([api_root], collection_from_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn collection(&self, api_root: &str, id: &str) -> StoreResult<Option<Collection>> {
+        let (api_root, id) = (api_root.to_string(), id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "{COLLECTION_SELECT} WHERE enabled = 1 AND api_root = ?1 AND id = ?2"
+            ))
+            .and_then(|mut s| s.query_row([api_root, id], collection_from_row).optional())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn account(&self, name: &str) -> StoreResult<Option<Account>> {
+        let name = name.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "{ACCOUNT_SELECT} WHERE a.name = ?1 AND a.enabled = 1 AND o.enabled = 1"
+            ))
+            .and_then(|mut s| s.query_row([name], account_from_row).optional())
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn account_by_token(
+        &self,
+        token_sha256: &[u8; 32],
+        now_us: i64,
+    ) -> StoreResult<Option<Account>> {
+        let sha = *token_sha256;
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "{ACCOUNT_SELECT} JOIN tokens t ON t.account = a.name
+                 WHERE t.sha256 = ?1 AND (t.expires_us IS NULL OR t.expires_us > ?2)
+                   AND a.enabled = 1 AND o.enabled = 1"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![&sha[..], now_us], account_from_row)
+                    .optional()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn add_token(&self, token: &NewToken) -> StoreResult<()> {
+        let t = token.clone();
+        self.write(move |tx, _| {
+            let n = tx
+                .execute(
+                    "INSERT INTO tokens (sha256, account, label, created_us, expires_us)
+                     SELECT ?1, name, ?3, ?4, ?5 FROM accounts WHERE name = ?2 AND enabled = 1",
+                    params![&t.sha256[..], t.account, t.label, t.created_us, t.expires_us],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!(
+                    "no enabled account named '{}'",
+                    t.account
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(&self, account: &str, password_hash: &str) -> StoreResult<()> {
+        let (account, hash) = (account.to_string(), password_hash.to_string());
+        self.write(move |tx, _| {
+            let n = tx
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2 WHERE name = ?1",
+                    params![account, hash],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!("no account named '{account}'")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_objects(
+        &self,
+        collection: i64,
+        objects: Vec<NewObject>,
+        now_us: i64,
+    ) -> StoreResult<Vec<AddOutcome>> {
+        if objects.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |tx, last| {
+            objects
+                .iter()
+                .map(|o| insert_object(tx, collection, o, now_us, last))
+                .collect()
+        })
+        .await
+    }
+
+    async fn query_objects(&self, query: &ObjectQuery) -> StoreResult<Page> {
+        let q = query.clone();
+        self.read(move |c| run_query(c, &q)).await
+    }
+
+    async fn delete_object(
+        &self,
+        collection: i64,
+        id: &str,
+        versions: &VersionFilter,
+        spec_versions: &[String],
+    ) -> StoreResult<usize> {
+        let (id, versions, spec_versions) =
+            (id.to_string(), versions.clone(), spec_versions.to_vec());
+        self.write(move |tx, _| {
+            let mut sql = String::from("DELETE FROM objects WHERE collection = ? AND stix_id = ?");
+            let mut args: Vec<&dyn ToSql> = vec![&collection, &id];
+            push_in(&mut sql, &mut args, "spec_version", &spec_versions);
+            push_versions(&mut sql, &mut args, &versions);
+            let n = tx
+                .execute(&sql, params_from_iter(args.iter()))
+                .map_err(db_err)?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE objects SET
+                       is_first = (version = (SELECT MIN(version) FROM objects o WHERE o.collection = ?1 AND o.stix_id = ?2)),
+                       is_last = (version = (SELECT MAX(version) FROM objects o WHERE o.collection = ?1 AND o.stix_id = ?2))
+                     WHERE collection = ?1 AND stix_id = ?2",
+                    params![collection, id],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn put_status(&self, status: &StatusRow) -> StoreResult<()> {
+        let s = status.clone();
+        self.write(move |tx, _| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO statuses (id, api_root, account, created_us, json) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![s.id, s.api_root, s.account, s.created_us, s.json])
+            })
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn status(&self, api_root: &str, id: &str) -> StoreResult<Option<StatusRow>> {
+        let (api_root, id) = (api_root.to_string(), id.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT id, api_root, account, created_us, json FROM statuses WHERE id = ?1 AND api_root = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row([id, api_root], |r| {
+                    Ok(StatusRow {
+                        id: r.get(0)?,
+                        api_root: r.get(1)?,
+                        account: r.get(2)?,
+                        created_us: r.get(3)?,
+                        json: r.get(4)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn purge_statuses(&self, before_us: i64) -> StoreResult<usize> {
+        self.write(move |tx, _| {
+            tx.execute("DELETE FROM statuses WHERE created_us < ?1", [before_us])
+                .map_err(db_err)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open_in_dir(dir.path()).expect("open");
+        (dir, store)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn conformance_suite() {
+        let (_dir, store) = fresh();
+        relto_store::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn date_added_survives_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = {
+            let store = SqliteStore::open_in_dir(dir.path()).expect("open");
+            relto_store::conformance::seed_collection(&store).await;
+            let out = store
+                .add_objects(
+                    1,
+                    vec![relto_store::conformance::object("indicator", 1, 1_000)],
+                    i64::MAX / 2,
+                )
+                .await
+                .expect("add");
+            match out[0] {
+                AddOutcome::Added { date_added, .. } => date_added,
+                _ => panic!("not added"),
+            }
+        };
+        let store = SqliteStore::open_in_dir(dir.path()).expect("reopen");
+        let out = store
+            .add_objects(
+                1,
+                vec![relto_store::conformance::object("indicator", 2, 1_000)],
+                0,
+            )
+            .await
+            .expect("add");
+        match out[0] {
+            AddOutcome::Added { date_added, .. } => assert!(date_added > first),
+            _ => panic!("not added"),
+        }
+    }
+}

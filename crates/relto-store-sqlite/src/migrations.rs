@@ -1,0 +1,95 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+
+use relto_store::StoreError;
+use rusqlite::Connection;
+
+use crate::db_err;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE api_roots (
+    path TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    description TEXT,
+    max_content_length INTEGER NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE organizations (
+    slug TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    nation TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    accredited TEXT NOT NULL DEFAULT '[]',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    builtin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE accounts (
+    name TEXT PRIMARY KEY,
+    organization TEXT NOT NULL REFERENCES organizations(slug),
+    roles TEXT NOT NULL,
+    password_hash TEXT,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    builtin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tokens (
+    sha256 BLOB PRIMARY KEY,
+    account TEXT NOT NULL REFERENCES accounts(name),
+    label TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    expires_us INTEGER
+);
+CREATE TABLE collections (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    api_root TEXT NOT NULL REFERENCES api_roots(path),
+    title TEXT NOT NULL,
+    description TEXT,
+    alias TEXT,
+    readers TEXT NOT NULL,
+    writers TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE objects (
+    row INTEGER PRIMARY KEY,
+    collection INTEGER NOT NULL REFERENCES collections(pk),
+    stix_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    date_added INTEGER NOT NULL,
+    is_first INTEGER NOT NULL,
+    is_last INTEGER NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE UNIQUE INDEX objects_by_version ON objects (collection, stix_id, version);
+CREATE INDEX objects_by_added ON objects (collection, date_added, row);
+CREATE INDEX objects_by_type ON objects (collection, type, date_added, row);
+CREATE TABLE statuses (
+    id TEXT PRIMARY KEY,
+    api_root TEXT NOT NULL,
+    account TEXT NOT NULL,
+    created_us INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX statuses_by_created ON statuses (created_us);
+"#];
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_err)?;
+    if done as usize > MIGRATIONS.len() {
+        return Err(StoreError::Internal(format!(
+            "the database was written by a newer relto (schema {done}, this one knows {})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let tx = conn.transaction().map_err(db_err)?;
+        tx.execute_batch(sql).map_err(db_err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! The storage conformance suite: every backend runs `run_all` on a fresh store and must pass.
+//! It panics (as tests do) on the first behaviour that differs from the contract of `Store`.
+
+use crate::*;
+use relto_taxii::{Cursor, VersionFilter};
+
+pub const ROOT: &str = "r1";
+pub const COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
+
+/// A minimal realm: one API root, organization, account and collection.
+pub fn plan() -> RealmPlan {
+    RealmPlan {
+        api_roots: vec![ApiRoot {
+            path: ROOT.into(),
+            title: "Root one".into(),
+            description: None,
+            max_content_length: 1 << 20,
+        }],
+        organizations: vec![Organization {
+            slug: "kor-nis".into(),
+            name: "National Intelligence Service".into(),
+            nation: "KOR".into(),
+            identity: "identity--7b1e2a51-5d9c-4b8e-9f0a-3c2d1e0f9a8b".into(),
+            accredited: vec![],
+        }],
+        accounts: vec![PlannedAccount {
+            name: "nis-analyst".into(),
+            organization: "kor-nis".into(),
+            roles: vec!["analyst".into()],
+            password_hash: Some("$argon2id$placeholder".into()),
+            token_sha256: Some([9; 32]),
+        }],
+        collections: vec![PlannedCollection {
+            id: COLLECTION.into(),
+            api_root: ROOT.into(),
+            title: "Situation reports".into(),
+            description: None,
+            alias: None,
+            readers: vec!["org:kor-nis".into()],
+            writers: vec!["org:kor-nis".into()],
+        }],
+    }
+}
+
+/// Applies [`plan`] and returns the collection's key.
+pub async fn seed_collection(store: &dyn Store) -> i64 {
+    store.apply_realm(&plan()).await.expect("apply realm");
+    store
+        .collection(ROOT, COLLECTION)
+        .await
+        .expect("collection lookup")
+        .expect("collection exists")
+        .pk
+}
+
+/// An object of `object_type` numbered `n` at version `version_us`.
+pub fn object(object_type: &str, n: u32, version_us: i64) -> NewObject {
+    let id = format!("{object_type}--00000000-0000-4000-8000-{n:012}");
+    NewObject {
+        raw: format!(
+            "{{\"type\":\"{object_type}\",\"id\":\"{id}\",\"spec_version\":\"2.1\",\"v\":{version_us}}}"
+        ),
+        stix_id: id,
+        object_type: object_type.into(),
+        spec_version: "2.1".into(),
+        version: Some(version_us),
+    }
+}
+
+pub async fn run_all(store: &dyn Store) {
+    bootstrap_once(store).await;
+    realm_is_idempotent(store).await;
+    let pk = seed_collection(store).await;
+    tokens(store).await;
+    add_and_duplicates(store, pk).await;
+    pagination_is_exact(store, pk).await;
+    version_filters(store, pk).await;
+    other_filters(store, pk).await;
+    delete_recomputes_versions(store, pk).await;
+    statuses(store).await;
+    cursor_key_is_stable(store).await;
+    disabled_entries_vanish(store).await;
+}
+
+async fn bootstrap_once(store: &dyn Store) {
+    let hub = HubIdentity {
+        nation: "KOR".into(),
+        organization: "hub".into(),
+        identity: "identity--0b4c1d2e-3f4a-4b5c-8d6e-7f8091a2b3c4".into(),
+    };
+    assert!(store.bootstrap(&hub, "$argon2id$x").await.expect("bootstrap"));
+    assert!(!store.bootstrap(&hub, "$argon2id$y").await.expect("again"));
+    let admin = store.account("admin").await.expect("lookup").expect("admin");
+    assert!(admin.has_role("admin"));
+    assert_eq!(admin.password_hash.as_deref(), Some("$argon2id$x"));
+    assert_eq!(admin.organization.slug, "hub");
+}
+
+async fn realm_is_idempotent(store: &dyn Store) {
+    let first = store.apply_realm(&plan()).await.expect("apply");
+    assert_eq!(first.created, 4);
+    let again = store.apply_realm(&plan()).await.expect("apply again");
+    assert_eq!(
+        again,
+        ApplySummary {
+            unchanged: 4,
+            ..Default::default()
+        }
+    );
+    let mut changed = plan();
+    changed.collections[0].title = "Renamed".into();
+    let third = store.apply_realm(&changed).await.expect("apply changed");
+    assert_eq!((third.updated, third.unchanged), (1, 3));
+    // The hub's own organization and admin are not part of the realm and stay enabled.
+    assert!(store.account("admin").await.expect("lookup").is_some());
+}
+
+async fn tokens(store: &dyn Store) {
+    let acct = store
+        .account_by_token(&[9; 32], 0)
+        .await
+        .expect("token lookup")
+        .expect("realm token");
+    assert_eq!(acct.name, "nis-analyst");
+    assert_eq!(acct.organization.nation, "KOR");
+    store
+        .add_token(&NewToken {
+            account: "nis-analyst".into(),
+            sha256: [3; 32],
+            label: "short".into(),
+            created_us: 0,
+            expires_us: Some(100),
+        })
+        .await
+        .expect("add token");
+    assert!(store.account_by_token(&[3; 32], 99).await.expect("l").is_some());
+    assert!(store.account_by_token(&[3; 32], 100).await.expect("l").is_none());
+    assert!(store.account_by_token(&[4; 32], 0).await.expect("l").is_none());
+    let bad = NewToken {
+        account: "nobody".into(),
+        sha256: [5; 32],
+        label: "x".into(),
+        created_us: 0,
+        expires_us: None,
+    };
+    assert!(matches!(
+        store.add_token(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn add_and_duplicates(store: &dyn Store, pk: i64) {
+    let objs = vec![
+        object("indicator", 1, 1_000),
+        object("indicator", 1, 2_000),
+        object("report", 2, 1_000),
+        object("indicator", 1, 1_000), // duplicate in the same batch
+    ];
+    let out = store.add_objects(pk, objs, 10).await.expect("add");
+    let added: Vec<i64> = out
+        .iter()
+        .filter_map(|o| match o {
+            AddOutcome::Added { date_added, .. } => Some(*date_added),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(added.len(), 3);
+    assert!(added.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+    assert_eq!(out[3], AddOutcome::Duplicate { version: 1_000 });
+    let again = store
+        .add_objects(pk, vec![object("report", 2, 1_000)], 10)
+        .await
+        .expect("add again");
+    assert_eq!(again, vec![AddOutcome::Duplicate { version: 1_000 }]);
+    // An object without a version has one version only.
+    let mut sco = object("ipv4-addr", 3, 0);
+    sco.version = None;
+    let first = store.add_objects(pk, vec![sco.clone()], 10).await.expect("sco");
+    let AddOutcome::Added { date_added, version } = first[0] else {
+        panic!("sco not added")
+    };
+    assert_eq!(version, date_added);
+    let second = store.add_objects(pk, vec![sco], 10).await.expect("sco again");
+    assert_eq!(second, vec![AddOutcome::Duplicate { version }]);
+}
+
+async fn collect_all(store: &dyn Store, base: &ObjectQuery) -> Vec<StoredObject> {
+    let mut q = base.clone();
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let page = store.query_objects(&q).await.expect("query");
+        assert!(page.items.len() <= q.limit);
+        if page.more {
+            assert_eq!(page.items.len(), q.limit, "a page with more must be full");
+        }
+        let last = page.items.last().map(StoredObject::cursor);
+        out.extend(page.items);
+        match (page.more, last) {
+            (true, Some(c)) => q.after = Some(c),
+            _ => return out,
+        }
+    }
+    panic!("pagination did not end")
+}
+
+async fn pagination_is_exact(store: &dyn Store, pk: i64) {
+    let batch: Vec<NewObject> = (10..60).map(|n| object("note", n, 5_000)).collect();
+    store.add_objects(pk, batch, 20).await.expect("add batch");
+    let mut all = ObjectQuery::new(pk, 1000);
+    all.versions = VersionFilter::all();
+    let everything = store.query_objects(&all).await.expect("all").items;
+    assert_eq!(everything.len(), 54);
+    assert!(everything
+        .windows(2)
+        .all(|w| (w[0].date_added, w[0].row) < (w[1].date_added, w[1].row)));
+    for limit in [1, 7, 53, 54, 55] {
+        let mut q = all.clone();
+        q.limit = limit;
+        let paged = collect_all(store, &q).await;
+        assert_eq!(paged, everything, "limit {limit}");
+    }
+    let mut q = all.clone();
+    q.with_raw = false;
+    let manifest = store.query_objects(&q).await.expect("manifest");
+    assert!(manifest.items.iter().all(|o| o.raw.is_empty()));
+    assert!(everything.iter().all(|o| o.raw.starts_with('{')));
+    // A cursor past the end yields an empty final page.
+    let mut q = all.clone();
+    q.after = everything.last().map(StoredObject::cursor);
+    let tail = store.query_objects(&q).await.expect("tail");
+    assert!(tail.items.is_empty() && !tail.more);
+}
+
+async fn version_filters(store: &dyn Store, pk: i64) {
+    let id = "indicator--00000000-0000-4000-8000-000000000001";
+    let versions = |v: VersionFilter| {
+        let mut q = ObjectQuery::new(pk, 100);
+        q.ids = vec![id.into()];
+        q.versions = v;
+        q
+    };
+    let get = |q: ObjectQuery| async move {
+        store
+            .query_objects(&q)
+            .await
+            .expect("q")
+            .items
+            .iter()
+            .map(|o| o.version)
+            .collect::<Vec<_>>()
+    };
+    // Add an older version after the newer ones: order is by date_added, first/last by version.
+    store
+        .add_objects(pk, vec![object("indicator", 1, 500)], 30)
+        .await
+        .expect("older");
+    assert_eq!(get(versions(VersionFilter::last())).await, vec![2_000]);
+    let first = VersionFilter {
+        first: true,
+        ..Default::default()
+    };
+    assert_eq!(get(versions(first)).await, vec![500]);
+    assert_eq!(get(versions(VersionFilter::all())).await, vec![1_000, 2_000, 500]);
+    let exact = VersionFilter {
+        exact: vec![1_000, 7],
+        last: true,
+        ..Default::default()
+    };
+    assert_eq!(get(versions(exact)).await, vec![1_000, 2_000]);
+    assert!(get(versions(VersionFilter::default())).await.is_empty());
+}
+
+async fn other_filters(store: &dyn Store, pk: i64) {
+    let mut q = ObjectQuery::new(pk, 1000);
+    q.types = vec!["report".into(), "ipv4-addr".into()];
+    let page = store.query_objects(&q).await.expect("types");
+    assert_eq!(page.items.len(), 2);
+    let mut q = ObjectQuery::new(pk, 1000);
+    q.spec_versions = vec!["2.0".into()];
+    assert!(store.query_objects(&q).await.expect("spec").items.is_empty());
+    let everything = store
+        .query_objects(&ObjectQuery::new(pk, 1000))
+        .await
+        .expect("all")
+        .items;
+    let mid = everything[everything.len() / 2].date_added;
+    let mut q = ObjectQuery::new(pk, 1000);
+    q.added_after = Some(mid);
+    let after = store.query_objects(&q).await.expect("added_after").items;
+    assert!(!after.is_empty() && after.iter().all(|o| o.date_added > mid));
+    assert_eq!(
+        after.len(),
+        everything.iter().filter(|o| o.date_added > mid).count()
+    );
+    // Another collection's key sees nothing.
+    let q = ObjectQuery::new(pk + 1000, 10);
+    assert!(store.query_objects(&q).await.expect("other").items.is_empty());
+    // A cursor built by hand for a position works like a served one.
+    let mut q = ObjectQuery::new(pk, 1000);
+    q.after = Some(Cursor {
+        date_added: mid,
+        row: i64::MAX,
+    });
+    assert_eq!(store.query_objects(&q).await.expect("c").items.len(), after.len());
+}
+
+async fn delete_recomputes_versions(store: &dyn Store, pk: i64) {
+    let id = "indicator--00000000-0000-4000-8000-000000000001";
+    let last_only = VersionFilter {
+        exact: vec![2_000],
+        ..Default::default()
+    };
+    assert_eq!(
+        store.delete_object(pk, id, &last_only, &[]).await.expect("del"),
+        1
+    );
+    let mut q = ObjectQuery::new(pk, 10);
+    q.ids = vec![id.into()];
+    let now_last: Vec<i64> = store.query_objects(&q).await.expect("q").items.iter().map(|o| o.version).collect();
+    assert_eq!(now_last, vec![1_000], "the next newest becomes last");
+    assert_eq!(
+        store
+            .delete_object(pk, id, &VersionFilter::all(), &["2.0".into()])
+            .await
+            .expect("del spec"),
+        0
+    );
+    assert_eq!(
+        store.delete_object(pk, id, &VersionFilter::all(), &[]).await.expect("del all"),
+        2
+    );
+    q.versions = VersionFilter::all();
+    assert!(store.query_objects(&q).await.expect("q").items.is_empty());
+}
+
+async fn statuses(store: &dyn Store) {
+    let row = StatusRow {
+        id: "status-1".into(),
+        api_root: ROOT.into(),
+        account: "nis-analyst".into(),
+        created_us: 100,
+        json: "{\"id\":\"status-1\"}".into(),
+    };
+    store.put_status(&row).await.expect("put");
+    let got = store.status(ROOT, "status-1").await.expect("get").expect("stored");
+    assert_eq!(got.json, "{\"id\":\"status-1\"}");
+    assert_eq!((got.account.as_str(), got.created_us), ("nis-analyst", 100));
+    assert!(store.status("other", "status-1").await.expect("get").is_none());
+    assert_eq!(store.purge_statuses(100).await.expect("purge"), 0);
+    assert_eq!(store.purge_statuses(101).await.expect("purge"), 1);
+    assert!(store.status(ROOT, "status-1").await.expect("get").is_none());
+}
+
+async fn cursor_key_is_stable(store: &dyn Store) {
+    let a = store.cursor_key().await.expect("key");
+    let b = store.cursor_key().await.expect("key");
+    assert_eq!(a, b);
+    assert_ne!(a, [0; 32]);
+}
+
+async fn disabled_entries_vanish(store: &dyn Store) {
+    let mut shrunk = plan();
+    shrunk.collections.clear();
+    shrunk.accounts.clear();
+    let s = store.apply_realm(&shrunk).await.expect("apply");
+    assert_eq!(s.disabled, 2);
+    assert!(store.collection(ROOT, COLLECTION).await.expect("l").is_none());
+    assert!(store.account("nis-analyst").await.expect("l").is_none());
+    assert!(store.account_by_token(&[9; 32], 0).await.expect("l").is_none());
+    // Re-applying the full realm brings them back with their data.
+    store.apply_realm(&plan()).await.expect("apply");
+    let pk = store
+        .collection(ROOT, COLLECTION)
+        .await
+        .expect("l")
+        .expect("back")
+        .pk;
+    assert!(!store
+        .query_objects(&ObjectQuery::new(pk, 10))
+        .await
+        .expect("q")
+        .items
+        .is_empty());
+}

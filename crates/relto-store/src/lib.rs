@@ -1,0 +1,95 @@
+//! The storage interface of relto. The server only ever talks to `dyn Store`; each backend
+//! (`relto-store-sqlite`, later `relto-store-postgres`) implements it and passes the same
+//! conformance suite (`conformance` module).
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+mod model;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use relto_taxii::VersionFilter;
+
+/// A storage failure. Request paths map every variant to a TAXII error without details.
+#[derive(Debug)]
+pub enum StoreError {
+    /// A constraint of the data was violated (the message says which).
+    Invalid(String),
+    /// The backend could not serve the request now (busy, connection lost); may be retried.
+    Unavailable(String),
+    /// Anything else: a bug or a broken database.
+    Internal(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Invalid(m) => write!(f, "invalid: {m}"),
+            StoreError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            StoreError::Internal(m) => write!(f, "storage error: {m}"),
+        }
+    }
+}
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything relto keeps. Implementations are cheap to share (`Arc<dyn Store>`) and safe to
+/// call from many tasks at once.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The secret that signs `next` cursors, created on first use and then stable, so that
+    /// cursors survive restarts and are valid on every node sharing the store.
+    async fn cursor_key(&self) -> StoreResult<[u8; 32]>;
+
+    /// Creates the hub's own organization and the `admin` account when they do not exist.
+    /// Returns true when the admin account was created now.
+    async fn bootstrap(&self, hub: &HubIdentity, admin_password_hash: &str) -> StoreResult<bool>;
+
+    /// Applies a realm plan idempotently: creates or updates what it names and disables (never
+    /// deletes) what it no longer names.
+    async fn apply_realm(&self, plan: &RealmPlan) -> StoreResult<ApplySummary>;
+
+    async fn api_roots(&self) -> StoreResult<Vec<ApiRoot>>;
+    async fn api_root(&self, path: &str) -> StoreResult<Option<ApiRoot>>;
+    /// The enabled collections of an API root.
+    async fn collections(&self, api_root: &str) -> StoreResult<Vec<Collection>>;
+    async fn collection(&self, api_root: &str, id: &str) -> StoreResult<Option<Collection>>;
+
+    /// An enabled account with its organization, by name.
+    async fn account(&self, name: &str) -> StoreResult<Option<Account>>;
+    /// The enabled account owning an unexpired API token, by the token's SHA-256.
+    async fn account_by_token(&self, token_sha256: &[u8; 32], now_us: i64)
+        -> StoreResult<Option<Account>>;
+    async fn add_token(&self, token: &NewToken) -> StoreResult<()>;
+    /// Sets (or replaces) an account's password hash.
+    async fn set_password(&self, account: &str, password_hash: &str) -> StoreResult<()>;
+
+    /// Stores validated objects in one transaction; each gets a strictly increasing
+    /// `date_added`. An object whose (id, version) is already present is not stored again.
+    async fn add_objects(
+        &self,
+        collection: i64,
+        objects: Vec<NewObject>,
+        now_us: i64,
+    ) -> StoreResult<Vec<AddOutcome>>;
+
+    /// One page of objects in ascending (date_added, row) order, with `more` exact.
+    async fn query_objects(&self, query: &ObjectQuery) -> StoreResult<Page>;
+
+    /// Deletes the versions of one object that match the filters; returns how many.
+    async fn delete_object(
+        &self,
+        collection: i64,
+        id: &str,
+        versions: &VersionFilter,
+        spec_versions: &[String],
+    ) -> StoreResult<usize>;
+
+    async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
+    /// A status resource of an API root.
+    async fn status(&self, api_root: &str, id: &str) -> StoreResult<Option<StatusRow>>;
+    /// Removes status resources created before `before_us`; returns how many.
+    async fn purge_statuses(&self, before_us: i64) -> StoreResult<usize>;
+}
