@@ -1,0 +1,312 @@
+//! Authentication: HTTP Basic (argon2id) and bearer API tokens (random, stored as SHA-256).
+//!
+//! A password hash costs ~50 ms and ~19 MiB, so a verified credential is cached for a short
+//! while, keyed by the SHA-256 of the credential (never the credential itself), and at most
+//! one hash runs at a time (a flood of wrong passwords cannot exhaust memory).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::http::HeaderMap;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use relto_store::{Account, Collection, Store};
+use relto_taxii::TaxiiError;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::error::{ApiError, ApiResult};
+
+/// How long a verified credential is trusted without checking again. Disabling an account
+/// or changing its password takes effect within this time.
+const CACHE_TTL: Duration = Duration::from_secs(120);
+const CACHE_MAX: usize = 10_000;
+
+/// Who is asking, once authenticated.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account: Arc<Account>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.account.has_role("admin")
+    }
+
+    fn named_in(&self, list: &[String]) -> bool {
+        list.iter().any(|p| match p.split_once(':') {
+            Some(("org", slug)) => slug == self.account.organization.slug,
+            Some(("account", name)) => name == self.account.name,
+            _ => false,
+        })
+    }
+
+    pub fn can_read(&self, c: &Collection) -> bool {
+        self.is_admin() || self.named_in(&c.readers)
+    }
+
+    pub fn can_write(&self, c: &Collection) -> bool {
+        self.is_admin() || self.named_in(&c.writers)
+    }
+}
+
+/// Facts about the connection a request came in on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+impl ConnInfo {
+    /// Credentials may travel over this connection: TLS, loopback, or explicitly allowed.
+    pub fn credentials_ok(&self, insecure_http: bool) -> bool {
+        self.tls || insecure_http || self.peer.ip().is_loopback()
+    }
+}
+
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    cache: Mutex<HashMap<[u8; 32], (Arc<Account>, Instant)>>,
+    hashing: Semaphore,
+    insecure_http: bool,
+    /// A hash to verify against when the account does not exist, so that an unknown name
+    /// costs the same time as a wrong password.
+    decoy_hash: String,
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    sha256(&[token.as_bytes()])
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+/// Hashes a password as an argon2id PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt_bytes = [0u8; 16];
+    getrandom::fill(&mut salt_bytes).map_err(|e| format!("no randomness: {e}"))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// A new random API token (256 bits, URL-safe text).
+pub fn new_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+enum Credential {
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
+fn parse_authorization(headers: &HeaderMap) -> ApiResult<Option<Credential>> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || ApiError(TaxiiError::unauthorized("malformed Authorization header"));
+    let value = value.to_str().map_err(|_| bad())?;
+    let (scheme, rest) = value.trim().split_once(' ').ok_or_else(bad)?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(rest).map_err(|_| bad())?;
+        let text = String::from_utf8(decoded).map_err(|_| bad())?;
+        let (user, password) = text.split_once(':').ok_or_else(bad)?;
+        Ok(Some(Credential::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        }))
+    } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        Ok(Some(Credential::Bearer(rest.to_string())))
+    } else {
+        Err(bad())
+    }
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, insecure_http: bool) -> Result<Self, String> {
+        Ok(Self {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            hashing: Semaphore::new(1),
+            insecure_http,
+            decoy_hash: hash_password("relto decoy password")?,
+        })
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<Arc<Account>> {
+        let cache = self.cache.lock().ok()?;
+        match cache.get(key) {
+            Some((acct, at)) if at.elapsed() < CACHE_TTL => Some(acct.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, key: [u8; 32], account: Arc<Account>) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_MAX {
+                cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                if cache.len() >= CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (account, Instant::now()));
+        }
+    }
+
+    /// Authenticates a request from its headers; every failure is a 401.
+    pub async fn authenticate(&self, headers: &HeaderMap, conn: &ConnInfo) -> ApiResult<Principal> {
+        let cred = parse_authorization(headers)?.ok_or_else(|| {
+            ApiError(TaxiiError::unauthorized(
+                "authentication required: HTTP Basic or a bearer API token",
+            ))
+        })?;
+        if !conn.credentials_ok(self.insecure_http) {
+            return Err(ApiError(TaxiiError::unauthorized(
+                "credentials over plain HTTP are refused: use TLS (relto serve --tls-cert/--tls-key) or, behind a TLS proxy, --insecure-http",
+            )));
+        }
+        let account = match cred {
+            Credential::Basic { user, password } => self.basic(&user, &password).await?,
+            Credential::Bearer(token) => self.bearer(&token).await?,
+        };
+        Ok(Principal { account })
+    }
+
+    /// Checks a user name and password (also used by the token endpoint).
+    pub async fn basic(&self, user: &str, password: &str) -> ApiResult<Arc<Account>> {
+        let key = sha256(&[b"basic\0", user.as_bytes(), b"\0", password.as_bytes()]);
+        if let Some(acct) = self.cached(&key) {
+            return Ok(acct);
+        }
+        let account = self.store.account(user).await?;
+        let phc = account
+            .as_ref()
+            .and_then(|a| a.password_hash.clone())
+            .unwrap_or_else(|| self.decoy_hash.clone());
+        let ok = {
+            let _permit = self
+                .hashing
+                .acquire()
+                .await
+                .map_err(|_| ApiError(TaxiiError::internal()))?;
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+                .await
+                .map_err(|_| ApiError(TaxiiError::internal()))?
+        };
+        match account {
+            Some(a) if ok && a.password_hash.is_some() => {
+                let a = Arc::new(a);
+                self.remember(key, a.clone());
+                Ok(a)
+            }
+            _ => Err(ApiError(TaxiiError::unauthorized(
+                "wrong user name or password",
+            ))),
+        }
+    }
+
+    async fn bearer(&self, token: &str) -> ApiResult<Arc<Account>> {
+        let sha = token_sha256(token);
+        let key = sha256(&[b"bearer\0", &sha]);
+        if let Some(acct) = self.cached(&key) {
+            return Ok(acct);
+        }
+        match self.store.account_by_token(&sha, now_us()).await? {
+            Some(a) => {
+                let a = Arc::new(a);
+                self.remember(key, a.clone());
+                Ok(a)
+            }
+            None => Err(ApiError(TaxiiError::unauthorized(
+                "unknown or expired API token",
+            ))),
+        }
+    }
+
+    pub fn insecure_http(&self) -> bool {
+        self.insecure_http
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("s3cret", "not a hash"));
+    }
+
+    #[test]
+    fn parses_authorization() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Basic bmlzOnB3".parse().unwrap());
+        match parse_authorization(&h).unwrap() {
+            Some(Credential::Basic { user, password }) => {
+                assert_eq!((user.as_str(), password.as_str()), ("nis", "pw"))
+            }
+            _ => panic!("not basic"),
+        }
+        h.insert("authorization", "Bearer abc".parse().unwrap());
+        assert!(matches!(
+            parse_authorization(&h).unwrap(),
+            Some(Credential::Bearer(t)) if t == "abc"
+        ));
+        for bad in ["Basic !!!", "Digest x", "Basic", "Basic bm9jb2xvbg=="] {
+            h.insert("authorization", bad.parse().unwrap());
+            assert!(parse_authorization(&h).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_rule() {
+        let lo = ConnInfo {
+            peer: "127.0.0.1:5".parse().unwrap(),
+            tls: false,
+        };
+        let remote = ConnInfo {
+            peer: "192.0.2.1:5".parse().unwrap(),
+            tls: false,
+        };
+        assert!(lo.credentials_ok(false));
+        assert!(!remote.credentials_ok(false));
+        assert!(remote.credentials_ok(true));
+        assert!(ConnInfo { tls: true, ..remote }.credentials_ok(false));
+    }
+}

@@ -1,0 +1,73 @@
+//! relto's HTTP server: the TAXII 2.1 API over a `dyn Store`, with authentication, TLS and
+//! one error type that always answers with a TAXII error body.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod error;
+mod routes;
+mod serve;
+
+use std::sync::Arc;
+
+use relto_store::Store;
+use relto_taxii::CursorKey;
+
+pub use auth::{hash_password, new_token, now_us, token_sha256, Authenticator, ConnInfo};
+pub use error::ApiError;
+pub use routes::router;
+pub use serve::{load_tls, serve, TlsError};
+
+/// What the operator configures about the served API.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+    /// Page size when a request gives no `limit`, and the most a page ever holds.
+    pub default_page: u32,
+    pub max_page: u32,
+    /// Most objects one envelope may carry.
+    pub max_objects_per_envelope: usize,
+    /// Allow credentials over plain HTTP from non-loopback peers (behind a TLS proxy).
+    pub insecure_http: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            title: "relto".into(),
+            description: Some("Coalition intelligence-sharing hub (TAXII 2.1)".into()),
+            contact: None,
+            default_page: 1000,
+            max_page: 1000,
+            max_objects_per_envelope: 10_000,
+            insecure_http: false,
+        }
+    }
+}
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Authenticator>,
+    pub cursor_key: Arc<CursorKey>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// Builds the state: loads the cursor key from the store.
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
+        let key = store
+            .cursor_key()
+            .await
+            .map_err(|e| format!("cannot read the cursor key: {e}"))?;
+        let auth = Authenticator::new(store.clone(), config.insecure_http)?;
+        Ok(Self {
+            store,
+            auth: Arc::new(auth),
+            cursor_key: Arc::new(CursorKey::new(key)),
+            config: Arc::new(config),
+        })
+    }
+}

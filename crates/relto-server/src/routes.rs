@@ -1,0 +1,759 @@
+//! The TAXII 2.1 endpoints (spec §4 and §5) and relto's token endpoint.
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::{BodyExt, Limited};
+use relto_stix::timestamp::format_micros;
+use relto_store::{AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, StatusRow};
+use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
+use relto_taxii::query::{parse_query, Endpoint};
+use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
+use serde_json::{json, Value};
+
+use crate::auth::{new_token, now_us, token_sha256, ConnInfo, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
+const DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
+/// Lifetime of tokens issued by POST /management/auth.
+const SESSION_TOKEN_US: i64 = 24 * 3600 * 1_000_000;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/taxii2/", get(discovery))
+        .route("/management/auth", post(management_auth))
+        .route("/{root}/", get(api_root))
+        .route("/{root}/status/{id}/", get(status))
+        .route("/{root}/collections/", get(collections))
+        .route("/{root}/collections/{cid}/", get(collection))
+        .route(
+            "/{root}/collections/{cid}/objects/",
+            get(get_objects).post(add_objects),
+        )
+        .route(
+            "/{root}/collections/{cid}/objects/{oid}/",
+            get(get_object).delete(delete_object),
+        )
+        .route(
+            "/{root}/collections/{cid}/objects/{oid}/versions/",
+            get(versions),
+        )
+        .route("/{root}/collections/{cid}/manifest/", get(manifest))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(TaxiiError::not_found("no such TAXII resource"))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError(TaxiiError::new(
+        405,
+        "Method not allowed",
+        "this resource does not support that method",
+    ))
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let tls = req.extensions().get::<ConnInfo>().is_some_and(|c| c.tls);
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}
+
+/// An authenticated caller whose `Accept` admits TAXII 2.1.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        // Requests that did not come through `serve` carry no connection facts: treat them as
+        // remote plain HTTP, the strictest case.
+        let conn = parts
+            .extensions
+            .get::<ConnInfo>()
+            .copied()
+            .unwrap_or(ConnInfo {
+                peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                tls: false,
+            });
+        let principal = st.auth.authenticate(&parts.headers, &conn).await?;
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if !accepts_taxii(accept) {
+            return Err(ApiError(TaxiiError::not_acceptable()));
+        }
+        Ok(Caller(principal))
+    }
+}
+
+fn path_err(e: PathRejection) -> ApiError {
+    ApiError(TaxiiError::bad_request(format!("bad URL path: {e}")))
+}
+
+/// A 200 (or other) TAXII response with its body and extra headers.
+fn taxii(status: StatusCode, body: String, extra: &[(HeaderName, String)]) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TAXII_MEDIA_TYPE),
+    );
+    for (name, value) in extra {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name.clone(), v);
+        }
+    }
+    resp
+}
+
+fn json_ok(value: &Value) -> Response {
+    taxii(StatusCode::OK, value.to_string(), &[])
+}
+
+fn base_url(headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
+    let scheme = if conn.is_some_and(|c| c.tls) {
+        "https"
+    } else {
+        "http"
+    };
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host)
+            if !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) =>
+        {
+            format!("{scheme}://{host}")
+        }
+        _ => String::new(),
+    }
+}
+
+async fn discovery(
+    State(st): State<AppState>,
+    Caller(_): Caller,
+    req: Request,
+) -> ApiResult<Response> {
+    let base = base_url(req.headers(), req.extensions().get::<ConnInfo>());
+    let roots = st.store.api_roots().await?;
+    let urls: Vec<String> = roots
+        .iter()
+        .map(|r| format!("{base}/{}/", r.path))
+        .collect();
+    let mut body = json!({ "title": st.config.title, "api_roots": urls });
+    if let Some(d) = &st.config.description {
+        body["description"] = json!(d);
+    }
+    if let Some(c) = &st.config.contact {
+        body["contact"] = json!(c);
+    }
+    if urls.len() == 1 {
+        body["default"] = json!(urls[0]);
+    }
+    if urls.is_empty() {
+        if let Some(map) = body.as_object_mut() {
+            map.remove("api_roots");
+        }
+    }
+    Ok(json_ok(&body))
+}
+
+async fn find_root(st: &AppState, root: &str) -> ApiResult<ApiRoot> {
+    st.store
+        .api_root(root)
+        .await?
+        .ok_or_else(|| ApiError(TaxiiError::not_found(format!("no API root '{root}'"))))
+}
+
+fn no_collection(cid: &str) -> ApiError {
+    ApiError(TaxiiError::not_found(format!(
+        "no collection '{cid}' that you may access"
+    )))
+}
+
+/// The collection, if the caller may see it at all (read or write); else 404, the same
+/// answer as for a collection that does not exist.
+async fn visible_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<(ApiRoot, Collection)> {
+    let api_root = find_root(st, root).await?;
+    let coll = st
+        .store
+        .collection(root, cid)
+        .await?
+        .ok_or_else(|| no_collection(cid))?;
+    if p.can_read(&coll) || p.can_write(&coll) {
+        Ok((api_root, coll))
+    } else {
+        Err(no_collection(cid))
+    }
+}
+
+async fn readable_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<(ApiRoot, Collection)> {
+    let (r, c) = visible_collection(st, p, root, cid).await?;
+    if !p.can_read(&c) {
+        return Err(ApiError(TaxiiError::forbidden(
+            "you may add objects to this collection but not read it",
+        )));
+    }
+    Ok((r, c))
+}
+
+async fn writable_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<(ApiRoot, Collection)> {
+    let (r, c) = visible_collection(st, p, root, cid).await?;
+    if !p.can_write(&c) {
+        return Err(ApiError(TaxiiError::forbidden(
+            "you may read this collection but not write to it",
+        )));
+    }
+    Ok((r, c))
+}
+
+async fn api_root(
+    State(st): State<AppState>,
+    Caller(_): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path(root) = path.map_err(path_err)?;
+    let r = find_root(&st, &root).await?;
+    let mut body = json!({
+        "title": r.title,
+        "versions": [TAXII_MEDIA_TYPE],
+        "max_content_length": r.max_content_length,
+    });
+    if let Some(d) = &r.description {
+        body["description"] = json!(d);
+    }
+    Ok(json_ok(&body))
+}
+
+fn collection_json(c: &Collection, p: &Principal) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "title": c.title,
+        "can_read": p.can_read(c),
+        "can_write": p.can_write(c),
+        "media_types": [STIX_MEDIA_TYPE],
+    });
+    if let Some(d) = &c.description {
+        v["description"] = json!(d);
+    }
+    if let Some(a) = &c.alias {
+        v["alias"] = json!(a);
+    }
+    v
+}
+
+async fn collections(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path(root) = path.map_err(path_err)?;
+    find_root(&st, &root).await?;
+    let list: Vec<Value> = st
+        .store
+        .collections(&root)
+        .await?
+        .iter()
+        .filter(|c| p.can_read(c) || p.can_write(c))
+        .map(|c| collection_json(c, &p))
+        .collect();
+    let body = if list.is_empty() {
+        json!({})
+    } else {
+        json!({ "collections": list })
+    };
+    Ok(json_ok(&body))
+}
+
+async fn collection(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let (_, c) = visible_collection(&st, &p, &root, &cid).await?;
+    Ok(json_ok(&collection_json(&c, &p)))
+}
+
+async fn status(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path((root, id)) = path.map_err(path_err)?;
+    find_root(&st, &root).await?;
+    match st.store.status(&root, &id).await? {
+        Some(s) if s.account == p.account.name || p.is_admin() => {
+            Ok(taxii(StatusCode::OK, s.json, &[]))
+        }
+        _ => Err(ApiError(TaxiiError::not_found(format!(
+            "no status '{id}' of yours"
+        )))),
+    }
+}
+
+/// The parsed filters of a paged request, with its page size and position.
+struct Paging {
+    filters: ObjectFilters,
+    fingerprint: String,
+    limit: usize,
+    after: Option<Cursor>,
+}
+
+fn paging(
+    st: &AppState,
+    raw: Option<&str>,
+    endpoint: Endpoint,
+    scope: &str,
+) -> ApiResult<Paging> {
+    let filters = parse_query(raw, endpoint)
+        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    let fingerprint = filters.fingerprint(scope);
+    let after = match &filters.next {
+        Some(n) => Some(
+            Cursor::decode(n, &st.cursor_key, &fingerprint)
+                .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?,
+        ),
+        None => None,
+    };
+    let limit = filters
+        .limit
+        .unwrap_or(st.config.default_page)
+        .min(st.config.max_page)
+        .max(1) as usize;
+    Ok(Paging {
+        filters,
+        fingerprint,
+        limit,
+        after,
+    })
+}
+
+impl Paging {
+    fn query(&self, collection: i64, endpoint: Endpoint, with_raw: bool) -> ObjectQuery {
+        let mut q = ObjectQuery::new(collection, self.limit);
+        q.ids = self.filters.ids.clone();
+        q.types = self.filters.types.clone();
+        q.versions = self.filters.version_filter(endpoint);
+        q.spec_versions = self.filters.spec_versions.clone();
+        q.added_after = self.filters.added_after;
+        q.after = self.after;
+        q.with_raw = with_raw;
+        q
+    }
+
+    /// `more` and `next` of a page, and its X-TAXII-Date-Added headers.
+    fn finish(&self, st: &AppState, page: &Page) -> (String, Vec<(HeaderName, String)>) {
+        let mut head = String::from(if page.more {
+            "{\"more\":true"
+        } else {
+            "{\"more\":false"
+        });
+        if page.more {
+            if let Some(last) = page.items.last() {
+                let next = last.cursor().encode(&st.cursor_key, &self.fingerprint);
+                head.push_str(",\"next\":\"");
+                head.push_str(&next);
+                head.push('"');
+            }
+        }
+        let mut headers = Vec::new();
+        if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+            headers.push((DATE_ADDED_FIRST, format_micros(first.date_added)));
+            headers.push((DATE_ADDED_LAST, format_micros(last.date_added)));
+        }
+        (head, headers)
+    }
+}
+
+/// Writes an envelope from stored bytes without re-serialising the objects.
+fn envelope(head: String, page: &Page) -> String {
+    let size: usize = page.items.iter().map(|o| o.raw.len() + 1).sum();
+    let mut body = head;
+    body.reserve(size + 16);
+    if !page.items.is_empty() {
+        body.push_str(",\"objects\":[");
+        for (i, o) in page.items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&o.raw);
+        }
+        body.push(']');
+    }
+    body.push('}');
+    body
+}
+
+async fn get_objects(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let pg = paging(&st, raw.as_deref(), Endpoint::Objects, &format!("objects|{}", c.pk))?;
+    let page = st
+        .store
+        .query_objects(&pg.query(c.pk, Endpoint::Objects, true))
+        .await?;
+    let (head, headers) = pg.finish(&st, &page);
+    Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
+}
+
+async fn manifest(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let pg = paging(&st, raw.as_deref(), Endpoint::Objects, &format!("manifest|{}", c.pk))?;
+    let page = st
+        .store
+        .query_objects(&pg.query(c.pk, Endpoint::Objects, false))
+        .await?;
+    let (mut body, headers) = pg.finish(&st, &page);
+    if !page.items.is_empty() {
+        let records: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| {
+                json!({
+                    "id": o.stix_id,
+                    "date_added": format_micros(o.date_added),
+                    "version": format_micros(o.version),
+                    "media_type": STIX_MEDIA_TYPE,
+                })
+            })
+            .collect();
+        body.push_str(",\"objects\":");
+        body.push_str(&Value::Array(records).to_string());
+    }
+    body.push('}');
+    Ok(taxii(StatusCode::OK, body, &headers))
+}
+
+fn no_object(oid: &str) -> ApiError {
+    ApiError(TaxiiError::not_found(format!(
+        "no object '{oid}' in this collection"
+    )))
+}
+
+/// Whether any version of the object is in the collection.
+async fn object_exists(st: &AppState, collection: i64, oid: &str) -> ApiResult<bool> {
+    let mut q = ObjectQuery::new(collection, 1);
+    q.ids = vec![oid.to_string()];
+    q.versions = relto_taxii::VersionFilter::all();
+    q.with_raw = false;
+    Ok(!st.store.query_objects(&q).await?.items.is_empty())
+}
+
+async fn get_object(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let pg = paging(&st, raw.as_deref(), Endpoint::Object, &format!("object|{}|{oid}", c.pk))?;
+    let mut q = pg.query(c.pk, Endpoint::Object, true);
+    q.ids = vec![oid.clone()];
+    let page = st.store.query_objects(&q).await?;
+    if page.items.is_empty() && pg.after.is_none() && !object_exists(&st, c.pk, &oid).await? {
+        return Err(no_object(&oid));
+    }
+    let (head, headers) = pg.finish(&st, &page);
+    Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
+}
+
+async fn versions(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Versions,
+        &format!("versions|{}|{oid}", c.pk),
+    )?;
+    let mut q = pg.query(c.pk, Endpoint::Versions, false);
+    q.ids = vec![oid.clone()];
+    let page = st.store.query_objects(&q).await?;
+    if page.items.is_empty() && pg.after.is_none() && !object_exists(&st, c.pk, &oid).await? {
+        return Err(no_object(&oid));
+    }
+    let (mut body, headers) = pg.finish(&st, &page);
+    if !page.items.is_empty() {
+        let list: Vec<String> = page.items.iter().map(|o| format_micros(o.version)).collect();
+        body.push_str(",\"versions\":");
+        body.push_str(&json!(list).to_string());
+    }
+    body.push('}');
+    Ok(taxii(StatusCode::OK, body, &headers))
+}
+
+async fn delete_object(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let (_, c) = writable_collection(&st, &p, &root, &cid).await?;
+    let filters = parse_query(raw.as_deref(), Endpoint::DeleteObject)
+        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    let n = st
+        .store
+        .delete_object(
+            c.pk,
+            &oid,
+            &filters.version_filter(Endpoint::DeleteObject),
+            &filters.spec_versions,
+        )
+        .await?;
+    if n == 0 {
+        return Err(no_object(&oid));
+    }
+    tracing::info!(account = %p.account.name, object = %oid, versions = n, "deleted");
+    Ok(taxii(StatusCode::OK, String::new(), &[]))
+}
+
+/// Reads a request body of at most `limit` bytes; more is a 413.
+async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> ApiResult<Vec<u8>> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError(TaxiiError::payload_too_large(limit)));
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes().to_vec()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError(TaxiiError::payload_too_large(limit)))
+        }
+        Err(_) => Err(ApiError(TaxiiError::bad_request(
+            "the request body could not be read",
+        ))),
+    }
+}
+
+struct Accepted {
+    id: String,
+    version_text: Option<String>,
+}
+
+async fn add_objects(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let (api_root, c) = writable_collection(&st, &p, &root, &cid).await?;
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !is_taxii_content_type(ct) {
+        return Err(ApiError(TaxiiError::unsupported_media_type()));
+    }
+    let bytes = read_body(&headers, body, api_root.max_content_length).await?;
+    let now = now_us();
+    let raws = relto_stix::parse_envelope(&bytes)
+        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    if raws.len() > st.config.max_objects_per_envelope {
+        return Err(ApiError(TaxiiError::new(
+            413,
+            "Too many objects",
+            format!(
+                "the envelope holds {} objects; at most {} per request",
+                raws.len(),
+                st.config.max_objects_per_envelope
+            ),
+        )));
+    }
+    let mut failures: Vec<Value> = Vec::new();
+    let mut accepted: Vec<Accepted> = Vec::with_capacity(raws.len());
+    let mut to_store: Vec<NewObject> = Vec::with_capacity(raws.len());
+    for raw in &raws {
+        match relto_stix::validate_object(raw.get()) {
+            Ok(meta) => {
+                let version = meta.version().map(|t| t.micros);
+                accepted.push(Accepted {
+                    id: meta.id.clone(),
+                    version_text: meta.version().map(|t| t.text.clone()),
+                });
+                to_store.push(NewObject {
+                    stix_id: meta.id,
+                    object_type: meta.object_type,
+                    spec_version: meta.spec_version,
+                    version,
+                    raw: raw.get().to_string(),
+                });
+            }
+            Err(e) => {
+                let mut f = json!({ "id": e.id.unwrap_or_default(), "message": e.message });
+                if let Some(v) = version_hint(raw.get()) {
+                    f["version"] = json!(v);
+                }
+                failures.push(f);
+            }
+        }
+    }
+    let outcomes = st.store.add_objects(c.pk, to_store, now).await?;
+    let successes: Vec<Value> = accepted
+        .iter()
+        .zip(&outcomes)
+        .map(|(a, o)| {
+            let (version, dup) = match o {
+                AddOutcome::Added { version, .. } => (*version, false),
+                AddOutcome::Duplicate { version } => (*version, true),
+            };
+            let mut v = json!({
+                "id": a.id,
+                "version": a.version_text.clone().unwrap_or_else(|| format_micros(version)),
+            });
+            if dup {
+                v["message"] = json!("this version was already in the collection");
+            }
+            v
+        })
+        .collect();
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let mut status = json!({
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": format_micros(now),
+        "total_count": raws.len(),
+        "success_count": successes.len(),
+        "failure_count": failures.len(),
+        "pending_count": 0,
+    });
+    if !successes.is_empty() {
+        status["successes"] = Value::Array(successes);
+    }
+    if !failures.is_empty() {
+        status["failures"] = Value::Array(failures);
+    }
+    let json = status.to_string();
+    st.store
+        .put_status(&StatusRow {
+            id: status_id,
+            api_root: root,
+            account: p.account.name.clone(),
+            created_us: now,
+            json: json.clone(),
+        })
+        .await?;
+    Ok(taxii(StatusCode::ACCEPTED, json, &[]))
+}
+
+/// The `modified` (else `created`) text of an object that failed validation, if readable.
+fn version_hint(raw: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    v.get("modified")
+        .or_else(|| v.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+#[derive(serde::Deserialize)]
+struct AuthRequest {
+    username: String,
+    password: String,
+}
+
+/// POST /management/auth: exchanges a user name and password for a bearer token valid 24
+/// hours (the shape OpenTAXII clients use).
+async fn management_auth(
+    State(st): State<AppState>,
+    req: Request,
+) -> ApiResult<Response> {
+    let conn = req
+        .extensions()
+        .get::<ConnInfo>()
+        .copied()
+        .ok_or_else(|| ApiError(TaxiiError::internal()))?;
+    if !conn.credentials_ok(st.auth.insecure_http()) {
+        return Err(ApiError(TaxiiError::unauthorized(
+            "credentials over plain HTTP are refused: use TLS or --insecure-http",
+        )));
+    }
+    let headers = req.headers().clone();
+    let bytes = read_body(&headers, req.into_body(), 64 * 1024).await?;
+    let body: AuthRequest = serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError(TaxiiError::bad_request(
+            "send JSON {\"username\": …, \"password\": …}",
+        ))
+    })?;
+    let account = st.auth.basic(&body.username, &body.password).await?;
+    let token = new_token().map_err(|_| ApiError(TaxiiError::internal()))?;
+    let now = now_us();
+    st.store
+        .add_token(&NewToken {
+            account: account.name.clone(),
+            sha256: token_sha256(&token),
+            label: "session".into(),
+            created_us: now,
+            expires_us: Some(now + SESSION_TOKEN_US),
+        })
+        .await?;
+    let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,123 @@
+//! The accept loop: plain HTTP or TLS (rustls), HTTP/1.1, with each request tagged with the
+//! facts of its connection (peer address, TLS) for the plain-HTTP credential rule.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::ServerConfig as RustlsConfig;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::auth::ConnInfo;
+
+/// A client has this long to send a request's headers (slow-loris defence).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A TLS handshake must finish in this time.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug)]
+pub struct TlsError(pub String);
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for TlsError {}
+
+/// Loads a PEM certificate chain and private key into a TLS acceptor.
+pub fn load_tls(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| TlsError(format!("cannot read {}: {e}", p.display())))
+    };
+    let cert_pem = read(cert)?;
+    let key_pem = read(key)?;
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError(format!("{}: not a PEM certificate chain: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(TlsError(format!(
+            "{}: no certificate found (expected PEM 'BEGIN CERTIFICATE')",
+            cert.display()
+        )));
+    }
+    let key_der: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| TlsError(format!("{}: not a PEM private key: {e}", key.display())))?
+        .ok_or_else(|| TlsError(format!("{}: no private key found", key.display())))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = RustlsConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .map_err(|e| TlsError(format!("certificate and key do not fit together: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let info = ConnInfo {
+                peer,
+                tls: tls.is_some(),
+            };
+            let svc = app.map_request(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(info);
+                req.map(axum::body::Body::new)
+            });
+            let svc = TowerToHyperService::new(svc);
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true);
+            let result = match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => http.serve_connection(TokioIo::new(s), svc).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                None => http.serve_connection(TokioIo::new(stream), svc).await,
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

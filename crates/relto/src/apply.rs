@@ -1,0 +1,154 @@
+//! `relto apply` and `relto token create`.
+
+use std::path::Path;
+
+use relto_policy::realm::DEFAULT_MAX_CONTENT_LENGTH;
+use relto_policy::{parse_realm, Realm};
+use relto_store::{ApiRoot, NewToken, Organization, PlannedAccount, PlannedCollection, RealmPlan};
+use relto_server::{hash_password, new_token, now_us, token_sha256};
+
+use crate::{CliError, CliResult, StoreArgs};
+
+/// Least length of a token given through `token_env` (a guessable token is no secret).
+const MIN_TOKEN_LEN: usize = 32;
+
+/// Resolves secrets named by the realm (environment variables) and builds the plan.
+fn plan(realm: &Realm) -> CliResult<RealmPlan> {
+    let mut problems = Vec::new();
+    let mut accounts = Vec::new();
+    for a in &realm.accounts {
+        let password_hash = match (&a.password_env, &a.password_hash) {
+            (Some(var), _) => match std::env::var(var) {
+                Ok(pw) if !pw.is_empty() => Some(hash_password(&pw).map_err(CliError)?),
+                _ => {
+                    problems.push(format!(
+                        "account '{}': environment variable {var} (password_env) is not set",
+                        a.name
+                    ));
+                    None
+                }
+            },
+            (None, Some(h)) => Some(h.clone()),
+            (None, None) => None,
+        };
+        let token_sha256 = match &a.token_env {
+            Some(var) => match std::env::var(var) {
+                Ok(t) if t.len() >= MIN_TOKEN_LEN => Some(token_sha256(&t)),
+                Ok(_) => {
+                    problems.push(format!(
+                        "account '{}': the token in {var} is shorter than {MIN_TOKEN_LEN} characters",
+                        a.name
+                    ));
+                    None
+                }
+                Err(_) => {
+                    problems.push(format!(
+                        "account '{}': environment variable {var} (token_env) is not set",
+                        a.name
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        accounts.push(PlannedAccount {
+            name: a.name.clone(),
+            organization: a.organization.clone(),
+            roles: a.roles.clone(),
+            password_hash,
+            token_sha256,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(CliError(problems.join("\n")));
+    }
+    Ok(RealmPlan {
+        api_roots: realm
+            .api_roots
+            .iter()
+            .map(|r| ApiRoot {
+                path: r.path.clone(),
+                title: r.title.clone(),
+                description: r.description.clone(),
+                max_content_length: r.max_content_length.unwrap_or(DEFAULT_MAX_CONTENT_LENGTH),
+            })
+            .collect(),
+        organizations: realm
+            .organizations
+            .iter()
+            .map(|o| Organization {
+                slug: o.slug.clone(),
+                name: o.name.clone(),
+                nation: o.nation.clone(),
+                identity: o.identity_id(),
+                accredited: o.accredited.clone(),
+            })
+            .collect(),
+        accounts,
+        collections: realm
+            .collections
+            .iter()
+            .map(|c| PlannedCollection {
+                id: c.id.to_ascii_lowercase(),
+                api_root: c.api_root.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                alias: c.alias.clone(),
+                readers: c.readers.clone(),
+                writers: c.writers.clone(),
+            })
+            .collect(),
+    })
+}
+
+pub async fn apply(store_args: &StoreArgs, file: &Path) -> CliResult<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError(format!("cannot read realm file {}: {e}", file.display())))?;
+    let realm = parse_realm(&text).map_err(|e| {
+        CliError(format!(
+            "{} was not applied; nothing changed:\n{e}",
+            file.display()
+        ))
+    })?;
+    let plan = plan(&realm).map_err(|e| {
+        CliError(format!(
+            "{} was not applied; nothing changed:\n{}",
+            file.display(),
+            e.0
+        ))
+    })?;
+    let store = store_args.open()?;
+    let s = store.apply_realm(&plan).await?;
+    println!(
+        "applied {}: {} created, {} updated, {} unchanged, {} disabled",
+        file.display(),
+        s.created,
+        s.updated,
+        s.unchanged,
+        s.disabled
+    );
+    Ok(())
+}
+
+pub async fn create_token(
+    store_args: &StoreArgs,
+    account: &str,
+    expires_days: Option<u32>,
+    label: &str,
+) -> CliResult<()> {
+    let store = store_args.open()?;
+    let token = new_token().map_err(CliError)?;
+    let now = now_us();
+    store
+        .add_token(&NewToken {
+            account: account.to_string(),
+            sha256: token_sha256(&token),
+            label: label.to_string(),
+            created_us: now,
+            expires_us: expires_days.map(|d| now + i64::from(d) * 86_400_000_000),
+        })
+        .await?;
+    println!("{token}");
+    eprintln!("relto: token for '{account}' created; it is shown only now (stored as SHA-256)");
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! `relto serve`: configuration from flags, `RELTO_*` variables and a TOML file (in that order
+//! of precedence), then the hub itself.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use relto_server::{AppState, ServerConfig};
+use serde::Deserialize;
+
+use crate::{hub_identity, CliError, CliResult, StoreArgs};
+
+/// Status resources are kept this long (TAXII asks for at least 24 hours).
+const STATUS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "RELTO_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, env = "RELTO_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "RELTO_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept credentials over plain HTTP from other hosts (only behind a TLS-terminating proxy).
+    #[arg(long, env = "RELTO_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// The hub's nation (ISO 3166-1 alpha-3), used for its own organization at first start.
+    #[arg(long, env = "RELTO_NATION", value_name = "CODE")]
+    pub nation: Option<String>,
+    /// Title shown in TAXII discovery.
+    #[arg(long, env = "RELTO_TITLE")]
+    pub title: Option<String>,
+    /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
+    /// insecure_http, nation, title, description, contact, log.
+    #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log level: error, warn, info or debug.
+    #[arg(long, env = "RELTO_LOG", value_name = "LEVEL")]
+    pub log: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    insecure_http: Option<bool>,
+    nation: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    contact: Option<String>,
+    log: Option<String>,
+}
+
+fn read_config(path: &Path) -> CliResult<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError(format!("cannot read config {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError(format!("config {}: {e}", path.display())))
+}
+
+fn init_logging(level: &str) -> CliResult<()> {
+    let level = match level.to_ascii_lowercase().as_str() {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "info" => tracing::Level::INFO,
+        "debug" => tracing::Level::DEBUG,
+        "trace" => tracing::Level::TRACE,
+        other => {
+            return Err(CliError(format!(
+                "log level '{other}' is not one of error, warn, info, debug"
+            )))
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
+fn generate_password() -> CliResult<String> {
+    Ok(relto_server::new_token().map_err(CliError)?[..24].to_string())
+}
+
+pub async fn serve(args: ServeArgs) -> CliResult<()> {
+    let file = match &args.config {
+        Some(p) => read_config(p)?,
+        None => FileConfig::default(),
+    };
+    init_logging(args.log.as_deref().or(file.log.as_deref()).unwrap_or("info"))?;
+    let store_args = StoreArgs {
+        data_dir: args.store.data_dir.clone().or(file.data_dir),
+        database: args.store.database.clone().or(file.database),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
+    let tls_paths = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => {
+            return Err(CliError(
+                "TLS needs both tls_cert and tls_key (a PEM certificate chain and its key)".into(),
+            ))
+        }
+    };
+    let nation = args
+        .nation
+        .or(file.nation)
+        .unwrap_or_else(|| "KOR".to_string());
+    let nation = relto_policy::nation::normalize_nation(&nation).ok_or_else(|| {
+        CliError(format!(
+            "nation '{nation}' is not an ISO 3166-1 alpha-3 code (e.g. KOR)"
+        ))
+    })?;
+
+    let store = store_args.open()?;
+    let admin_password = std::env::var("RELTO_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let (password, generated) = match admin_password {
+        Some(p) => (p, false),
+        None => (generate_password()?, true),
+    };
+    let hash = relto_server::hash_password(&password).map_err(CliError)?;
+    let created = store
+        .bootstrap(&hub_identity(&nation), &hash)
+        .await
+        .map_err(|e| CliError(format!("cannot initialise the store: {e}")))?;
+    if created {
+        if generated {
+            println!("relto: created account 'admin' with password {password}  (shown once; set RELTO_ADMIN_PASSWORD to choose it)");
+        } else {
+            println!("relto: created account 'admin' with the password from RELTO_ADMIN_PASSWORD");
+        }
+    }
+
+    let insecure_http = args.insecure_http || file.insecure_http.unwrap_or(false);
+    let defaults = ServerConfig::default();
+    let config = ServerConfig {
+        title: args.title.or(file.title).unwrap_or(defaults.title.clone()),
+        description: file.description.or(defaults.description.clone()),
+        contact: file.contact,
+        insecure_http,
+        ..defaults
+    };
+    let state = AppState::new(store.clone(), config).await.map_err(CliError)?;
+    let tls = match &tls_paths {
+        Some((c, k)) => Some(relto_server::load_tls(c, k)?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
+    let bound = listener.local_addr()?;
+    if tls.is_none() && !bound.ip().is_loopback() && !insecure_http {
+        tracing::warn!("listening on plain HTTP: credentials are accepted only from loopback; use --tls-cert/--tls-key");
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("relto listening on {scheme}://{bound}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    // Status resources outlive the TAXII minimum of 24 hours, then go.
+    let purge_store = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = relto_server::now_us() - STATUS_RETENTION.as_micros() as i64;
+            if let Err(e) = purge_store.purge_statuses(before).await {
+                tracing::warn!(error = %e, "could not purge old status resources");
+            }
+        }
+    });
+
+    let app = relto_server::router(state);
+    relto_server::serve(listener, app, tls, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

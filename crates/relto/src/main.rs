@@ -1,0 +1,232 @@
+//! The `relto` command: run the hub, apply a realm, import and export STIX, validate files.
+#![forbid(unsafe_code)]
+
+mod apply;
+mod config;
+mod progress;
+mod transfer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use relto_store::{HubIdentity, Store};
+use relto_store_sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(
+    name = "relto",
+    version,
+    about = "relto — a coalition intelligence-sharing hub: STIX 2.1 over TAXII 2.1",
+    long_about = "relto pools STIX 2.1 intelligence of several agencies and shares it with partner \
+communities over TAXII 2.1.\n\nQuick start:\n  relto serve                      # hub on 127.0.0.1:8443, data in ./relto-data\n  \
+relto apply examples/quickstart.toml\n  relto import --collection ID bundle.json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the hub keeps its data (shared by every verb that touches the store).
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Data directory; the SQLite database is DIR/relto.db.
+    #[arg(long, env = "RELTO_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database: a SQLite file path (default: DATA_DIR/relto.db).
+    #[arg(long, env = "RELTO_DATABASE", value_name = "URL|PATH")]
+    pub database: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub (TAXII 2.1 over HTTP or HTTPS).
+    Serve(config::ServeArgs),
+    /// Apply a realm file: API roots, organizations, accounts, collections (idempotent).
+    Apply {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The realm file (TOML).
+        file: PathBuf,
+    },
+    /// Import a STIX bundle or TAXII envelope into a collection ('-' reads standard input).
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Target collection id (UUID).
+        #[arg(long, short)]
+        collection: String,
+        /// API root of the collection; needed only when the id is ambiguous.
+        #[arg(long)]
+        api_root: Option<String>,
+        /// Bundle or envelope file, or '-' for standard input.
+        file: PathBuf,
+        /// Do not draw the progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Export a collection as a STIX bundle.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Collection id (UUID).
+        #[arg(long, short)]
+        collection: String,
+        #[arg(long)]
+        api_root: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Every version of every object, not only the latest.
+        #[arg(long)]
+        all_versions: bool,
+    },
+    /// Validate STIX 2.1 objects in files (object, bundle or envelope); one JSON line each.
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a bearer API token for an account and print it (shown once; stored hashed).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Account name.
+        #[arg(long)]
+        account: String,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// A label to recognise it by.
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+/// A failure the user can act on: the message says what to fix.
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+pub type CliResult<T> = Result<T, CliError>;
+
+impl StoreArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("relto-data"))
+    }
+
+    /// Opens the store these arguments name.
+    pub fn open(&self) -> CliResult<Arc<dyn Store>> {
+        match self.database.as_deref() {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Err(CliError(
+                    "PostgreSQL is not supported by this build yet; use the embedded SQLite store (omit --database)".into(),
+                ))
+            }
+            Some(path) => {
+                let path = path.strip_prefix("sqlite://").unwrap_or(path);
+                if let Some(parent) = std::path::Path::new(path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent).map_err(|e| {
+                            CliError(format!("cannot create {}: {e}", parent.display()))
+                        })?;
+                    }
+                }
+                Ok(Arc::new(SqliteStore::open(path).map_err(|e| {
+                    CliError(format!("cannot open database {path}: {e}"))
+                })?))
+            }
+            None => {
+                let dir = self.data_dir();
+                Ok(Arc::new(SqliteStore::open_in_dir(&dir).map_err(|e| {
+                    CliError(format!(
+                        "cannot open the data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?))
+            }
+        }
+    }
+}
+
+/// The hub's own organization, derived from its nation.
+pub fn hub_identity(nation: &str) -> HubIdentity {
+    HubIdentity {
+        nation: nation.to_string(),
+        organization: "hub".into(),
+        identity: "identity--00000000-0000-5000-8000-000000000001".into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("relto: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => config::serve(args).await.map(|_| ExitCode::SUCCESS),
+            Command::Apply { store, file } => apply::apply(&store, &file).await.map(|_| ExitCode::SUCCESS),
+            Command::Import {
+                store,
+                collection,
+                api_root,
+                file,
+                quiet,
+            } => transfer::import(&store, &collection, api_root.as_deref(), &file, quiet).await,
+            Command::Export {
+                store,
+                collection,
+                api_root,
+                output,
+                all_versions,
+            } => transfer::export(&store, &collection, api_root.as_deref(), output.as_deref(), all_versions)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Validate { files } => transfer::validate(&files),
+            Command::Token {
+                command:
+                    TokenCommand::Create {
+                        store,
+                        account,
+                        expires_days,
+                        label,
+                    },
+            } => apply::create_token(&store, &account, expires_days, &label)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(CliError(msg)) => {
+            eprintln!("relto: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

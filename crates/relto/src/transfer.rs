@@ -1,0 +1,220 @@
+//! `relto import`, `relto export` and `relto validate`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use relto_store::{AddOutcome, Collection, NewObject, ObjectQuery, Store};
+use relto_taxii::VersionFilter;
+use serde_json::{json, Value};
+
+use crate::progress::Progress;
+use crate::{CliError, CliResult, StoreArgs};
+
+const IMPORT_BATCH: usize = 1000;
+const EXPORT_PAGE: usize = 1000;
+/// Failures listed in full on standard error; the rest are counted.
+const FAILURES_SHOWN: usize = 20;
+
+fn read_input(file: &Path) -> CliResult<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+        Ok(buf)
+    } else {
+        std::fs::read(file).map_err(|e| CliError(format!("cannot read {}: {e}", file.display())))
+    }
+}
+
+async fn find_collection(
+    store: &dyn Store,
+    id: &str,
+    api_root: Option<&str>,
+) -> CliResult<Collection> {
+    let roots: Vec<String> = match api_root {
+        Some(r) => vec![r.to_string()],
+        None => store.api_roots().await?.into_iter().map(|r| r.path).collect(),
+    };
+    let mut found = Vec::new();
+    for root in &roots {
+        if let Some(c) = store.collection(root, &id.to_ascii_lowercase()).await? {
+            found.push(c);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(CliError(format!(
+            "no collection '{id}'{}; `relto apply` a realm that declares it",
+            api_root
+                .map(|r| format!(" in API root '{r}'"))
+                .unwrap_or_default()
+        ))),
+        _ => Err(CliError(format!(
+            "collection '{id}' exists in several API roots; name one with --api-root"
+        ))),
+    }
+}
+
+pub async fn import(
+    store_args: &StoreArgs,
+    collection: &str,
+    api_root: Option<&str>,
+    file: &Path,
+    quiet: bool,
+) -> CliResult<ExitCode> {
+    let bytes = read_input(file)?;
+    let raws = relto_stix::parse_envelope(&bytes)
+        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    let store = store_args.open()?;
+    let coll = find_collection(store.as_ref(), collection, api_root).await?;
+    let mut progress = Progress::new(raws.len(), quiet);
+    let (mut added, mut duplicates) = (0usize, 0usize);
+    let mut failures: Vec<String> = Vec::new();
+    for chunk in raws.chunks(IMPORT_BATCH) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for raw in chunk {
+            match relto_stix::validate_object(raw.get()) {
+                Ok(meta) => batch.push(NewObject {
+                    version: meta.version().map(|t| t.micros),
+                    stix_id: meta.id,
+                    object_type: meta.object_type,
+                    spec_version: meta.spec_version,
+                    raw: raw.get().to_string(),
+                }),
+                Err(e) => failures.push(format!(
+                    "{}: {}",
+                    e.id.as_deref().unwrap_or("(no id)"),
+                    e.message
+                )),
+            }
+        }
+        for outcome in store
+            .add_objects(coll.pk, batch, relto_server::now_us())
+            .await?
+        {
+            match outcome {
+                AddOutcome::Added { .. } => added += 1,
+                AddOutcome::Duplicate { .. } => duplicates += 1,
+            }
+        }
+        progress.advance(chunk.len());
+    }
+    progress.finish();
+    for f in failures.iter().take(FAILURES_SHOWN) {
+        eprintln!("rejected {f}");
+    }
+    if failures.len() > FAILURES_SHOWN {
+        eprintln!("… and {} more rejected", failures.len() - FAILURES_SHOWN);
+    }
+    println!(
+        "imported {added} objects into '{}' ({duplicates} already present, {} rejected)",
+        coll.title,
+        failures.len()
+    );
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn export(
+    store_args: &StoreArgs,
+    collection: &str,
+    api_root: Option<&str>,
+    output: Option<&Path>,
+    all_versions: bool,
+) -> CliResult<()> {
+    let store = store_args.open()?;
+    let coll = find_collection(store.as_ref(), collection, api_root).await?;
+    let mut out: Box<dyn Write> = match output {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| CliError(format!("cannot create {}: {e}", p.display())),
+        )?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    write!(
+        out,
+        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\"",
+        uuid::Uuid::new_v4()
+    )?;
+    let mut q = ObjectQuery::new(coll.pk, EXPORT_PAGE);
+    if all_versions {
+        q.versions = VersionFilter::all();
+    }
+    let mut count = 0usize;
+    loop {
+        let page = store.query_objects(&q).await?;
+        for o in &page.items {
+            out.write_all(if count == 0 { b",\"objects\":[" } else { b"," })?;
+            out.write_all(o.raw.as_bytes())?;
+            count += 1;
+        }
+        match (page.more, page.items.last()) {
+            (true, Some(last)) => q.after = Some(last.cursor()),
+            _ => break,
+        }
+    }
+    if count > 0 {
+        out.write_all(b"]")?;
+    }
+    out.write_all(b"}\n")?;
+    out.flush()?;
+    eprintln!("exported {count} objects from '{}'", coll.title);
+    Ok(())
+}
+
+/// The objects of a file: one object, or the objects of a bundle or envelope.
+fn objects_of(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let top: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let is_container = top.get("type").and_then(Value::as_str) == Some("bundle")
+        || (top.get("type").is_none() && top.get("objects").is_some());
+    if is_container {
+        relto_stix::parse_envelope(bytes)
+            .map(|raws| raws.iter().map(|r| r.get().to_string()).collect())
+            .map_err(|e| e.to_string())
+    } else {
+        String::from_utf8(bytes.to_vec())
+            .map(|s| vec![s])
+            .map_err(|_| "not UTF-8".to_string())
+    }
+}
+
+pub fn validate(files: &[PathBuf]) -> CliResult<ExitCode> {
+    let mut any_invalid = false;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for file in files {
+        let bytes = read_input(file)?;
+        let name = file.display().to_string();
+        match objects_of(&bytes) {
+            Err(e) => {
+                any_invalid = true;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"file": name, "index": 0, "id": null, "valid": false, "error": e})
+                )?;
+            }
+            Ok(objects) => {
+                for (i, raw) in objects.iter().enumerate() {
+                    let line = match relto_stix::validate_object(raw) {
+                        Ok(meta) => json!({"file": name, "index": i, "id": meta.id, "valid": true}),
+                        Err(e) => {
+                            any_invalid = true;
+                            json!({"file": name, "index": i, "id": e.id, "valid": false, "error": e.message})
+                        }
+                    };
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+    }
+    Ok(if any_invalid {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

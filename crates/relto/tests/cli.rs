@@ -1,0 +1,255 @@
+//! The `relto` command line as a user runs it: apply, import, export, validate, token, serve
+//! (plain and TLS).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_relto");
+const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
+
+fn relto(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("RELTO_DATA_DIR", dir)
+        .env("RELTO_PW_NIS", "nis-secret")
+        .env("RELTO_PW_ARMY", "army-secret")
+        .env("RELTO_PW_BND", "bnd-secret")
+        .output()
+        .expect("run relto")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn quickstart() -> String {
+    format!("{}/../../examples/quickstart.toml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bundle(n: usize) -> String {
+    let objs: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"type":"note","spec_version":"2.1","id":"note--0b9c8d7e-6f5a-4b3c-9d2e-{i:012}","created":"2024-10-25T00:00:00.000Z","modified":"2024-10-25T00:00:00.000Z","content":"Convoy {i} observed","object_refs":["threat-actor--6d1b9e8f-3c2a-4f5e-9a7b-1c2d3e4f5a6b"]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"type":"bundle","id":"bundle--5d0b4c3a-2e1f-4a9b-8c7d-6e5f4a3b2c1d","objects":[{}]}}"#,
+        objs.join(",")
+    )
+}
+
+#[test]
+fn apply_is_idempotent_and_explains_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = relto(dir.path(), &["apply", &quickstart()]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("10 created"), "{}", text(&first.stdout));
+    let again = relto(dir.path(), &["apply", &quickstart()]);
+    assert!(text(&again.stdout).contains("0 created, 0 updated, 10 unchanged"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(quickstart())
+            .unwrap()
+            .replace("organization = \"deu-bnd\"", "organization = \"deu-xxx\""),
+    )
+    .unwrap();
+    let out = relto(dir.path(), &["apply", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("nothing changed"), "{err}");
+    assert!(err.contains("organization 'deu-xxx' is not declared"), "{err}");
+
+    let out = Command::new(BIN)
+        .args(["apply", &quickstart()])
+        .env("RELTO_DATA_DIR", dir.path())
+        .env_remove("RELTO_PW_NIS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("RELTO_PW_NIS"));
+}
+
+#[test]
+fn import_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(relto(dir.path(), &["apply", &quickstart()]).status.success());
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, bundle(2500)).unwrap();
+    let out = relto(
+        dir.path(),
+        &["import", "--collection", COLL, file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 2500 objects"), "{}", text(&out.stdout));
+    let again = relto(
+        dir.path(),
+        &["import", "--collection", COLL, file.to_str().unwrap()],
+    );
+    assert!(text(&again.stdout).contains("imported 0 objects into 'Situation reports' (2500 already present"));
+
+    let exported = dir.path().join("out.json");
+    let out = relto(
+        dir.path(),
+        &["export", "--collection", COLL, "-o", exported.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    assert_eq!(v["type"], "bundle");
+    assert_eq!(v["objects"].as_array().unwrap().len(), 2500);
+    // The bytes of each object are the bytes that were imported.
+    let original = bundle(2500);
+    let exported_text = std::fs::read_to_string(&exported).unwrap();
+    let first = &v["objects"][0]["id"];
+    assert!(original.contains(first.as_str().unwrap()));
+    assert!(exported_text.contains(r#""content":"Convoy 0 observed""#));
+
+    // An invalid object is rejected by name, the rest imported; exit status 1.
+    let mixed = dir.path().join("mixed.json");
+    std::fs::write(
+        &mixed,
+        r#"{"objects":[{"type":"note","spec_version":"2.1","id":"note--11111111-2222-4333-8444-555555555555","created":"2024-10-25T00:00:00Z","modified":"2024-10-25T00:00:00Z","object_refs":["threat-actor--6d1b9e8f-3c2a-4f5e-9a7b-1c2d3e4f5a6b"]}]}"#,
+    )
+    .unwrap();
+    let out = relto(
+        dir.path(),
+        &["import", "--collection", COLL, mixed.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("note--11111111-2222-4333-8444-555555555555"));
+
+    let out = relto(dir.path(), &["import", "--collection", "nope", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no collection 'nope'"));
+}
+
+#[test]
+fn validate_reports_each_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, bundle(3)).unwrap();
+    let out = relto(dir.path(), &["validate", good.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 3);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"type":"indicator","id":"indicator--x"}"#).unwrap();
+    let out = relto(dir.path(), &["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(line["valid"], false);
+    assert!(line["error"].as_str().unwrap().len() > 5);
+}
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(extra)
+        .env("RELTO_DATA_DIR", dir)
+        .env("RELTO_ADMIN_PASSWORD", "admin-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed nothing").unwrap();
+        if let Some(rest) = line.strip_prefix("relto listening on ") {
+            break rest.to_string();
+        }
+    };
+    Server(child, url)
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let t = text(&out.stdout);
+    let (body, code) = t.rsplit_once('\n').unwrap_or(("", ""));
+    (body.to_string(), code.to_string())
+}
+
+#[test]
+fn serve_creates_admin_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = serve(dir.path(), &[]);
+    let (body, code) = curl(&["-u", "admin:admin-secret", &format!("{}/taxii2/", s.1)]);
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("\"title\":\"relto\""));
+    let (_, code) = curl(&["-u", "admin:wrong", &format!("{}/taxii2/", s.1)]);
+    assert_eq!(code, "401");
+}
+
+#[test]
+fn serve_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(ok.success());
+    let s = serve(
+        dir.path(),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    assert!(s.1.starts_with("https://"), "{}", s.1);
+    let (body, code) = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        "-u",
+        "admin:admin-secret",
+        &format!("{}/taxii2/", s.1),
+    ]);
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("api_roots") || body.contains("title"));
+
+    let out = relto(
+        dir.path(),
+        &["serve", "--listen", "127.0.0.1:0", "--tls-cert", key.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no certificate"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn token_create_prints_a_working_token() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(relto(dir.path(), &["apply", &quickstart()]).status.success());
+    let out = relto(dir.path(), &["token", "create", "--account", "bnd-reader"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(token.len() >= 40);
+    let s = serve(dir.path(), &[]);
+    let (_, code) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        &format!("{}/coalition/collections/", s.1),
+    ]);
+    assert_eq!(code, "200");
+    let out = relto(dir.path(), &["token", "create", "--account", "ghost"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("ghost"));
+    let _ = std::io::stdout().flush();
+}
