@@ -159,7 +159,10 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
             problems.push(format!("api_root '{}' is declared twice", r.path));
         }
         if r.max_content_length == Some(0) {
-            problems.push(format!("api_root '{}': max_content_length must be > 0", r.path));
+            problems.push(format!(
+                "api_root '{}': max_content_length must be > 0",
+                r.path
+            ));
         }
     }
 
@@ -312,7 +315,10 @@ writers = ["account:nis-analyst"]
         assert_eq!(r.collections[0].readers, vec!["org:kor-nis"]);
         let id = r.organizations[0].identity_id();
         assert!(id.starts_with("identity--"));
-        assert_eq!(id, parse_realm(GOOD).unwrap().organizations[0].identity_id());
+        assert_eq!(
+            id,
+            parse_realm(GOOD).unwrap().organizations[0].identity_id()
+        );
     }
 
     #[test]
@@ -323,15 +329,24 @@ writers = ["account:nis-analyst"]
             .replace("api_root = \"coalition\"", "api_root = \"nowhere\"");
         let err = parse_realm(&bad).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("organization 'kor-xxx' is not declared"), "{text}");
+        assert!(
+            text.contains("organization 'kor-xxx' is not declared"),
+            "{text}"
+        );
         assert!(text.contains("unknown role 'wizard'"), "{text}");
-        assert!(text.contains("api_root 'nowhere' is not declared"), "{text}");
+        assert!(
+            text.contains("api_root 'nowhere' is not declared"),
+            "{text}"
+        );
     }
 
     #[test]
     fn rejects_unknown_keys_and_bad_syntax() {
         let typo = GOOD.replace("title = \"Coalition\"", "titel = \"Coalition\"");
-        assert!(parse_realm(&typo).unwrap_err().to_string().contains("titel"));
+        assert!(parse_realm(&typo)
+            .unwrap_err()
+            .to_string()
+            .contains("titel"));
         assert!(parse_realm("[hub").is_err());
         let reserved = GOOD.replace("path = \"coalition\"", "path = \"taxii2\"");
         assert!(parse_realm(&reserved).is_err());

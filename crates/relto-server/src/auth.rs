@@ -68,9 +68,12 @@ impl ConnInfo {
     }
 }
 
+/// Verified credentials: hash of the credential → (account, when verified).
+type CredentialCache = HashMap<[u8; 32], (Arc<Account>, Instant)>;
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    cache: Mutex<HashMap<[u8; 32], (Arc<Account>, Instant)>>,
+    cache: Mutex<CredentialCache>,
     hashing: Semaphore,
     insecure_http: bool,
     /// A hash to verify against when the account does not exist, so that an unknown name
@@ -105,7 +108,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+/// Whether `password` matches an argon2id PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
@@ -307,6 +311,10 @@ mod tests {
         assert!(lo.credentials_ok(false));
         assert!(!remote.credentials_ok(false));
         assert!(remote.credentials_ok(true));
-        assert!(ConnInfo { tls: true, ..remote }.credentials_ok(false));
+        assert!(ConnInfo {
+            tls: true,
+            ..remote
+        }
+        .credentials_ok(false));
     }
 }

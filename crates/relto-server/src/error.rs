@@ -22,7 +22,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "storage unavailable");
-                ApiError(TaxiiError::unavailable("storage is busy; try again shortly"))
+                ApiError(TaxiiError::unavailable(
+                    "storage is busy; try again shortly",
+                ))
             }
             StoreError::Invalid(m) => ApiError(TaxiiError::bad_request(m)),
             StoreError::Internal(m) => {
@@ -35,7 +37,8 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, self.0.to_json()).into_response();
         let h = resp.headers_mut();
         h.insert(

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use relto_store::Store;
 use relto_taxii::CursorKey;
 
-pub use auth::{hash_password, new_token, now_us, token_sha256, Authenticator, ConnInfo};
+pub use auth::{
+    hash_password, new_token, now_us, token_sha256, verify_password, Authenticator, ConnInfo,
+};
 pub use error::ApiError;
 pub use routes::router;
 pub use serve::{load_tls, serve, TlsError};

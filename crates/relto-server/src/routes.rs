@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, Limited};
 use relto_stix::timestamp::format_micros;
-use relto_store::{AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, StatusRow};
+use relto_store::{
+    AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, StatusRow,
+};
 use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
 use relto_taxii::query::{parse_query, Endpoint};
 use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
@@ -69,7 +71,10 @@ async fn security_headers(req: Request, next: Next) -> Response {
     let tls = req.extensions().get::<ConnInfo>().is_some_and(|c| c.tls);
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "content-security-policy",
@@ -344,14 +349,9 @@ struct Paging {
     after: Option<Cursor>,
 }
 
-fn paging(
-    st: &AppState,
-    raw: Option<&str>,
-    endpoint: Endpoint,
-    scope: &str,
-) -> ApiResult<Paging> {
-    let filters = parse_query(raw, endpoint)
-        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+fn paging(st: &AppState, raw: Option<&str>, endpoint: Endpoint, scope: &str) -> ApiResult<Paging> {
+    let filters =
+        parse_query(raw, endpoint).map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
     let fingerprint = filters.fingerprint(scope);
     let after = match &filters.next {
         Some(n) => Some(
@@ -437,7 +437,12 @@ async fn get_objects(
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
     let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
-    let pg = paging(&st, raw.as_deref(), Endpoint::Objects, &format!("objects|{}", c.pk))?;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Objects,
+        &format!("objects|{}", c.pk),
+    )?;
     let page = st
         .store
         .query_objects(&pg.query(c.pk, Endpoint::Objects, true))
@@ -454,7 +459,12 @@ async fn manifest(
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
     let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
-    let pg = paging(&st, raw.as_deref(), Endpoint::Objects, &format!("manifest|{}", c.pk))?;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Objects,
+        &format!("manifest|{}", c.pk),
+    )?;
     let page = st
         .store
         .query_objects(&pg.query(c.pk, Endpoint::Objects, false))
@@ -503,7 +513,12 @@ async fn get_object(
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
     let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
-    let pg = paging(&st, raw.as_deref(), Endpoint::Object, &format!("object|{}|{oid}", c.pk))?;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Object,
+        &format!("object|{}|{oid}", c.pk),
+    )?;
     let mut q = pg.query(c.pk, Endpoint::Object, true);
     q.ids = vec![oid.clone()];
     let page = st.store.query_objects(&q).await?;
@@ -536,7 +551,11 @@ async fn versions(
     }
     let (mut body, headers) = pg.finish(&st, &page);
     if !page.items.is_empty() {
-        let list: Vec<String> = page.items.iter().map(|o| format_micros(o.version)).collect();
+        let list: Vec<String> = page
+            .items
+            .iter()
+            .map(|o| format_micros(o.version))
+            .collect();
         body.push_str(",\"versions\":");
         body.push_str(&json!(list).to_string());
     }
@@ -605,7 +624,9 @@ async fn add_objects(
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
     let (api_root, c) = writable_collection(&st, &p, &root, &cid).await?;
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if !is_taxii_content_type(ct) {
         return Err(ApiError(TaxiiError::unsupported_media_type()));
     }
@@ -717,10 +738,7 @@ struct AuthRequest {
 
 /// POST /management/auth: exchanges a user name and password for a bearer token valid 24
 /// hours (the shape OpenTAXII clients use).
-async fn management_auth(
-    State(st): State<AppState>,
-    req: Request,
-) -> ApiResult<Response> {
+async fn management_auth(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let conn = req
         .extensions()
         .get::<ConnInfo>()

@@ -43,7 +43,12 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     let key_pem = read(key)?;
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError(format!("{}: not a PEM certificate chain: {e}", cert.display())))?;
+        .map_err(|e| {
+            TlsError(format!(
+                "{}: not a PEM certificate chain: {e}",
+                cert.display()
+            ))
+        })?;
     if certs.is_empty() {
         return Err(TlsError(format!(
             "{}: no certificate found (expected PEM 'BEGIN CERTIFICATE')",

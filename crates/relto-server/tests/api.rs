@@ -8,7 +8,11 @@ use serde_json::Value;
 #[tokio::test]
 async fn discovery_root_and_collections() {
     let app = spawn_app().await;
-    let resp = app.get(&format!("{}/taxii2/", app.base)).send().await.unwrap();
+    let resp = app
+        .get(&format!("{}/taxii2/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], TAXII);
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
@@ -16,7 +20,14 @@ async fn discovery_root_and_collections() {
     assert_eq!(d["api_roots"][0], app.root.as_str());
     assert_eq!(d["default"], app.root.as_str());
 
-    let r: Value = app.get(&app.root).send().await.unwrap().json().await.unwrap();
+    let r: Value = app
+        .get(&app.root)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["versions"][0], TAXII);
     assert_eq!(r["max_content_length"], 1 << 20);
 
@@ -45,7 +56,10 @@ async fn discovery_root_and_collections() {
     assert_eq!(list[0]["id"], READ_ONLY);
     assert_eq!(list[0]["can_read"], true);
     assert_eq!(list[0]["can_write"], false);
-    assert_eq!(list[0]["media_types"][0], "application/stix+json;version=2.1");
+    assert_eq!(
+        list[0]["media_types"][0],
+        "application/stix+json;version=2.1"
+    );
 }
 
 #[tokio::test]
@@ -120,10 +134,15 @@ async fn tokens_from_management_auth_work() {
 async fn round_trip_is_byte_identical() {
     let app = spawn_app().await;
     // Odd key order, a one-digit fraction and spacing inside: all must come back as posted.
-    let odd = r#"{"name": "KPA 2nd Corps HQ",  "id":"location--4c1f7a3e-2b5d-4e6f-8a9b-0c1d2e3f4a5b","type":"location","spec_version":"2.1","created":"2024-10-25T00:00:00.1Z","modified":"2024-10-25T00:00:00.1Z","country":"KP"}"#;
+    // (STIX requires millisecond precision in created/modified, so the short fraction is in
+    // first_seen.)
+    let odd = r#"{"name": "KPA 2nd Corps",  "id":"threat-actor--4c1f7a3e-2b5d-4e6f-8a9b-0c1d2e3f4a5b","type":"threat-actor","spec_version":"2.1","created":"2024-10-25T00:00:00.100Z","modified":"2024-10-25T00:00:00.1000Z","first_seen":"2024-10-01T00:00:00.1Z"}"#;
     let status = app.add(&[odd.to_string()]).await;
     assert_eq!(status["success_count"], 1, "{status}");
-    assert_eq!(status["successes"][0]["version"], "2024-10-25T00:00:00.1Z");
+    assert_eq!(
+        status["successes"][0]["version"],
+        "2024-10-25T00:00:00.1000Z"
+    );
     let text = app
         .get(&format!("{}objects/", app.main_coll()))
         .send()
@@ -135,7 +154,7 @@ async fn round_trip_is_byte_identical() {
     assert!(text.contains(odd), "{text}");
     let one = app
         .get(&format!(
-            "{}objects/location--4c1f7a3e-2b5d-4e6f-8a9b-0c1d2e3f4a5b/",
+            "{}objects/threat-actor--4c1f7a3e-2b5d-4e6f-8a9b-0c1d2e3f4a5b/",
             app.main_coll()
         ))
         .send()
@@ -249,7 +268,10 @@ async fn pagination_headers_and_cursors() {
     assert_eq!(other.status(), 400);
     let forged = app
         .get(&url)
-        .query(&[("next", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")])
+        .query(&[(
+            "next",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )])
         .send()
         .await
         .unwrap();
@@ -259,8 +281,13 @@ async fn pagination_headers_and_cursors() {
 #[tokio::test]
 async fn versions_manifest_filters_and_delete() {
     let app = spawn_app().await;
-    app.add(&[indicator(7, 1), indicator(7, 2), indicator(7, 3), indicator(8, 1)])
-        .await;
+    app.add(&[
+        indicator(7, 1),
+        indicator(7, 2),
+        indicator(7, 3),
+        indicator(8, 1),
+    ])
+    .await;
     let coll = app.main_coll();
     let id7 = "indicator--8e2e2d2b-17d4-4cbf-938f-000000000007";
     let env: Value = app
@@ -317,7 +344,10 @@ async fn versions_manifest_filters_and_delete() {
         .await
         .unwrap();
     assert_eq!(m["objects"][0]["version"], "2024-01-01T00:00:03.000000Z");
-    assert_eq!(m["objects"][0]["media_type"], "application/stix+json;version=2.1");
+    assert_eq!(
+        m["objects"][0]["media_type"],
+        "application/stix+json;version=2.1"
+    );
     let none: Value = app
         .get(&format!("{coll}objects/"))
         .query(&[("match[type]", "report"), ("match[spec_version]", "2.1")])
@@ -382,18 +412,29 @@ async fn bad_requests_get_taxii_errors_and_lose_nothing() {
         }
     };
     check(400)(app.post(&objects, "{not json".into()).send().await.unwrap()).await;
-    check(400)(app.post(&objects, "{\"objects\":[]}".into()).send().await.unwrap()).await;
+    check(400)(
+        app.post(&objects, "{\"objects\":[]}".into())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     check(400)(app.post(&objects, "[1,2]".into()).send().await.unwrap()).await;
     check(415)(
-        app.post(&objects, "{}".into())
+        app.client
+            .post(&objects)
+            .basic_auth("nis-analyst", Some(ANALYST_PW))
             .header("content-type", "application/json")
+            .body(format!("{{\"objects\":[{}]}}", indicator(9, 1)))
             .send()
             .await
             .unwrap(),
     )
     .await;
     check(406)(
-        app.get(&objects)
+        app.client
+            .get(&objects)
+            .basic_auth("nis-analyst", Some(ANALYST_PW))
             .header("accept", "application/taxii+json;version=2.0")
             .send()
             .await
@@ -402,25 +443,49 @@ async fn bad_requests_get_taxii_errors_and_lose_nothing() {
     .await;
     let huge = format!("{{\"objects\":[{}]}}", "1,".repeat(600_000));
     check(413)(app.post(&objects, huge).send().await.unwrap()).await;
-    for q in ["limit=0", "limit=abc", "added_after=yesterday", "next=%21%21"] {
+    for q in [
+        "limit=0",
+        "limit=abc",
+        "added_after=yesterday",
+        "next=%21%21",
+    ] {
         check(400)(app.get(&format!("{objects}?{q}")).send().await.unwrap()).await;
     }
-    check(404)(app.get(&format!("{}/nowhere/", app.base)).send().await.unwrap()).await;
     check(404)(
-        app.get(&format!("{}collections/00000000-0000-4000-8000-000000000000/", app.root))
+        app.get(&format!("{}/nowhere/", app.base))
             .send()
             .await
             .unwrap(),
     )
     .await;
     check(404)(
-        app.get(&format!("{objects}indicator--00000000-0000-4000-8000-000000000000/"))
+        app.get(&format!(
+            "{}collections/00000000-0000-4000-8000-000000000000/",
+            app.root
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    check(404)(
+        app.get(&format!(
+            "{objects}indicator--00000000-0000-4000-8000-000000000000/"
+        ))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    check(405)(
+        app.client
+            .put(&objects)
+            .basic_auth("nis-analyst", Some(ANALYST_PW))
             .send()
             .await
             .unwrap(),
     )
     .await;
-    check(405)(app.client.put(&objects).basic_auth("nis-analyst", Some(ANALYST_PW)).send().await.unwrap()).await;
     // The reader may read READ_ONLY but not write it, and may not see HIDDEN at all.
     let reader_post = app
         .client
@@ -441,7 +506,14 @@ async fn bad_requests_get_taxii_errors_and_lose_nothing() {
         .unwrap();
     check(404)(hidden).await;
     // Nothing stored was lost.
-    let env: Value = app.get(&objects).send().await.unwrap().json().await.unwrap();
+    let env: Value = app
+        .get(&objects)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(env["objects"].as_array().unwrap().len(), 1);
 }
 
@@ -451,7 +523,10 @@ async fn duplicate_posts_are_idempotent() {
     app.add(&[indicator(3, 1)]).await;
     let s = app.add(&[indicator(3, 1)]).await;
     assert_eq!(s["success_count"], 1);
-    assert!(s["successes"][0]["message"].as_str().unwrap().contains("already"));
+    assert!(s["successes"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already"));
     let m: Value = app
         .get(&format!("{}manifest/", app.main_coll()))
         .query(&[("match[version]", "all")])

@@ -64,9 +64,11 @@ impl SqliteStore {
         let mut conn = open_conn(&path, 8192)?;
         migrations::migrate(&mut conn)?;
         let last_date_added: i64 = conn
-            .query_row("SELECT COALESCE(MAX(date_added), 0) FROM objects", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT COALESCE(MAX(date_added), 0) FROM objects",
+                [],
+                |r| r.get(0),
+            )
             .map_err(db_err)?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -161,7 +163,8 @@ fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-const ACCOUNT_SELECT: &str = "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited
+const ACCOUNT_SELECT: &str =
+    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited
      FROM accounts a JOIN organizations o ON o.slug = a.organization";
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
@@ -240,7 +243,8 @@ fn disable_missing(
             "UPDATE {table} SET enabled = 0 WHERE enabled = 1{builtin} AND {key} NOT IN ({placeholders})"
         )
     };
-    tx.execute(&sql, params_from_iter(keep.iter())).map_err(db_err)
+    tx.execute(&sql, params_from_iter(keep.iter()))
+        .map_err(db_err)
 }
 
 fn insert_object(
@@ -263,7 +267,11 @@ fn insert_object(
     let version = match obj.version {
         Some(v) => v,
         // Without created/modified the object has one version only: its first date_added.
-        None if !versions.is_empty() => return Ok(AddOutcome::Duplicate { version: versions[0] }),
+        None if !versions.is_empty() => {
+            return Ok(AddOutcome::Duplicate {
+                version: versions[0],
+            })
+        }
         None => date_added,
     };
     if versions.contains(&version) {
@@ -648,7 +656,13 @@ impl Store for SqliteStore {
                 .execute(
                     "INSERT INTO tokens (sha256, account, label, created_us, expires_us)
                      SELECT ?1, name, ?3, ?4, ?5 FROM accounts WHERE name = ?2 AND enabled = 1",
-                    params![&t.sha256[..], t.account, t.label, t.created_us, t.expires_us],
+                    params![
+                        &t.sha256[..],
+                        t.account,
+                        t.label,
+                        t.created_us,
+                        t.expires_us
+                    ],
                 )
                 .map_err(db_err)?;
             if n == 0 {

@@ -88,9 +88,16 @@ async fn bootstrap_once(store: &dyn Store) {
         organization: "hub".into(),
         identity: "identity--0b4c1d2e-3f4a-4b5c-8d6e-7f8091a2b3c4".into(),
     };
-    assert!(store.bootstrap(&hub, "$argon2id$x").await.expect("bootstrap"));
+    assert!(store
+        .bootstrap(&hub, "$argon2id$x")
+        .await
+        .expect("bootstrap"));
     assert!(!store.bootstrap(&hub, "$argon2id$y").await.expect("again"));
-    let admin = store.account("admin").await.expect("lookup").expect("admin");
+    let admin = store
+        .account("admin")
+        .await
+        .expect("lookup")
+        .expect("admin");
     assert!(admin.has_role("admin"));
     assert_eq!(admin.password_hash.as_deref(), Some("$argon2id$x"));
     assert_eq!(admin.organization.slug, "hub");
@@ -133,9 +140,21 @@ async fn tokens(store: &dyn Store) {
         })
         .await
         .expect("add token");
-    assert!(store.account_by_token(&[3; 32], 99).await.expect("l").is_some());
-    assert!(store.account_by_token(&[3; 32], 100).await.expect("l").is_none());
-    assert!(store.account_by_token(&[4; 32], 0).await.expect("l").is_none());
+    assert!(store
+        .account_by_token(&[3; 32], 99)
+        .await
+        .expect("l")
+        .is_some());
+    assert!(store
+        .account_by_token(&[3; 32], 100)
+        .await
+        .expect("l")
+        .is_none());
+    assert!(store
+        .account_by_token(&[4; 32], 0)
+        .await
+        .expect("l")
+        .is_none());
     let bad = NewToken {
         account: "nobody".into(),
         sha256: [5; 32],
@@ -175,12 +194,22 @@ async fn add_and_duplicates(store: &dyn Store, pk: i64) {
     // An object without a version has one version only.
     let mut sco = object("ipv4-addr", 3, 0);
     sco.version = None;
-    let first = store.add_objects(pk, vec![sco.clone()], 10).await.expect("sco");
-    let AddOutcome::Added { date_added, version } = first[0] else {
+    let first = store
+        .add_objects(pk, vec![sco.clone()], 10)
+        .await
+        .expect("sco");
+    let AddOutcome::Added {
+        date_added,
+        version,
+    } = first[0]
+    else {
         panic!("sco not added")
     };
     assert_eq!(version, date_added);
-    let second = store.add_objects(pk, vec![sco], 10).await.expect("sco again");
+    let second = store
+        .add_objects(pk, vec![sco], 10)
+        .await
+        .expect("sco again");
     assert_eq!(second, vec![AddOutcome::Duplicate { version }]);
 }
 
@@ -260,7 +289,10 @@ async fn version_filters(store: &dyn Store, pk: i64) {
         ..Default::default()
     };
     assert_eq!(get(versions(first)).await, vec![500]);
-    assert_eq!(get(versions(VersionFilter::all())).await, vec![1_000, 2_000, 500]);
+    assert_eq!(
+        get(versions(VersionFilter::all())).await,
+        vec![1_000, 2_000, 500]
+    );
     let exact = VersionFilter {
         exact: vec![1_000, 7],
         last: true,
@@ -277,7 +309,12 @@ async fn other_filters(store: &dyn Store, pk: i64) {
     assert_eq!(page.items.len(), 2);
     let mut q = ObjectQuery::new(pk, 1000);
     q.spec_versions = vec!["2.0".into()];
-    assert!(store.query_objects(&q).await.expect("spec").items.is_empty());
+    assert!(store
+        .query_objects(&q)
+        .await
+        .expect("spec")
+        .items
+        .is_empty());
     let everything = store
         .query_objects(&ObjectQuery::new(pk, 1000))
         .await
@@ -294,14 +331,22 @@ async fn other_filters(store: &dyn Store, pk: i64) {
     );
     // Another collection's key sees nothing.
     let q = ObjectQuery::new(pk + 1000, 10);
-    assert!(store.query_objects(&q).await.expect("other").items.is_empty());
+    assert!(store
+        .query_objects(&q)
+        .await
+        .expect("other")
+        .items
+        .is_empty());
     // A cursor built by hand for a position works like a served one.
     let mut q = ObjectQuery::new(pk, 1000);
     q.after = Some(Cursor {
         date_added: mid,
         row: i64::MAX,
     });
-    assert_eq!(store.query_objects(&q).await.expect("c").items.len(), after.len());
+    assert_eq!(
+        store.query_objects(&q).await.expect("c").items.len(),
+        after.len()
+    );
 }
 
 async fn delete_recomputes_versions(store: &dyn Store, pk: i64) {
@@ -311,12 +356,22 @@ async fn delete_recomputes_versions(store: &dyn Store, pk: i64) {
         ..Default::default()
     };
     assert_eq!(
-        store.delete_object(pk, id, &last_only, &[]).await.expect("del"),
+        store
+            .delete_object(pk, id, &last_only, &[])
+            .await
+            .expect("del"),
         1
     );
     let mut q = ObjectQuery::new(pk, 10);
     q.ids = vec![id.into()];
-    let now_last: Vec<i64> = store.query_objects(&q).await.expect("q").items.iter().map(|o| o.version).collect();
+    let now_last: Vec<i64> = store
+        .query_objects(&q)
+        .await
+        .expect("q")
+        .items
+        .iter()
+        .map(|o| o.version)
+        .collect();
     assert_eq!(now_last, vec![1_000], "the next newest becomes last");
     assert_eq!(
         store
@@ -326,7 +381,10 @@ async fn delete_recomputes_versions(store: &dyn Store, pk: i64) {
         0
     );
     assert_eq!(
-        store.delete_object(pk, id, &VersionFilter::all(), &[]).await.expect("del all"),
+        store
+            .delete_object(pk, id, &VersionFilter::all(), &[])
+            .await
+            .expect("del all"),
         2
     );
     q.versions = VersionFilter::all();
@@ -342,10 +400,18 @@ async fn statuses(store: &dyn Store) {
         json: "{\"id\":\"status-1\"}".into(),
     };
     store.put_status(&row).await.expect("put");
-    let got = store.status(ROOT, "status-1").await.expect("get").expect("stored");
+    let got = store
+        .status(ROOT, "status-1")
+        .await
+        .expect("get")
+        .expect("stored");
     assert_eq!(got.json, "{\"id\":\"status-1\"}");
     assert_eq!((got.account.as_str(), got.created_us), ("nis-analyst", 100));
-    assert!(store.status("other", "status-1").await.expect("get").is_none());
+    assert!(store
+        .status("other", "status-1")
+        .await
+        .expect("get")
+        .is_none());
     assert_eq!(store.purge_statuses(100).await.expect("purge"), 0);
     assert_eq!(store.purge_statuses(101).await.expect("purge"), 1);
     assert!(store.status(ROOT, "status-1").await.expect("get").is_none());
@@ -364,9 +430,17 @@ async fn disabled_entries_vanish(store: &dyn Store) {
     shrunk.accounts.clear();
     let s = store.apply_realm(&shrunk).await.expect("apply");
     assert_eq!(s.disabled, 2);
-    assert!(store.collection(ROOT, COLLECTION).await.expect("l").is_none());
+    assert!(store
+        .collection(ROOT, COLLECTION)
+        .await
+        .expect("l")
+        .is_none());
     assert!(store.account("nis-analyst").await.expect("l").is_none());
-    assert!(store.account_by_token(&[9; 32], 0).await.expect("l").is_none());
+    assert!(store
+        .account_by_token(&[9; 32], 0)
+        .await
+        .expect("l")
+        .is_none());
     // Re-applying the full realm brings them back with their data.
     store.apply_realm(&plan()).await.expect("apply");
     let pk = store

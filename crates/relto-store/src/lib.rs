@@ -60,8 +60,11 @@ pub trait Store: Send + Sync + 'static {
     /// An enabled account with its organization, by name.
     async fn account(&self, name: &str) -> StoreResult<Option<Account>>;
     /// The enabled account owning an unexpired API token, by the token's SHA-256.
-    async fn account_by_token(&self, token_sha256: &[u8; 32], now_us: i64)
-        -> StoreResult<Option<Account>>;
+    async fn account_by_token(
+        &self,
+        token_sha256: &[u8; 32],
+        now_us: i64,
+    ) -> StoreResult<Option<Account>>;
     async fn add_token(&self, token: &NewToken) -> StoreResult<()>;
     /// Sets (or replaces) an account's password hash.
     async fn set_password(&self, account: &str, password_hash: &str) -> StoreResult<()>;

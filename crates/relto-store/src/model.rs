@@ -120,9 +120,14 @@ pub struct NewObject {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddOutcome {
-    Added { date_added: i64, version: i64 },
+    Added {
+        date_added: i64,
+        version: i64,
+    },
     /// This (id, version) was already stored; nothing changed.
-    Duplicate { version: i64 },
+    Duplicate {
+        version: i64,
+    },
 }
 
 /// One page request over a collection's objects.

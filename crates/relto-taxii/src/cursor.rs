@@ -134,9 +134,6 @@ mod tests {
         chars[5] = if chars[5] == 'A' { 'B' } else { 'A' };
         let tampered: String = chars.into_iter().collect();
         assert!(Cursor::decode(&tampered, &key, "q").is_err());
-        assert_eq!(
-            Cursor::decode("!!", &key, "q"),
-            Err(CursorError::Malformed)
-        );
+        assert_eq!(Cursor::decode("!!", &key, "q"), Err(CursorError::Malformed));
     }
 }

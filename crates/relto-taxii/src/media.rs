@@ -13,7 +13,10 @@ pub fn accepts_taxii(accept: Option<&str>) -> bool {
     }
     accept.split(',').any(|range| {
         let (essence, params) = split_media_type(range);
-        if params.iter().any(|(k, v)| k == "q" && v.parse::<f32>().ok() == Some(0.0)) {
+        if params
+            .iter()
+            .any(|(k, v)| k == "q" && v.parse::<f32>().ok() == Some(0.0))
+        {
             return false;
         }
         match essence.as_str() {
@@ -68,7 +71,9 @@ mod tests {
         assert!(accepts_taxii(Some("text/html, application/*;q=0.8")));
         assert!(!accepts_taxii(Some("application/taxii+json;version=2.0")));
         assert!(!accepts_taxii(Some("application/json")));
-        assert!(!accepts_taxii(Some("application/taxii+json;version=2.1;q=0")));
+        assert!(!accepts_taxii(Some(
+            "application/taxii+json;version=2.1;q=0"
+        )));
     }
 
     #[test]

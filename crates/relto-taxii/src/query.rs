@@ -91,7 +91,10 @@ impl ObjectFilters {
             }
         }
         if let Some(v) = &self.versions {
-            s.push_str(&format!("|v{}{}{}", v.all as u8, v.first as u8, v.last as u8));
+            s.push_str(&format!(
+                "|v{}{}{}",
+                v.all as u8, v.first as u8, v.last as u8
+            ));
             for e in &v.exact {
                 s.push(',');
                 s.push_str(&e.to_string());
@@ -134,19 +137,19 @@ pub fn parse_query(raw: Option<&str>, endpoint: Endpoint) -> Result<ObjectFilter
     let paged = endpoint != Endpoint::DeleteObject;
     for pair in pairs {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(k).ok_or_else(|| err("query parameter name is not valid UTF-8"))?;
+        let key =
+            percent_decode(k).ok_or_else(|| err("query parameter name is not valid UTF-8"))?;
         let value =
             percent_decode(v).ok_or_else(|| err(format!("value of '{key}' is not valid UTF-8")))?;
         match key.as_str() {
             "added_after" if paged => {
-                let ts = parse_timestamp(&value)
-                    .map_err(|e| err(format!("added_after: {e}")))?;
+                let ts = parse_timestamp(&value).map_err(|e| err(format!("added_after: {e}")))?;
                 f.added_after = Some(ts.micros);
             }
             "limit" if paged => {
-                let n: u32 = value.parse().map_err(|_| {
-                    err(format!("limit must be a positive integer, not '{value}'"))
-                })?;
+                let n: u32 = value
+                    .parse()
+                    .map_err(|_| err(format!("limit must be a positive integer, not '{value}'")))?;
                 if n == 0 {
                     return Err(err("limit must be a positive integer, not 0"));
                 }
@@ -164,7 +167,9 @@ pub fn parse_query(raw: Option<&str>, endpoint: Endpoint) -> Result<ObjectFilter
             "match[type]" if endpoint == Endpoint::Objects => {
                 push_list(&mut f.types, &value, "match[type]")?
             }
-            "match[spec_version]" => push_list(&mut f.spec_versions, &value, "match[spec_version]")?,
+            "match[spec_version]" => {
+                push_list(&mut f.spec_versions, &value, "match[spec_version]")?
+            }
             "match[version]" if endpoint != Endpoint::Versions => {
                 let vf = f.versions.get_or_insert_with(VersionFilter::default);
                 for item in split_list(&value, "match[version]")? {
@@ -210,7 +215,9 @@ fn push_list(list: &mut Vec<String>, value: &str, name: &str) -> Result<(), Quer
         }
     }
     if list.len() > MAX_MATCH_VALUES {
-        return Err(err(format!("{name} lists more than {MAX_MATCH_VALUES} values")));
+        return Err(err(format!(
+            "{name} lists more than {MAX_MATCH_VALUES} values"
+        )));
     }
     Ok(())
 }
@@ -286,9 +293,15 @@ mod tests {
     #[test]
     fn endpoint_defaults_and_scope() {
         let f = parse_query(Some("match[type]=indicator"), Endpoint::Object).unwrap();
-        assert!(f.types.is_empty(), "match[type] is not defined for one object");
+        assert!(
+            f.types.is_empty(),
+            "match[type] is not defined for one object"
+        );
         assert_eq!(f.version_filter(Endpoint::Object), VersionFilter::last());
-        assert_eq!(f.version_filter(Endpoint::DeleteObject), VersionFilter::all());
+        assert_eq!(
+            f.version_filter(Endpoint::DeleteObject),
+            VersionFilter::all()
+        );
         let d = parse_query(Some("limit=abc"), Endpoint::DeleteObject).unwrap();
         assert_eq!(d.limit, None);
     }

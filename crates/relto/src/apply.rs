@@ -4,22 +4,31 @@ use std::path::Path;
 
 use relto_policy::realm::DEFAULT_MAX_CONTENT_LENGTH;
 use relto_policy::{parse_realm, Realm};
+use relto_server::{hash_password, new_token, now_us, token_sha256, verify_password};
+use relto_store::Store;
 use relto_store::{ApiRoot, NewToken, Organization, PlannedAccount, PlannedCollection, RealmPlan};
-use relto_server::{hash_password, new_token, now_us, token_sha256};
 
 use crate::{CliError, CliResult, StoreArgs};
 
 /// Least length of a token given through `token_env` (a guessable token is no secret).
 const MIN_TOKEN_LEN: usize = 32;
 
-/// Resolves secrets named by the realm (environment variables) and builds the plan.
-fn plan(realm: &Realm) -> CliResult<RealmPlan> {
+/// Resolves secrets named by the realm (environment variables) and builds the plan. A
+/// password that the stored hash already matches keeps that hash, so that applying the same
+/// realm twice changes nothing.
+async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
     let mut problems = Vec::new();
     let mut accounts = Vec::new();
     for a in &realm.accounts {
         let password_hash = match (&a.password_env, &a.password_hash) {
             (Some(var), _) => match std::env::var(var) {
-                Ok(pw) if !pw.is_empty() => Some(hash_password(&pw).map_err(CliError)?),
+                Ok(pw) if !pw.is_empty() => {
+                    let stored = store.account(&a.name).await?.and_then(|s| s.password_hash);
+                    match stored {
+                        Some(h) if verify_password(&pw, &h) => None,
+                        _ => Some(hash_password(&pw).map_err(CliError)?),
+                    }
+                }
                 _ => {
                     problems.push(format!(
                         "account '{}': environment variable {var} (password_env) is not set",
@@ -110,14 +119,14 @@ pub async fn apply(store_args: &StoreArgs, file: &Path) -> CliResult<()> {
             file.display()
         ))
     })?;
-    let plan = plan(&realm).map_err(|e| {
+    let store = store_args.open()?;
+    let plan = plan(&realm, store.as_ref()).await.map_err(|e| {
         CliError(format!(
             "{} was not applied; nothing changed:\n{}",
             file.display(),
             e.0
         ))
     })?;
-    let store = store_args.open()?;
     let s = store.apply_realm(&plan).await?;
     println!(
         "applied {}: {} created, {} updated, {} unchanged, {} disabled",

@@ -22,10 +22,20 @@ pub struct ServeArgs {
     #[arg(long, env = "RELTO_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// PEM certificate chain for TLS.
-    #[arg(long, env = "RELTO_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "RELTO_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS.
-    #[arg(long, env = "RELTO_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "RELTO_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
     /// Accept credentials over plain HTTP from other hosts (only behind a TLS-terminating proxy).
     #[arg(long, env = "RELTO_INSECURE_HTTP")]
@@ -97,7 +107,12 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         Some(p) => read_config(p)?,
         None => FileConfig::default(),
     };
-    init_logging(args.log.as_deref().or(file.log.as_deref()).unwrap_or("info"))?;
+    init_logging(
+        args.log
+            .as_deref()
+            .or(file.log.as_deref())
+            .unwrap_or("info"),
+    )?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir),
         database: args.store.database.clone().or(file.database),
@@ -106,7 +121,10 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8443)));
-    let tls_paths = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+    let tls_paths = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
         (Some(c), Some(k)) => Some((c, k)),
         (None, None) => None,
         _ => {
@@ -126,7 +144,9 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     })?;
 
     let store = store_args.open()?;
-    let admin_password = std::env::var("RELTO_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let admin_password = std::env::var("RELTO_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     let (password, generated) = match admin_password {
         Some(p) => (p, false),
         None => (generate_password()?, true),
@@ -153,7 +173,9 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         insecure_http,
         ..defaults
     };
-    let state = AppState::new(store.clone(), config).await.map_err(CliError)?;
+    let state = AppState::new(store.clone(), config)
+        .await
+        .map_err(CliError)?;
     let tls = match &tls_paths {
         Some((c, k)) => Some(relto_server::load_tls(c, k)?),
         None => None,

@@ -191,7 +191,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => config::serve(args).await.map(|_| ExitCode::SUCCESS),
-            Command::Apply { store, file } => apply::apply(&store, &file).await.map(|_| ExitCode::SUCCESS),
+            Command::Apply { store, file } => {
+                apply::apply(&store, &file).await.map(|_| ExitCode::SUCCESS)
+            }
             Command::Import {
                 store,
                 collection,
@@ -205,9 +207,15 @@ fn main() -> ExitCode {
                 api_root,
                 output,
                 all_versions,
-            } => transfer::export(&store, &collection, api_root.as_deref(), output.as_deref(), all_versions)
-                .await
-                .map(|_| ExitCode::SUCCESS),
+            } => transfer::export(
+                &store,
+                &collection,
+                api_root.as_deref(),
+                output.as_deref(),
+                all_versions,
+            )
+            .await
+            .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
             Command::Token {
                 command:

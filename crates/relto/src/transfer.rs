@@ -35,7 +35,12 @@ async fn find_collection(
 ) -> CliResult<Collection> {
     let roots: Vec<String> = match api_root {
         Some(r) => vec![r.to_string()],
-        None => store.api_roots().await?.into_iter().map(|r| r.path).collect(),
+        None => store
+            .api_roots()
+            .await?
+            .into_iter()
+            .map(|r| r.path)
+            .collect(),
     };
     let mut found = Vec::new();
     for root in &roots {
@@ -130,9 +135,10 @@ pub async fn export(
     let store = store_args.open()?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let mut out: Box<dyn Write> = match output {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-            |e| CliError(format!("cannot create {}: {e}", p.display())),
-        )?)),
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| CliError(format!("cannot create {}: {e}", p.display())))?,
+        )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     write!(

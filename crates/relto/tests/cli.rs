@@ -24,7 +24,10 @@ fn text(b: &[u8]) -> String {
 }
 
 fn quickstart() -> String {
-    format!("{}/../../examples/quickstart.toml", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../examples/quickstart.toml",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn bundle(n: usize) -> String {
@@ -46,7 +49,11 @@ fn apply_is_idempotent_and_explains_errors() {
     let dir = tempfile::tempdir().unwrap();
     let first = relto(dir.path(), &["apply", &quickstart()]);
     assert!(first.status.success(), "{}", text(&first.stderr));
-    assert!(text(&first.stdout).contains("10 created"), "{}", text(&first.stdout));
+    assert!(
+        text(&first.stdout).contains("10 created"),
+        "{}",
+        text(&first.stdout)
+    );
     let again = relto(dir.path(), &["apply", &quickstart()]);
     assert!(text(&again.stdout).contains("0 created, 0 updated, 10 unchanged"));
 
@@ -62,7 +69,10 @@ fn apply_is_idempotent_and_explains_errors() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("nothing changed"), "{err}");
-    assert!(err.contains("organization 'deu-xxx' is not declared"), "{err}");
+    assert!(
+        err.contains("organization 'deu-xxx' is not declared"),
+        "{err}"
+    );
 
     let out = Command::new(BIN)
         .args(["apply", &quickstart()])
@@ -77,7 +87,9 @@ fn apply_is_idempotent_and_explains_errors() {
 #[test]
 fn import_export_round_trip() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(relto(dir.path(), &["apply", &quickstart()]).status.success());
+    assert!(relto(dir.path(), &["apply", &quickstart()])
+        .status
+        .success());
     let file = dir.path().join("bundle.json");
     std::fs::write(&file, bundle(2500)).unwrap();
     let out = relto(
@@ -85,17 +97,28 @@ fn import_export_round_trip() {
         &["import", "--collection", COLL, file.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("imported 2500 objects"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("imported 2500 objects"),
+        "{}",
+        text(&out.stdout)
+    );
     let again = relto(
         dir.path(),
         &["import", "--collection", COLL, file.to_str().unwrap()],
     );
-    assert!(text(&again.stdout).contains("imported 0 objects into 'Situation reports' (2500 already present"));
+    assert!(text(&again.stdout)
+        .contains("imported 0 objects into 'Situation reports' (2500 already present"));
 
     let exported = dir.path().join("out.json");
     let out = relto(
         dir.path(),
-        &["export", "--collection", COLL, "-o", exported.to_str().unwrap()],
+        &[
+            "export",
+            "--collection",
+            COLL,
+            "-o",
+            exported.to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value =
@@ -123,7 +146,10 @@ fn import_export_round_trip() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("note--11111111-2222-4333-8444-555555555555"));
 
-    let out = relto(dir.path(), &["import", "--collection", "nope", file.to_str().unwrap()]);
+    let out = relto(
+        dir.path(),
+        &["import", "--collection", "nope", file.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no collection 'nope'"));
 }
@@ -202,7 +228,22 @@ fn serve_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -212,7 +253,12 @@ fn serve_over_tls() {
     assert!(ok.success());
     let s = serve(
         dir.path(),
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
     assert!(s.1.starts_with("https://"), "{}", s.1);
     let (body, code) = curl(&[
@@ -227,16 +273,30 @@ fn serve_over_tls() {
 
     let out = relto(
         dir.path(),
-        &["serve", "--listen", "127.0.0.1:0", "--tls-cert", key.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            key.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no certificate"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no certificate"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn token_create_prints_a_working_token() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(relto(dir.path(), &["apply", &quickstart()]).status.success());
+    assert!(relto(dir.path(), &["apply", &quickstart()])
+        .status
+        .success());
     let out = relto(dir.path(), &["token", "create", "--account", "bnd-reader"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_string();
