@@ -64,7 +64,7 @@ impl AppState {
             .cursor_key()
             .await
             .map_err(|e| format!("cannot read the cursor key: {e}"))?;
-        let auth = Authenticator::new(store.clone(), config.insecure_http)?;
+        let auth = Authenticator::new(store.clone(), config.insecure_http);
         Ok(Self {
             store,
             auth: Arc::new(auth),

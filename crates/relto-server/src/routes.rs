@@ -213,12 +213,14 @@ async fn visible_collection(
     root: &str,
     cid: &str,
 ) -> ApiResult<(ApiRoot, Collection)> {
-    let api_root = find_root(st, root).await?;
-    let coll = st
-        .store
-        .collection(root, cid)
-        .await?
-        .ok_or_else(|| no_collection(cid))?;
+    let (api_root, coll) = match st.store.collection(root, cid).await? {
+        Some(found) => found,
+        // Say which of the two is missing.
+        None => {
+            find_root(st, root).await?;
+            return Err(no_collection(cid));
+        }
+    };
     if p.can_read(&coll) || p.can_write(&coll) {
         Ok((api_root, coll))
     } else {

@@ -61,7 +61,7 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = open_conn(&path, 8192)?;
+        let mut conn = open_conn(&path, 4096)?;
         migrations::migrate(&mut conn)?;
         let last_date_added: i64 = conn
             .query_row(
@@ -93,26 +93,20 @@ impl SqliteStore {
         Self::open(dir.as_ref().join("relto.db"))
     }
 
-    /// Runs `f` on a reader connection in the blocking pool.
+    /// Runs `f` on a reader connection in the blocking pool: for reads that may take long.
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        blocking(move || {
-            let conn = match inner.readers.lock().map_err(poisoned)?.pop() {
-                Some(c) => c,
-                None => open_conn(&inner.path, 2048)?,
-            };
-            let out = f(&conn);
-            let mut pool = inner.readers.lock().map_err(poisoned)?;
-            if pool.len() < IDLE_READERS {
-                pool.push(conn);
-            }
-            out
-        })
-        .await
+        blocking(move || with_reader(&inner, f)).await
+    }
+
+    /// Runs `f` on a reader connection right here. Point lookups by key take microseconds,
+    /// less than the hand-over to the blocking pool would cost.
+    fn read_now<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        with_reader(&self.inner, f)
     }
 
     /// Runs `f` in a write transaction in the blocking pool; commits when it returns Ok.
@@ -139,6 +133,20 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+fn with_reader<T>(inner: &Inner, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    let pooled = inner.readers.lock().map_err(poisoned)?.pop();
+    let conn = match pooled {
+        Some(c) => c,
+        None => open_conn(&inner.path, 2048)?,
+    };
+    let out = f(&conn);
+    let mut pool = inner.readers.lock().map_err(poisoned)?;
+    if pool.len() < IDLE_READERS {
+        pool.push(conn);
+    }
+    out
 }
 
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> StoreError {
@@ -370,7 +378,16 @@ fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     } else {
         "row, stix_id, date_added, version, spec_version, ''"
     };
-    let mut sql = format!("SELECT {cols} FROM objects WHERE collection = ?");
+    // Name the index where the planner, knowing no statistics, could pick a full ordered scan
+    // of the collection instead of a short range: ids and a single type select few rows.
+    let index = if !q.ids.is_empty() {
+        " INDEXED BY objects_by_version"
+    } else if q.types.len() == 1 {
+        " INDEXED BY objects_by_type"
+    } else {
+        ""
+    };
+    let mut sql = format!("SELECT {cols} FROM objects{index} WHERE collection = ?");
     let mut args: Vec<&dyn ToSql> = vec![&q.collection];
     push_in(&mut sql, &mut args, "stix_id", &q.ids);
     push_in(&mut sql, &mut args, "type", &q.types);
@@ -575,15 +592,13 @@ impl Store for SqliteStore {
     }
 
     async fn api_root(&self, path: &str) -> StoreResult<Option<ApiRoot>> {
-        let path = path.to_string();
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(
                 "SELECT path, title, description, max_content_length FROM api_roots WHERE enabled = 1 AND path = ?1",
             )
             .and_then(|mut s| s.query_row([path], api_root_from_row).optional())
             .map_err(db_err)
         })
-        .await
     }
 
     async fn collections(&self, api_root: &str) -> StoreResult<Vec<Collection>> {
@@ -604,28 +619,43 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn collection(&self, api_root: &str, id: &str) -> StoreResult<Option<Collection>> {
-        let (api_root, id) = (api_root.to_string(), id.to_string());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "{COLLECTION_SELECT} WHERE enabled = 1 AND api_root = ?1 AND id = ?2"
-            ))
-            .and_then(|mut s| s.query_row([api_root, id], collection_from_row).optional())
+    async fn collection(
+        &self,
+        api_root: &str,
+        id: &str,
+    ) -> StoreResult<Option<(ApiRoot, Collection)>> {
+        self.read_now(|c| {
+            c.prepare_cached(
+                "SELECT c.pk, c.id, c.api_root, c.title, c.description, c.alias, c.readers, c.writers,
+                        r.path, r.title, r.description, r.max_content_length
+                 FROM collections c JOIN api_roots r ON r.path = c.api_root
+                 WHERE c.enabled = 1 AND r.enabled = 1 AND c.api_root = ?1 AND c.id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row([api_root, id], |r| {
+                    let coll = collection_from_row(r)?;
+                    let root = ApiRoot {
+                        path: r.get(8)?,
+                        title: r.get(9)?,
+                        description: r.get(10)?,
+                        max_content_length: r.get::<_, i64>(11)?.max(0) as u64,
+                    };
+                    Ok((root, coll))
+                })
+                .optional()
+            })
             .map_err(db_err)
         })
-        .await
     }
 
     async fn account(&self, name: &str) -> StoreResult<Option<Account>> {
-        let name = name.to_string();
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(&format!(
                 "{ACCOUNT_SELECT} WHERE a.name = ?1 AND a.enabled = 1 AND o.enabled = 1"
             ))
             .and_then(|mut s| s.query_row([name], account_from_row).optional())
             .map_err(db_err)
         })
-        .await
     }
 
     async fn account_by_token(
@@ -633,20 +663,18 @@ impl Store for SqliteStore {
         token_sha256: &[u8; 32],
         now_us: i64,
     ) -> StoreResult<Option<Account>> {
-        let sha = *token_sha256;
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(&format!(
                 "{ACCOUNT_SELECT} JOIN tokens t ON t.account = a.name
                  WHERE t.sha256 = ?1 AND (t.expires_us IS NULL OR t.expires_us > ?2)
                    AND a.enabled = 1 AND o.enabled = 1"
             ))
             .and_then(|mut s| {
-                s.query_row(params![&sha[..], now_us], account_from_row)
+                s.query_row(params![&token_sha256[..], now_us], account_from_row)
                     .optional()
             })
             .map_err(db_err)
         })
-        .await
     }
 
     async fn add_token(&self, token: &NewToken) -> StoreResult<()> {
@@ -712,6 +740,11 @@ impl Store for SqliteStore {
     }
 
     async fn query_objects(&self, query: &ObjectQuery) -> StoreResult<Page> {
+        // Small pages (one object, a few versions) are read in place; large ones off the
+        // async workers.
+        if query.limit <= 16 || !query.ids.is_empty() {
+            return self.read_now(|c| run_query(c, query));
+        }
         let q = query.clone();
         self.read(move |c| run_query(c, &q)).await
     }
@@ -764,8 +797,7 @@ impl Store for SqliteStore {
     }
 
     async fn status(&self, api_root: &str, id: &str) -> StoreResult<Option<StatusRow>> {
-        let (api_root, id) = (api_root.to_string(), id.to_string());
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached(
                 "SELECT id, api_root, account, created_us, json FROM statuses WHERE id = ?1 AND api_root = ?2",
             )
@@ -783,7 +815,6 @@ impl Store for SqliteStore {
             })
             .map_err(db_err)
         })
-        .await
     }
 
     async fn purge_statuses(&self, before_us: i64) -> StoreResult<usize> {

@@ -50,6 +50,7 @@ pub async fn seed_collection(store: &dyn Store) -> i64 {
         .await
         .expect("collection lookup")
         .expect("collection exists")
+        .1
         .pk
 }
 
@@ -448,6 +449,7 @@ async fn disabled_entries_vanish(store: &dyn Store) {
         .await
         .expect("l")
         .expect("back")
+        .1
         .pk;
     assert!(!store
         .query_objects(&ObjectQuery::new(pk, 10))

@@ -55,7 +55,13 @@ pub trait Store: Send + Sync + 'static {
     async fn api_root(&self, path: &str) -> StoreResult<Option<ApiRoot>>;
     /// The enabled collections of an API root.
     async fn collections(&self, api_root: &str) -> StoreResult<Vec<Collection>>;
-    async fn collection(&self, api_root: &str, id: &str) -> StoreResult<Option<Collection>>;
+    /// An enabled collection with its (enabled) API root, in one lookup: every request on a
+    /// collection needs both.
+    async fn collection(
+        &self,
+        api_root: &str,
+        id: &str,
+    ) -> StoreResult<Option<(ApiRoot, Collection)>>;
 
     /// An enabled account with its organization, by name.
     async fn account(&self, name: &str) -> StoreResult<Option<Account>>;

@@ -144,24 +144,26 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     })?;
 
     let store = store_args.open()?;
-    let admin_password = std::env::var("RELTO_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let (password, generated) = match admin_password {
-        Some(p) => (p, false),
-        None => (generate_password()?, true),
-    };
-    let hash = relto_server::hash_password(&password).map_err(CliError)?;
-    let created = store
-        .bootstrap(&hub_identity(&nation), &hash)
-        .await
-        .map_err(|e| CliError(format!("cannot initialise the store: {e}")))?;
-    if created {
-        if generated {
+    // The admin password is hashed only when the account is about to be created.
+    let created = if store.account("admin").await?.is_some() {
+        false
+    } else {
+        let (password, generated) = match std::env::var("RELTO_ADMIN_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, false),
+            _ => (generate_password()?, true),
+        };
+        let hash = relto_server::hash_password(&password).map_err(CliError)?;
+        let created = store
+            .bootstrap(&hub_identity(&nation), &hash)
+            .await
+            .map_err(|e| CliError(format!("cannot initialise the store: {e}")))?;
+        if created && generated {
             println!("relto: created account 'admin' with password {password}  (shown once; set RELTO_ADMIN_PASSWORD to choose it)");
-        } else {
-            println!("relto: created account 'admin' with the password from RELTO_ADMIN_PASSWORD");
         }
+        created
+    };
+    if created {
+        tracing::info!("created account 'admin'");
     }
 
     let insecure_http = args.insecure_http || file.insecure_http.unwrap_or(false);

@@ -44,7 +44,7 @@ async fn find_collection(
     };
     let mut found = Vec::new();
     for root in &roots {
-        if let Some(c) = store.collection(root, &id.to_ascii_lowercase()).await? {
+        if let Some((_, c)) = store.collection(root, &id.to_ascii_lowercase()).await? {
             found.push(c);
         }
     }
