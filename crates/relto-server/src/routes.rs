@@ -144,12 +144,13 @@ fn json_ok(value: &Value) -> Response {
     taxii(StatusCode::OK, value.to_string(), &[])
 }
 
+/// The prefix of API root URLs in discovery. TAXII 2.1 §4.1.1 allows HTTPS absolute URLs or
+/// relative ones beginning with a single '/': absolute over TLS (when the Host header is
+/// sane), relative otherwise (plain HTTP, or TLS terminated by a proxy in front).
 fn base_url(headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
-    let scheme = if conn.is_some_and(|c| c.tls) {
-        "https"
-    } else {
-        "http"
-    };
+    if !conn.is_some_and(|c| c.tls) {
+        return String::new();
+    }
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host)
             if !host.is_empty()
@@ -157,7 +158,7 @@ fn base_url(headers: &HeaderMap, conn: Option<&ConnInfo>) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) =>
         {
-            format!("{scheme}://{host}")
+            format!("https://{host}")
         }
         _ => String::new(),
     }
@@ -498,15 +499,6 @@ fn no_object(oid: &str) -> ApiError {
     )))
 }
 
-/// Whether any version of the object is in the collection.
-async fn object_exists(st: &AppState, collection: i64, oid: &str) -> ApiResult<bool> {
-    let mut q = ObjectQuery::new(collection, 1);
-    q.ids = vec![oid.to_string()];
-    q.versions = relto_taxii::VersionFilter::all();
-    q.with_raw = false;
-    Ok(!st.store.query_objects(&q).await?.items.is_empty())
-}
-
 async fn get_object(
     State(st): State<AppState>,
     Caller(p): Caller,
@@ -524,7 +516,9 @@ async fn get_object(
     let mut q = pg.query(c.pk, Endpoint::Object, true);
     q.ids = vec![oid.clone()];
     let page = st.store.query_objects(&q).await?;
-    if page.items.is_empty() && pg.after.is_none() && !object_exists(&st, c.pk, &oid).await? {
+    // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
+    // answers 404), unless the client is paging past the end.
+    if page.items.is_empty() && pg.after.is_none() {
         return Err(no_object(&oid));
     }
     let (head, headers) = pg.finish(&st, &page);
@@ -548,7 +542,9 @@ async fn versions(
     let mut q = pg.query(c.pk, Endpoint::Versions, false);
     q.ids = vec![oid.clone()];
     let page = st.store.query_objects(&q).await?;
-    if page.items.is_empty() && pg.after.is_none() && !object_exists(&st, c.pk, &oid).await? {
+    // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
+    // answers 404), unless the client is paging past the end.
+    if page.items.is_empty() && pg.after.is_none() {
         return Err(no_object(&oid));
     }
     let (mut body, headers) = pg.finish(&st, &page);

@@ -17,8 +17,9 @@ async fn discovery_root_and_collections() {
     assert_eq!(resp.headers()["content-type"], TAXII);
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     let d: Value = resp.json().await.unwrap();
-    assert_eq!(d["api_roots"][0], app.root.as_str());
-    assert_eq!(d["default"], app.root.as_str());
+    // Plain HTTP: relative URLs (TAXII 2.1 §4.1.1 allows only HTTPS absolute ones).
+    assert_eq!(d["api_roots"][0], "/r1/");
+    assert_eq!(d["default"], "/r1/");
 
     let r: Value = app
         .get(&app.root)
