@@ -1,9 +1,14 @@
-//! relto's realm model and (from the releasability work on) the release decision. Pure: the
-//! realm file arrives here as text and leaves as checked values; nothing here reads files,
-//! the environment or the clock.
+//! relto's realm model and the release decision. Pure: the realm file and labels arrive here
+//! as text or JSON and leave as checked values and decisions; nothing here reads files, the
+//! environment or the clock.
 #![forbid(unsafe_code)]
 
+pub mod decide;
+pub mod label;
 pub mod nation;
 pub mod realm;
+pub mod redact;
 
+pub use decide::{Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy};
+pub use label::{Label, Marking};
 pub use realm::{parse_realm, Realm, RealmError};

@@ -15,4 +15,6 @@ pub mod validate;
 
 pub use envelope::{parse_envelope, EnvelopeError};
 pub use timestamp::{Timestamp, TimestampError};
-pub use validate::{validate_object, GranularMarking, ObjectMeta, ValidationError};
+pub use validate::{
+    is_required_property, validate_object, GranularMarking, ObjectMeta, ValidationError,
+};

@@ -729,6 +729,17 @@ fn type_prop(ty: &str, name: &str) -> Option<Kind> {
     Some(k)
 }
 
+/// Whether STIX 2.1 requires property `name` on objects of type `ty` (common and
+/// type-specific properties). Redacting such a property would leave an invalid object.
+pub fn is_required_property(ty: &str, name: &str) -> bool {
+    let common: &[&str] = if is_sco(ty) {
+        &["type", "id"]
+    } else {
+        &["type", "id", "spec_version", "created", "modified"]
+    };
+    common.contains(&name) || required_props(ty).contains(&name)
+}
+
 /// Required type-specific properties (beyond type/id/spec_version/created/modified).
 fn required_props(ty: &str) -> &'static [&'static str] {
     match ty {

@@ -1,0 +1,139 @@
+//! Producing a redacted copy of an object: STIX granular-marking selectors (§7.2.3.1,
+//! `description`, `external_references.[0].url`, `object_refs.[2]`) name what to remove.
+
+use serde_json::Value;
+
+use crate::decide::RequiredCheck;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_selector(sel: &str) -> Option<Vec<Step>> {
+    sel.split('.')
+        .map(|part| {
+            if let Some(n) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                n.parse().ok().map(Step::Index)
+            } else if part.is_empty() {
+                None
+            } else {
+                Some(Step::Key(part.to_string()))
+            }
+        })
+        .collect()
+}
+
+/// A value no STIX object holds: marks what to remove before the sweep.
+const MARK: &str = "\u{0}relto:redacted\u{0}";
+
+fn mark(value: &mut Value, path: &[Step]) {
+    let Some((first, rest)) = path.split_first() else {
+        *value = Value::String(MARK.to_string());
+        return;
+    };
+    let next = match (first, value) {
+        (Step::Key(k), Value::Object(map)) => map.get_mut(k),
+        (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
+        _ => None,
+    };
+    if let Some(v) = next {
+        mark(v, rest);
+    }
+}
+
+fn is_mark(v: &Value) -> bool {
+    v.as_str() == Some(MARK)
+}
+
+/// Removes marked values; a list left empty is removed too (STIX forbids empty lists).
+fn sweep(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !is_mark(v));
+            for v in map.values_mut() {
+                sweep(v);
+            }
+            map.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
+        }
+        Value::Array(items) => {
+            items.retain(|v| !is_mark(v));
+            for v in items.iter_mut() {
+                sweep(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes what `selectors` name from `object`. Err (the reason to deny) when a property
+/// STIX requires would be removed or emptied.
+pub fn redact(
+    object: &Value,
+    selectors: &[String],
+    required: RequiredCheck,
+) -> Result<Value, String> {
+    let ty = object.get("type").and_then(Value::as_str).unwrap_or("");
+    let mut copy = object.clone();
+    for sel in selectors {
+        match parse_selector(sel) {
+            Some(path) => mark(&mut copy, &path),
+            None => return Err(format!("malformed selector '{sel}'")),
+        }
+    }
+    sweep(&mut copy);
+    if let (Value::Object(before), Value::Object(after)) = (object, &copy) {
+        for key in before.keys() {
+            if !after.contains_key(key) && required(ty, key) {
+                return Err(format!("required property {key} would be removed"));
+            }
+        }
+    }
+    Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn required(t: &str, p: &str) -> bool {
+        ["id", "type"].contains(&p) || (t == "report" && p == "object_refs")
+    }
+
+    #[test]
+    fn removes_properties_list_items_and_nested_values() {
+        let obj = json!({"type": "report", "id": "report--1", "description": "secret",
+            "object_refs": ["a", "b", "c"],
+            "external_references": [{"source_name": "x", "url": "https://x"}, {"source_name": "y"}]});
+        let sels: Vec<String> = [
+            "description",
+            "object_refs.[0]",
+            "object_refs.[2]",
+            "external_references.[0].url",
+            "nope.[3]",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = redact(&obj, &sels, required).unwrap();
+        assert_eq!(
+            out,
+            json!({"type": "report", "id": "report--1", "object_refs": ["b"],
+            "external_references": [{"source_name": "x"}, {"source_name": "y"}]})
+        );
+    }
+
+    #[test]
+    fn refuses_to_remove_required_properties() {
+        let obj =
+            json!({"type": "report", "id": "report--1", "object_refs": ["a"], "labels": ["x"]});
+        assert!(redact(&obj, &["object_refs.[0]".into()], required).is_err());
+        assert!(redact(&obj, &["id".into()], required).is_err());
+        // An optional list emptied goes away entirely.
+        let out = redact(&obj, &["labels.[0]".into()], required).unwrap();
+        assert!(out.get("labels").is_none());
+        assert!(redact(&obj, &["a..b".into()], required).is_err());
+    }
+}
