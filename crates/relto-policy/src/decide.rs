@@ -3,17 +3,19 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::label::{Label, Marking};
 
 /// A classification scheme with ordered levels (lowest first).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub id: String,
     pub levels: Vec<String>,
 }
 
 /// A named set of nations and organizations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Community {
     pub id: String,
     pub nations: Vec<String>,
@@ -21,7 +23,7 @@ pub struct Community {
 }
 
 /// What an account is cleared for in one policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Clearance {
     pub policy: String,
     pub level: String,
@@ -64,6 +66,18 @@ pub enum DefaultLabel {
     /// Releasable to the originator's nation only (the shipped default).
     OriginatorNation,
     Label(Label),
+}
+
+/// What the realm declares of the release rules (beyond the built-in ones); kept by the store
+/// as data and turned into a [`ReleasePolicy`] with the known markings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRules {
+    pub policies: Vec<Policy>,
+    /// Pairs of `POLICY:LEVEL` declared equal by agreement.
+    pub equivalences: Vec<(String, String)>,
+    pub communities: Vec<Community>,
+    /// None: objects without markings are releasable to the originator's nation only.
+    pub default_label: Option<Label>,
 }
 
 /// The realm's rules: policies, equivalences, communities, the known markings.
@@ -116,6 +130,40 @@ impl ReleasePolicy {
         p
     }
 
+    /// The built-in rules plus the realm's.
+    pub fn from_rules(rules: &ReleaseRules) -> Result<Self, String> {
+        let mut p = Self::builtin();
+        for policy in &rules.policies {
+            p.add_policy(policy.clone());
+        }
+        for c in &rules.communities {
+            p.add_community(c.clone());
+        }
+        for (a, b) in &rules.equivalences {
+            let split = |s: &str| -> Result<(String, String), String> {
+                s.split_once(':')
+                    .map(|(p, l)| (p.to_string(), l.to_string()))
+                    .ok_or_else(|| format!("equivalence '{s}' is not POLICY:LEVEL"))
+            };
+            let (a, b) = (split(a)?, split(b)?);
+            p.add_equivalence((&a.0, &a.1), (&b.0, &b.1))?;
+        }
+        if let Some(l) = &rules.default_label {
+            p.default_label = DefaultLabel::Label(l.clone());
+        }
+        Ok(p)
+    }
+
+    /// Whether the reader's organization belongs to community `id` (accredited to it, or
+    /// named in it).
+    pub fn in_community(&self, id: &str, reader: &Reader) -> bool {
+        reader.accredited.iter().any(|a| a == id)
+            || self
+                .communities
+                .get(id)
+                .is_some_and(|c| c.organizations.iter().any(|o| o == &reader.organization))
+    }
+
     pub fn add_policy(&mut self, policy: Policy) {
         self.policies.insert(policy.id, policy.levels);
     }
@@ -157,6 +205,36 @@ impl ReleasePolicy {
         self.communities.get(id)
     }
 
+    /// Every policy id, sorted.
+    pub fn policy_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.policies.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every community id, sorted.
+    pub fn community_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.communities.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every sensitivity category that a known label names, sorted.
+    pub fn sensitivities(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .markings
+            .values()
+            .filter_map(|m| match m {
+                Marking::Label(l) => Some(l.sensitivity.iter().cloned()),
+                Marking::NonRestrictive => None,
+            })
+            .flatten()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     pub fn policy_levels(&self, id: &str) -> Option<&[String]> {
         self.policies.get(id).map(Vec::as_slice)
     }
@@ -195,13 +273,7 @@ impl ReleasePolicy {
 
     /// Whether one releasability entry (nation, community or organization) covers the reader.
     fn covers(&self, entry: &str, reader: &Reader) -> bool {
-        entry == reader.nation
-            || entry == reader.organization
-            || reader.accredited.iter().any(|a| a == entry)
-            || self
-                .communities
-                .get(entry)
-                .is_some_and(|c| c.organizations.iter().any(|o| o == &reader.organization))
+        entry == reader.nation || entry == reader.organization || self.in_community(entry, reader)
     }
 
     /// Why `label` does not pass for `reader`, or None when it passes.

@@ -1,7 +1,7 @@
 //! The relto confidentiality label (DESIGN §2): a STIX marking-definition carrying the
 //! extension below, in the shape of NATO's STANAG 4774 label.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ pub const TLP_IDS: [&str; 9] = [
 ];
 
 /// A confidentiality label.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {
     pub policy: String,
     pub classification: String,

@@ -9,6 +9,8 @@ pub mod nation;
 pub mod realm;
 pub mod redact;
 
-pub use decide::{Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy};
+pub use decide::{
+    Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy, ReleaseRules,
+};
 pub use label::{Label, Marking};
 pub use realm::{parse_realm, Realm, RealmError};

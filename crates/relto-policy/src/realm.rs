@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::decide::{Clearance, Community, Policy, ReleasePolicy, ReleaseRules};
+use crate::label::Label;
 use crate::nation::normalize_nation;
 
 /// The API root's `max_content_length` when the realm gives none: 10 MiB.
@@ -28,6 +30,59 @@ pub struct Realm {
     pub accounts: Vec<AccountEntry>,
     #[serde(default, rename = "collection")]
     pub collections: Vec<CollectionEntry>,
+    #[serde(default, rename = "community")]
+    pub communities: Vec<Community>,
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<Policy>,
+    #[serde(default, rename = "equivalence")]
+    pub equivalences: Vec<EquivalenceEntry>,
+    /// The label of objects that carry no marking; absent: the originator's nation only.
+    pub default_label: Option<LabelEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EquivalenceEntry {
+    pub a: String,
+    pub b: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelEntry {
+    pub policy: String,
+    pub classification: String,
+    pub releasable_to: Option<Vec<String>>,
+    #[serde(default)]
+    pub sensitivity: Vec<String>,
+}
+
+impl LabelEntry {
+    pub fn label(&self) -> Label {
+        Label {
+            policy: self.policy.clone(),
+            classification: self.classification.clone(),
+            releasable_to: self.releasable_to.clone(),
+            sensitivity: self.sensitivity.clone(),
+        }
+        .normalized()
+    }
+}
+
+impl Realm {
+    /// The release rules the realm declares (beyond the built-in ones).
+    pub fn release_rules(&self) -> ReleaseRules {
+        ReleaseRules {
+            policies: self.policies.clone(),
+            equivalences: self
+                .equivalences
+                .iter()
+                .map(|e| (e.a.clone(), e.b.clone()))
+                .collect(),
+            communities: self.communities.clone(),
+            default_label: self.default_label.as_ref().map(LabelEntry::label),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +140,8 @@ pub struct AccountEntry {
     pub password_hash: Option<String>,
     /// Name of the environment variable holding a bearer API token (at least 32 characters).
     pub token_env: Option<String>,
+    #[serde(default)]
+    pub clearances: Vec<Clearance>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +223,65 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
         }
     }
 
+    // Policies and communities first: the rest refers to them.
+    let builtin = ReleasePolicy::builtin();
+    for p in &realm.policies {
+        if builtin.policy_levels(&p.id).is_some() {
+            problems.push(format!("policy '{}' is built in; choose another id", p.id));
+        }
+        let unique: HashSet<&String> = p.levels.iter().collect();
+        if p.levels.is_empty() || unique.len() != p.levels.len() {
+            problems.push(format!(
+                "policy '{}': levels must be a non-empty list of distinct names, lowest first",
+                p.id
+            ));
+        }
+    }
+    let mut community_ids = HashSet::new();
+    for c in &mut realm.communities {
+        if builtin.community(&c.id).is_some() || !community_ids.insert(c.id.clone()) {
+            problems.push(format!(
+                "community '{}' is built in or declared twice",
+                c.id
+            ));
+        }
+        for n in &mut c.nations {
+            match normalize_nation(n) {
+                Some(code) => *n = code,
+                None => problems.push(format!(
+                    "community '{}': nation '{n}' is not an ISO 3166-1 alpha-3 code",
+                    c.id
+                )),
+            }
+        }
+    }
+    let rules = realm.release_rules();
+    let release = match ReleasePolicy::from_rules(&ReleaseRules {
+        default_label: None,
+        ..rules.clone()
+    }) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            problems.push(format!("equivalence: {e}"));
+            None
+        }
+    };
+    let known_community = |id: &str| community_ids.contains(id) || builtin.community(id).is_some();
+    let level_known = |policy: &str, level: &str| {
+        release
+            .as_ref()
+            .and_then(|r| r.policy_levels(policy))
+            .is_some_and(|levels| levels.iter().any(|l| l == level))
+    };
+    if let Some(d) = &realm.default_label {
+        if !level_known(&d.policy, &d.classification) {
+            problems.push(format!(
+                "default_label: {}:{} is not a known policy level",
+                d.policy, d.classification
+            ));
+        }
+    }
+
     let mut orgs = HashSet::new();
     for o in &mut realm.organizations {
         if !is_slug(&o.slug) {
@@ -183,6 +299,14 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
                 "organization '{}': nation '{}' is not an ISO 3166-1 alpha-3 code",
                 o.slug, o.nation
             )),
+        }
+        for c in &o.accredited {
+            if !known_community(c) {
+                problems.push(format!(
+                    "organization '{}': accredited to unknown community '{c}'",
+                    o.slug
+                ));
+            }
         }
         if let Some(id) = &o.identity {
             let ok = id
@@ -228,6 +352,14 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
                 a.name
             ));
         }
+        for c in &a.clearances {
+            if !level_known(&c.policy, &c.level) {
+                problems.push(format!(
+                    "account '{}': clearance {}:{} is not a known policy level",
+                    a.name, c.policy, c.level
+                ));
+            }
+        }
         if let Some(h) = &a.password_hash {
             if !h.starts_with("$argon2id$") {
                 problems.push(format!(
@@ -259,11 +391,12 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
             let known = match p.split_once(':') {
                 Some(("org", slug)) => orgs.contains(slug),
                 Some(("account", name)) => accounts.contains(name) || name == "admin",
+                Some(("community", id)) => known_community(id),
                 _ => false,
             };
             if !known {
                 problems.push(format!(
-                    "collection '{}': '{p}' is neither org:SLUG nor account:NAME of this realm",
+                    "collection '{}': '{p}' is not org:SLUG, account:NAME or community:ID of this realm",
                     c.id
                 ));
             }

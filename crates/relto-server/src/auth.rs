@@ -14,7 +14,10 @@ use argon2::Argon2;
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use relto_policy::ReleasePolicy;
 use relto_store::{Account, Collection, Store};
+
+use crate::release::reader_of;
 use relto_taxii::TaxiiError;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -37,20 +40,24 @@ impl Principal {
         self.account.has_role("admin")
     }
 
-    fn named_in(&self, list: &[String]) -> bool {
+    /// Whether a grant list names this principal: its account, its organization, or a
+    /// community its organization belongs to.
+    fn named_in(&self, list: &[String], policy: &ReleasePolicy) -> bool {
         list.iter().any(|p| match p.split_once(':') {
             Some(("org", slug)) => slug == self.account.organization.slug,
             Some(("account", name)) => name == self.account.name,
+            Some(("community", id)) => policy.in_community(id, &reader_of(&self.account)),
             _ => false,
         })
     }
 
-    pub fn can_read(&self, c: &Collection) -> bool {
-        self.is_admin() || self.named_in(&c.readers)
+    /// Collection grants; what the principal then sees inside is the release decision's.
+    pub fn can_read(&self, c: &Collection, policy: &ReleasePolicy) -> bool {
+        self.is_admin() || self.named_in(&c.readers, policy)
     }
 
-    pub fn can_write(&self, c: &Collection) -> bool {
-        self.is_admin() || self.named_in(&c.writers)
+    pub fn can_write(&self, c: &Collection, policy: &ReleasePolicy) -> bool {
+        self.is_admin() || self.named_in(&c.writers, policy)
     }
 }
 

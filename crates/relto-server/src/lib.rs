@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod error;
+pub mod release;
 mod routes;
 mod serve;
 
@@ -55,6 +56,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub cursor_key: Arc<CursorKey>,
     pub config: Arc<ServerConfig>,
+    pub release: Arc<release::ReleaseCache>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             auth: Arc::new(auth),
             cursor_key: Arc::new(CursorKey::new(key)),
             config: Arc::new(config),
+            release: Arc::new(release::ReleaseCache::default()),
         })
     }
 }

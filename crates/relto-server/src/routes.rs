@@ -11,8 +11,15 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use relto_stix::timestamp::format_micros;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use relto_policy::label::parse_marking;
+use relto_policy::{Marking, ReleasePolicy};
+use relto_stix::ObjectMeta;
 use relto_store::{
-    AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, StatusRow,
+    AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, ReaderFilter,
+    StatusRow,
 };
 use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
 use relto_taxii::query::{parse_query, Endpoint};
@@ -21,6 +28,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::release::{reader_of, redact_page, write_rules, ReleaseView};
 use crate::AppState;
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
@@ -49,6 +57,10 @@ pub fn router(state: AppState) -> Router {
             get(versions),
         )
         .route("/{root}/collections/{cid}/manifest/", get(manifest))
+        .route(
+            "/{root}/collections/{cid}/objects/{oid}/release-preview/",
+            get(release_preview),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(security_headers))
@@ -206,6 +218,20 @@ fn no_collection(cid: &str) -> ApiError {
     )))
 }
 
+/// A collection the caller may use, with the release rules in force for this request.
+struct Access {
+    api_root: ApiRoot,
+    coll: Collection,
+    view: Arc<ReleaseView>,
+}
+
+impl Access {
+    /// The caller's store-side filter: what the release decision lets it see.
+    fn filter(&self, st: &AppState, p: &Principal) -> ReaderFilter {
+        (*st.release.filter(&self.view, &p.account)).clone()
+    }
+}
+
 /// The collection, if the caller may see it at all (read or write); else 404, the same
 /// answer as for a collection that does not exist.
 async fn visible_collection(
@@ -213,7 +239,7 @@ async fn visible_collection(
     p: &Principal,
     root: &str,
     cid: &str,
-) -> ApiResult<(ApiRoot, Collection)> {
+) -> ApiResult<Access> {
     let (api_root, coll) = match st.store.collection(root, cid).await? {
         Some(found) => found,
         // Say which of the two is missing.
@@ -222,8 +248,13 @@ async fn visible_collection(
             return Err(no_collection(cid));
         }
     };
-    if p.can_read(&coll) || p.can_write(&coll) {
-        Ok((api_root, coll))
+    let view = st.release.view(st.store.as_ref()).await?;
+    if p.can_read(&coll, &view.policy) || p.can_write(&coll, &view.policy) {
+        Ok(Access {
+            api_root,
+            coll,
+            view,
+        })
     } else {
         Err(no_collection(cid))
     }
@@ -234,14 +265,14 @@ async fn readable_collection(
     p: &Principal,
     root: &str,
     cid: &str,
-) -> ApiResult<(ApiRoot, Collection)> {
-    let (r, c) = visible_collection(st, p, root, cid).await?;
-    if !p.can_read(&c) {
+) -> ApiResult<Access> {
+    let a = visible_collection(st, p, root, cid).await?;
+    if !p.can_read(&a.coll, &a.view.policy) {
         return Err(ApiError(TaxiiError::forbidden(
             "you may add objects to this collection but not read it",
         )));
     }
-    Ok((r, c))
+    Ok(a)
 }
 
 async fn writable_collection(
@@ -249,14 +280,14 @@ async fn writable_collection(
     p: &Principal,
     root: &str,
     cid: &str,
-) -> ApiResult<(ApiRoot, Collection)> {
-    let (r, c) = visible_collection(st, p, root, cid).await?;
-    if !p.can_write(&c) {
+) -> ApiResult<Access> {
+    let a = visible_collection(st, p, root, cid).await?;
+    if !p.can_write(&a.coll, &a.view.policy) {
         return Err(ApiError(TaxiiError::forbidden(
             "you may read this collection but not write to it",
         )));
     }
-    Ok((r, c))
+    Ok(a)
 }
 
 async fn api_root(
@@ -277,12 +308,12 @@ async fn api_root(
     Ok(json_ok(&body))
 }
 
-fn collection_json(c: &Collection, p: &Principal) -> Value {
+fn collection_json(c: &Collection, p: &Principal, policy: &ReleasePolicy) -> Value {
     let mut v = json!({
         "id": c.id,
         "title": c.title,
-        "can_read": p.can_read(c),
-        "can_write": p.can_write(c),
+        "can_read": p.can_read(c, policy),
+        "can_write": p.can_write(c, policy),
         "media_types": [STIX_MEDIA_TYPE],
     });
     if let Some(d) = &c.description {
@@ -301,13 +332,15 @@ async fn collections(
 ) -> ApiResult<Response> {
     let Path(root) = path.map_err(path_err)?;
     find_root(&st, &root).await?;
+    let view = st.release.view(st.store.as_ref()).await?;
+    let policy = &view.policy;
     let list: Vec<Value> = st
         .store
         .collections(&root)
         .await?
         .iter()
-        .filter(|c| p.can_read(c) || p.can_write(c))
-        .map(|c| collection_json(c, &p))
+        .filter(|c| p.can_read(c, policy) || p.can_write(c, policy))
+        .map(|c| collection_json(c, &p, policy))
         .collect();
     let body = if list.is_empty() {
         json!({})
@@ -323,8 +356,8 @@ async fn collection(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let (_, c) = visible_collection(&st, &p, &root, &cid).await?;
-    Ok(json_ok(&collection_json(&c, &p)))
+    let a = visible_collection(&st, &p, &root, &cid).await?;
+    Ok(json_ok(&collection_json(&a.coll, &p, &a.view.policy)))
 }
 
 async fn status(
@@ -439,18 +472,29 @@ async fn get_objects(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let pg = paging(
         &st,
         raw.as_deref(),
         Endpoint::Objects,
         &format!("objects|{}", c.pk),
     )?;
-    let page = st
-        .store
-        .query_objects(&pg.query(c.pk, Endpoint::Objects, true))
-        .await?;
+    let filter = a.filter(&st, &p);
+    let mut q = pg.query(c.pk, Endpoint::Objects, true);
+    q.reader = Some(filter.clone());
+    let mut page = st.store.query_objects(&q).await?;
     let (head, headers) = pg.finish(&st, &page);
+    let reader = reader_of(&p.account);
+    redact_page(
+        st.store.as_ref(),
+        &a.view,
+        c.pk,
+        &reader,
+        &filter,
+        &mut page,
+    )
+    .await?;
     Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
 }
 
@@ -461,17 +505,17 @@ async fn manifest(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let pg = paging(
         &st,
         raw.as_deref(),
         Endpoint::Objects,
         &format!("manifest|{}", c.pk),
     )?;
-    let page = st
-        .store
-        .query_objects(&pg.query(c.pk, Endpoint::Objects, false))
-        .await?;
+    let mut q = pg.query(c.pk, Endpoint::Objects, false);
+    q.reader = Some(a.filter(&st, &p));
+    let page = st.store.query_objects(&q).await?;
     let (mut body, headers) = pg.finish(&st, &page);
     if !page.items.is_empty() {
         let records: Vec<Value> = page
@@ -506,22 +550,36 @@ async fn get_object(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let pg = paging(
         &st,
         raw.as_deref(),
         Endpoint::Object,
         &format!("object|{}|{oid}", c.pk),
     )?;
+    let filter = a.filter(&st, &p);
     let mut q = pg.query(c.pk, Endpoint::Object, true);
     q.ids = vec![oid.clone()];
-    let page = st.store.query_objects(&q).await?;
+    q.reader = Some(filter.clone());
+    let mut page = st.store.query_objects(&q).await?;
     // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
-    // answers 404), unless the client is paging past the end.
+    // answers 404), unless the client is paging past the end. An object the reader may not
+    // see answers exactly the same.
     if page.items.is_empty() && pg.after.is_none() {
         return Err(no_object(&oid));
     }
     let (head, headers) = pg.finish(&st, &page);
+    let reader = reader_of(&p.account);
+    redact_page(
+        st.store.as_ref(),
+        &a.view,
+        c.pk,
+        &reader,
+        &filter,
+        &mut page,
+    )
+    .await?;
     Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
 }
 
@@ -532,7 +590,8 @@ async fn versions(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let (_, c) = readable_collection(&st, &p, &root, &cid).await?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let pg = paging(
         &st,
         raw.as_deref(),
@@ -541,6 +600,7 @@ async fn versions(
     )?;
     let mut q = pg.query(c.pk, Endpoint::Versions, false);
     q.ids = vec![oid.clone()];
+    q.reader = Some(a.filter(&st, &p));
     let page = st.store.query_objects(&q).await?;
     // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
     // answers 404), unless the client is paging past the end.
@@ -561,6 +621,41 @@ async fn versions(
     Ok(taxii(StatusCode::OK, body, &headers))
 }
 
+/// GET …/objects/{id}/release-preview/: for releasing officers (and the originator), what
+/// every organization and community of the realm would receive of the object.
+async fn release_preview(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let mut q = ObjectQuery::new(a.coll.pk, 1);
+    q.ids = vec![oid.clone()];
+    q.with_raw = false;
+    q.reader = Some(a.filter(&st, &p));
+    if st.store.query_objects(&q).await?.items.is_empty() {
+        return Err(no_object(&oid));
+    }
+    let (originator, body) =
+        crate::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
+            .await?
+            .ok_or_else(|| no_object(&oid))?;
+    let allowed =
+        p.is_admin() || p.account.has_role("releaser") || p.account.organization.slug == originator;
+    if !allowed {
+        return Err(ApiError(TaxiiError::forbidden(
+            "release previews are for releasing officers and the originating organization",
+        )));
+    }
+    let mut resp = (StatusCode::OK, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
 async fn delete_object(
     State(st): State<AppState>,
     Caller(p): Caller,
@@ -568,9 +663,31 @@ async fn delete_object(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let (_, c) = writable_collection(&st, &p, &root, &cid).await?;
+    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let filters = parse_query(raw.as_deref(), Endpoint::DeleteObject)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    // What the caller cannot see does not exist for it; what it did not create it may not
+    // delete (admins excepted).
+    let mut q = ObjectQuery::new(c.pk, st.config.max_page as usize);
+    q.ids = vec![oid.clone()];
+    q.versions = relto_taxii::VersionFilter::all();
+    q.with_raw = false;
+    q.reader = Some(a.filter(&st, &p));
+    let seen = st.store.query_objects(&q).await?;
+    if seen.items.is_empty() {
+        return Err(no_object(&oid));
+    }
+    if !p.is_admin()
+        && seen
+            .items
+            .iter()
+            .any(|o| o.originator != p.account.organization.slug)
+    {
+        return Err(ApiError(TaxiiError::forbidden(
+            "only the organization that created this object may delete it",
+        )));
+    }
     let n = st
         .store
         .delete_object(
@@ -650,14 +767,15 @@ async fn add_objects(
     body: Body,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let (api_root, c) = writable_collection(&st, &p, &root, &cid).await?;
+    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if !is_taxii_content_type(ct) {
         return Err(ApiError(TaxiiError::unsupported_media_type()));
     }
-    let bytes = read_body(&headers, body, api_root.max_content_length).await?;
+    let bytes = read_body(&headers, body, a.api_root.max_content_length).await?;
     let now = now_us();
     let raws = relto_stix::parse_envelope(&bytes)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
@@ -672,12 +790,34 @@ async fn add_objects(
             ),
         )));
     }
+    let metas: Vec<Result<ObjectMeta, relto_stix::ValidationError>> = raws
+        .iter()
+        .map(|r| relto_stix::validate_object(r.get()))
+        .collect();
+    // Markings defined in this envelope may be used by its other objects.
+    let envelope_markings: HashMap<String, Marking> = raws
+        .iter()
+        .zip(&metas)
+        .filter(|(_, m)| {
+            m.as_ref()
+                .is_ok_and(|m| m.object_type == "marking-definition")
+        })
+        .filter_map(|(r, _)| {
+            let v: Value = serde_json::from_str(r.get()).ok()?;
+            parse_marking(&v).ok().flatten()
+        })
+        .collect();
     let mut failures: Vec<Value> = Vec::new();
     let mut accepted: Vec<Accepted> = Vec::with_capacity(raws.len());
     let mut to_store: Vec<NewObject> = Vec::with_capacity(raws.len());
-    for raw in &raws {
-        match relto_stix::validate_object(raw.get()) {
-            Ok(meta) => {
+    for (raw, meta) in raws.iter().zip(metas) {
+        let checked = meta.map_err(|e| (e.id, e.message)).and_then(|meta| {
+            write_rules(&a.view, &p.account, &meta, &envelope_markings)
+                .map(|facts| (meta.clone(), facts))
+                .map_err(|why| (Some(meta.id.clone()), why))
+        });
+        match checked {
+            Ok((meta, release)) => {
                 let version = meta.version().map(|t| t.micros);
                 accepted.push(Accepted {
                     id: meta.id.clone(),
@@ -689,10 +829,11 @@ async fn add_objects(
                     spec_version: meta.spec_version,
                     version,
                     raw: raw.get().to_string(),
+                    release,
                 });
             }
-            Err(e) => {
-                let mut f = json!({ "id": e.id.unwrap_or_default(), "message": e.message });
+            Err((id, message)) => {
+                let mut f = json!({ "id": id.unwrap_or_default(), "message": message });
                 if let Some(v) = version_hint(raw.get()) {
                     f["version"] = json!(v);
                 }
@@ -701,24 +842,27 @@ async fn add_objects(
         }
     }
     let outcomes = st.store.add_objects(c.pk, to_store, now).await?;
-    let successes: Vec<Value> = accepted
-        .iter()
-        .zip(&outcomes)
-        .map(|(a, o)| {
-            let (version, dup) = match o {
-                AddOutcome::Added { version, .. } => (*version, false),
-                AddOutcome::Duplicate { version } => (*version, true),
-            };
-            let mut v = json!({
-                "id": a.id,
-                "version": a.version_text.clone().unwrap_or_else(|| format_micros(version)),
-            });
-            if dup {
-                v["message"] = json!("this version was already in the collection");
+    let mut successes: Vec<Value> = Vec::with_capacity(outcomes.len());
+    for (acc, outcome) in accepted.iter().zip(&outcomes) {
+        let (version, message) = match outcome {
+            AddOutcome::Added { version, .. } => (*version, None),
+            AddOutcome::Duplicate { version } => {
+                (*version, Some("this version was already in the collection"))
             }
-            v
-        })
-        .collect();
+            AddOutcome::Refused(why) => {
+                failures.push(json!({"id": acc.id, "message": why}));
+                continue;
+            }
+        };
+        let mut v = json!({
+            "id": acc.id,
+            "version": acc.version_text.clone().unwrap_or_else(|| format_micros(version)),
+        });
+        if let Some(m) = message {
+            v["message"] = json!(m);
+        }
+        successes.push(v);
+    }
     let status_id = uuid::Uuid::new_v4().to_string();
     let mut status = json!({
         "id": status_id,

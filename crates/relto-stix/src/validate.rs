@@ -47,6 +47,11 @@ pub struct ObjectMeta {
     pub object_marking_refs: Vec<String>,
     /// `granular_markings` (empty if absent).
     pub granular_markings: Vec<GranularMarking>,
+    /// What the object stands on: a relationship's `source_ref` and `target_ref`, a
+    /// sighting's `sighting_of_ref` (empty for other types).
+    pub endpoints: Vec<String>,
+    /// `object_refs` of reports, groupings, notes and opinions (empty for other types).
+    pub object_refs: Vec<String>,
 }
 
 impl ObjectMeta {
@@ -1546,6 +1551,23 @@ fn validate_map(obj: &Map<String, Value>) -> Result<ObjectMeta, String> {
             .collect(),
         _ => Vec::new(),
     };
+    let ref_of = |name: &str| obj.get(name).and_then(Value::as_str).map(str::to_owned);
+    let endpoints: Vec<String> = match ty {
+        "relationship" => [ref_of("source_ref"), ref_of("target_ref")]
+            .into_iter()
+            .flatten()
+            .collect(),
+        "sighting" => ref_of("sighting_of_ref").into_iter().collect(),
+        _ => Vec::new(),
+    };
+    let object_refs = match (ty, obj.get("object_refs")) {
+        ("report" | "grouping" | "note" | "opinion", Some(Value::Array(items))) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(ObjectMeta {
         id: id.to_owned(),
         object_type: ty.to_owned(),
@@ -1555,6 +1577,8 @@ fn validate_map(obj: &Map<String, Value>) -> Result<ObjectMeta, String> {
         created_by_ref,
         object_marking_refs,
         granular_markings,
+        endpoints,
+        object_refs,
     })
 }
 

@@ -54,6 +54,8 @@ fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
          PRAGMA busy_timeout=5000; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY;"
     ))
     .map_err(db_err)?;
+    // rarray(): passes a reader's allowed label sets to the release predicate as one value.
+    rusqlite::vtab::array::load_module(&conn).map_err(db_err)?;
     Ok(conn)
 }
 
@@ -172,7 +174,7 @@ fn parse_list(s: &str) -> Vec<String> {
 }
 
 const ACCOUNT_SELECT: &str =
-    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited
+    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances
      FROM accounts a JOIN organizations o ON o.slug = a.organization";
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
@@ -187,6 +189,7 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
             identity: r.get(6)?,
             accredited: parse_list(&r.get::<_, String>(7)?),
         },
+        clearances: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
     })
 }
 
@@ -255,6 +258,33 @@ fn disable_missing(
         .map_err(db_err)
 }
 
+fn bump_generation(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('release_generation', 1)
+         ON CONFLICT(key) DO UPDATE SET value = value + 1",
+    )
+    .and_then(|mut s| s.execute([]))
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// The id of a label set, created (and the release generation bumped) on first use.
+fn label_set_id(tx: &Transaction<'_>, set: &LabelSet) -> StoreResult<i64> {
+    let key = set.key();
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM label_sets WHERE key = ?1")
+        .and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO label_sets (key, markings, default_nation) VALUES (?1, ?2, ?3)")
+        .and_then(|mut s| s.execute(params![key, json_list(&set.markings), set.default_nation]))
+        .map_err(db_err)?;
+    bump_generation(tx)?;
+    Ok(tx.last_insert_rowid())
+}
+
 fn insert_object(
     tx: &Transaction<'_>,
     collection: i64,
@@ -262,15 +292,20 @@ fn insert_object(
     now_us: i64,
     last: &mut i64,
 ) -> StoreResult<AddOutcome> {
-    // Versions already stored for this id (usually none or a few).
+    // Versions already stored for this id (usually none or a few), with their creators.
     let mut stmt = tx
-        .prepare_cached("SELECT version FROM objects WHERE collection = ?1 AND stix_id = ?2")
+        .prepare_cached(
+            "SELECT version, originator FROM objects WHERE collection = ?1 AND stix_id = ?2",
+        )
         .map_err(db_err)?;
-    let versions: Vec<i64> = stmt
-        .query_map(params![collection, obj.stix_id], |r| r.get(0))
+    let existing: Vec<(i64, String)> = stmt
+        .query_map(params![collection, obj.stix_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(db_err)?
         .collect::<Result<_, _>>()
         .map_err(db_err)?;
+    let versions: Vec<i64> = existing.iter().map(|(v, _)| *v).collect();
     let date_added = (*last + 1).max(now_us);
     let version = match obj.version {
         Some(v) => v,
@@ -284,6 +319,12 @@ fn insert_object(
     };
     if versions.contains(&version) {
         return Ok(AddOutcome::Duplicate { version });
+    }
+    if let Some((_, creator)) = existing.iter().find(|(_, o)| o != &obj.release.originator) {
+        return Ok(AddOutcome::Refused(format!(
+            "only the creating organization ({creator}) may add versions of {}",
+            obj.stix_id
+        )));
     }
     let is_last = versions.iter().all(|&v| v < version);
     let is_first = versions.iter().all(|&v| v > version);
@@ -301,9 +342,12 @@ fn insert_object(
         .and_then(|mut s| s.execute(params![collection, obj.stix_id]))
         .map_err(db_err)?;
     }
+    let rel = &obj.release;
+    let label_set = label_set_id(tx, &rel.label_set)?;
     tx.prepare_cached(
-        "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw,
+                              originator, label_set, ref_a, ref_b, has_object_refs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -315,15 +359,83 @@ fn insert_object(
             date_added,
             is_first,
             is_last,
-            obj.raw
+            obj.raw,
+            rel.originator,
+            label_set,
+            rel.endpoints.first(),
+            rel.endpoints.get(1),
+            !rel.object_refs.is_empty(),
         ])
     })
     .map_err(db_err)?;
+    let row = tx.last_insert_rowid();
+    if !rel.object_refs.is_empty() {
+        let mut ins = tx
+            .prepare_cached("INSERT INTO object_refs (row, ref) VALUES (?1, ?2)")
+            .map_err(db_err)?;
+        for r in &rel.object_refs {
+            ins.execute(params![row, r]).map_err(db_err)?;
+        }
+    }
+    if obj.object_type == "marking-definition" {
+        let added = tx
+            .prepare_cached("INSERT OR IGNORE INTO markings (id, raw) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![obj.stix_id, obj.raw]))
+            .map_err(db_err)?;
+        if added > 0 {
+            bump_generation(tx)?;
+        }
+    }
     *last = date_added;
     Ok(AddOutcome::Added {
         date_added,
         version,
     })
+}
+
+/// The release predicate for rows of alias `o` (see DESIGN §3): the reader's organization
+/// created it, or it passes the label set; and every endpoint, and one of its object_refs,
+/// passes the same one-level test in the same collection.
+fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
+    let visible =
+        |alias: &str| format!("({alias}.originator = ? OR {alias}.label_set IN rarray(?))");
+    sql.push_str(&format!(
+        " AND (o.originator = ? OR ({v} \
+          AND (o.ref_a IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
+               WHERE e.collection = o.collection AND e.stix_id = o.ref_a AND e.is_last = 1 AND {ve})) \
+          AND (o.ref_b IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
+               WHERE e.collection = o.collection AND e.stix_id = o.ref_b AND e.is_last = 1 AND {ve})) \
+          AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
+               JOIN objects e INDEXED BY objects_by_version ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
+               WHERE r.row = o.row AND {ve}))))",
+        v = visible("o"),
+        ve = visible("e"),
+    ));
+    args.push(&f.organization);
+    for _ in 0..4 {
+        args.push(&f.organization);
+        args.push(&f.sets);
+    }
+}
+
+/// A reader filter in the form SQLite binds.
+struct ReaderFilterArgs {
+    organization: String,
+    sets: std::rc::Rc<Vec<rusqlite::types::Value>>,
+}
+
+impl ReaderFilterArgs {
+    fn new(f: &ReaderFilter) -> Self {
+        Self {
+            organization: f.organization.clone(),
+            sets: std::rc::Rc::new(
+                f.label_sets
+                    .iter()
+                    .map(|i| rusqlite::types::Value::Integer(*i))
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// Appends ` AND col IN (?, …)` and its values.
@@ -345,20 +457,25 @@ fn push_in<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, col: &str, value
 }
 
 /// Appends the `match[version]` condition (nothing for `all`).
-fn push_versions<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, v: &'a VersionFilter) {
+fn push_versions<'a>(
+    sql: &mut String,
+    args: &mut Vec<&'a dyn ToSql>,
+    v: &'a VersionFilter,
+    prefix: &str,
+) {
     if v.all {
         return;
     }
     let mut parts: Vec<String> = Vec::new();
     if v.last {
-        parts.push("is_last = 1".into());
+        parts.push(format!("{prefix}is_last = 1"));
     }
     if v.first {
-        parts.push("is_first = 1".into());
+        parts.push(format!("{prefix}is_first = 1"));
     }
     if !v.exact.is_empty() {
         let qs = vec!["?"; v.exact.len()].join(",");
-        parts.push(format!("version IN ({qs})"));
+        parts.push(format!("{prefix}version IN ({qs})"));
         for e in &v.exact {
             args.push(e);
         }
@@ -374,9 +491,9 @@ fn push_versions<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, v: &'a Ver
 
 fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     let cols = if q.with_raw {
-        "row, stix_id, date_added, version, spec_version, raw"
+        "o.row, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, o.originator"
     } else {
-        "row, stix_id, date_added, version, spec_version, ''"
+        "o.row, o.stix_id, o.date_added, o.version, o.spec_version, '', o.originator"
     };
     // Name the index where the planner, knowing no statistics, could pick a full ordered scan
     // of the collection instead of a short range: ids and a single type select few rows.
@@ -387,24 +504,28 @@ fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     } else {
         ""
     };
-    let mut sql = format!("SELECT {cols} FROM objects{index} WHERE collection = ?");
+    let mut sql = format!("SELECT {cols} FROM objects o{index} WHERE o.collection = ?");
     let mut args: Vec<&dyn ToSql> = vec![&q.collection];
-    push_in(&mut sql, &mut args, "stix_id", &q.ids);
-    push_in(&mut sql, &mut args, "type", &q.types);
-    push_in(&mut sql, &mut args, "spec_version", &q.spec_versions);
-    push_versions(&mut sql, &mut args, &q.versions);
+    let reader = q.reader.as_ref().map(ReaderFilterArgs::new);
+    if let Some(f) = &reader {
+        push_reader(&mut sql, &mut args, f);
+    }
+    push_in(&mut sql, &mut args, "o.stix_id", &q.ids);
+    push_in(&mut sql, &mut args, "o.type", &q.types);
+    push_in(&mut sql, &mut args, "o.spec_version", &q.spec_versions);
+    push_versions(&mut sql, &mut args, &q.versions, "o.");
     if let Some(a) = &q.added_after {
-        sql.push_str(" AND date_added > ?");
+        sql.push_str(" AND o.date_added > ?");
         args.push(a);
     }
     if let Some(c) = &q.after {
-        sql.push_str(" AND date_added >= ? AND (date_added > ? OR row > ?)");
+        sql.push_str(" AND o.date_added >= ? AND (o.date_added > ? OR o.row > ?)");
         args.push(&c.date_added);
         args.push(&c.date_added);
         args.push(&c.row);
     }
     let fetch = (q.limit as i64).saturating_add(1);
-    sql.push_str(" ORDER BY date_added, row LIMIT ?");
+    sql.push_str(" ORDER BY o.date_added, o.row LIMIT ?");
     args.push(&fetch);
     let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
     let mut items = stmt
@@ -416,6 +537,7 @@ fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
                 version: r.get(3)?,
                 spec_version: r.get(4)?,
                 raw: r.get(5)?,
+                originator: r.get(6)?,
             })
         })
         .map_err(db_err)?
@@ -514,16 +636,19 @@ impl Store for SqliteStore {
             for a in &plan.accounts {
                 let existed = exists(tx, "SELECT 1 FROM accounts WHERE name = ?1", &a.name)?;
                 let roles = json_list(&a.roles);
+                let clearances =
+                    serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
                 let changed = tx
                     .execute(
-                        "INSERT INTO accounts (name, organization, roles, password_hash, enabled, builtin)
-                         VALUES (?1, ?2, ?3, ?4, 1, 0)
+                        "INSERT INTO accounts (name, organization, roles, password_hash, clearances, enabled, builtin)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 1, 0)
                          ON CONFLICT(name) DO UPDATE SET organization = excluded.organization, roles = excluded.roles,
-                           password_hash = COALESCE(excluded.password_hash, accounts.password_hash), enabled = 1
+                           password_hash = COALESCE(excluded.password_hash, accounts.password_hash),
+                           clearances = excluded.clearances, enabled = 1
                          WHERE organization IS NOT excluded.organization OR roles IS NOT excluded.roles
                            OR (excluded.password_hash IS NOT NULL AND password_hash IS NOT excluded.password_hash)
-                           OR enabled = 0",
-                        params![a.name, a.organization, roles, a.password_hash],
+                           OR clearances IS NOT excluded.clearances OR enabled = 0",
+                        params![a.name, a.organization, roles, a.password_hash, clearances],
                     )
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed);
@@ -569,6 +694,14 @@ impl Store for SqliteStore {
             s.disabled += disable_missing(tx, "accounts", "name", &accounts)?;
             s.disabled += disable_missing(tx, "organizations", "slug", &orgs)?;
             s.disabled += disable_missing(tx, "api_roots", "path", &roots)?;
+            let rules = serde_json::to_string(&plan.release_rules)
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('release_rules', ?1)",
+                [rules],
+            )
+            .map_err(db_err)?;
+            bump_generation(tx)?;
             Ok(s)
         })
         .await
@@ -646,6 +779,20 @@ impl Store for SqliteStore {
             })
             .map_err(db_err)
         })
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        self.read(|c| {
+            c.prepare(&format!(
+                "{ACCOUNT_SELECT} WHERE a.enabled = 1 AND o.enabled = 1 ORDER BY o.slug, a.name"
+            ))
+            .and_then(|mut s| {
+                s.query_map([], account_from_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_err)
+        })
+        .await
     }
 
     async fn account(&self, name: &str) -> StoreResult<Option<Account>> {
@@ -762,7 +909,7 @@ impl Store for SqliteStore {
             let mut sql = String::from("DELETE FROM objects WHERE collection = ? AND stix_id = ?");
             let mut args: Vec<&dyn ToSql> = vec![&collection, &id];
             push_in(&mut sql, &mut args, "spec_version", &spec_versions);
-            push_versions(&mut sql, &mut args, &versions);
+            push_versions(&mut sql, &mut args, &versions, "");
             let n = tx
                 .execute(&sql, params_from_iter(args.iter()))
                 .map_err(db_err)?;
@@ -779,6 +926,108 @@ impl Store for SqliteStore {
             Ok(n)
         })
         .await
+    }
+
+    async fn release_generation(&self) -> StoreResult<i64> {
+        self.read_now(|c| {
+            c.prepare_cached("SELECT value FROM meta WHERE key = 'release_generation'")
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)).optional())
+                .map(|g| g.unwrap_or(0))
+                .map_err(db_err)
+        })
+    }
+
+    async fn release_state(&self) -> StoreResult<ReleaseState> {
+        self.read(|c| {
+            // One read transaction, so that the generation matches what is read with it.
+            c.execute_batch("BEGIN").map_err(db_err)?;
+            let state = (|| {
+                let generation: i64 = c
+                    .query_row(
+                        "SELECT value FROM meta WHERE key = 'release_generation'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?
+                    .unwrap_or(0);
+                let rules: Option<String> = c
+                    .query_row(
+                        "SELECT value FROM meta WHERE key = 'release_rules'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                let rules = match rules {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Internal(format!("release rules: {e}")))?,
+                    None => relto_policy::ReleaseRules::default(),
+                };
+                let markings = c
+                    .prepare("SELECT id, raw FROM markings")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db_err)?;
+                let label_sets = c
+                    .prepare("SELECT id, markings, default_nation FROM label_sets")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| {
+                            Ok(StoredLabelSet {
+                                id: r.get(0)?,
+                                set: LabelSet {
+                                    markings: parse_list(&r.get::<_, String>(1)?),
+                                    default_nation: r.get(2)?,
+                                },
+                            })
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db_err)?;
+                Ok(ReleaseState {
+                    generation,
+                    rules,
+                    markings,
+                    label_sets,
+                })
+            })();
+            let _ = c.execute_batch("COMMIT");
+            state
+        })
+        .await
+    }
+
+    async fn visible_ids(
+        &self,
+        collection: i64,
+        ids: &[String],
+        reader: &ReaderFilter,
+    ) -> StoreResult<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read_now(|c| {
+            let f = ReaderFilterArgs::new(reader);
+            let wanted = std::rc::Rc::new(
+                ids.iter()
+                    .map(|i| rusqlite::types::Value::Text(i.clone()))
+                    .collect::<Vec<_>>(),
+            );
+            c.prepare_cached(
+                "SELECT stix_id FROM objects INDEXED BY objects_by_version
+                 WHERE collection = ?1 AND stix_id IN rarray(?2) AND is_last = 1
+                   AND (originator = ?3 OR label_set IN rarray(?4))",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![collection, wanted, f.organization, f.sets], |r| {
+                    r.get(0)
+                })?
+                .collect::<Result<Vec<String>, _>>()
+            })
+            .map_err(db_err)
+        })
     }
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()> {

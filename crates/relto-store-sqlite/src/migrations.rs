@@ -28,6 +28,7 @@ CREATE TABLE accounts (
     organization TEXT NOT NULL REFERENCES organizations(slug),
     roles TEXT NOT NULL,
     password_hash TEXT,
+    clearances TEXT NOT NULL DEFAULT '[]',
     enabled INTEGER NOT NULL DEFAULT 1,
     builtin INTEGER NOT NULL DEFAULT 0
 );
@@ -59,8 +60,28 @@ CREATE TABLE objects (
     date_added INTEGER NOT NULL,
     is_first INTEGER NOT NULL,
     is_last INTEGER NOT NULL,
-    raw TEXT NOT NULL
+    raw TEXT NOT NULL,
+    -- The release predicate's columns (DESIGN §3): who created it, the label set every reader
+    -- must pass, the endpoints a reader must see (relationship, sighting), whether it has
+    -- object_refs of which one must be visible.
+    originator TEXT NOT NULL,
+    label_set INTEGER NOT NULL REFERENCES label_sets(id),
+    ref_a TEXT,
+    ref_b TEXT,
+    has_object_refs INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE label_sets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    markings TEXT NOT NULL,
+    default_nation TEXT
+);
+CREATE TABLE object_refs (
+    row INTEGER NOT NULL REFERENCES objects(row) ON DELETE CASCADE,
+    ref TEXT NOT NULL
+);
+CREATE INDEX object_refs_by_row ON object_refs (row);
+CREATE TABLE markings (id TEXT PRIMARY KEY, raw TEXT NOT NULL);
 CREATE UNIQUE INDEX objects_by_version ON objects (collection, stix_id, version);
 CREATE INDEX objects_by_added ON objects (collection, date_added, row);
 CREATE INDEX objects_by_type ON objects (collection, type, date_added, row);

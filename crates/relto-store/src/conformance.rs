@@ -10,6 +10,7 @@ pub const COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
 /// A minimal realm: one API root, organization, account and collection.
 pub fn plan() -> RealmPlan {
     RealmPlan {
+        release_rules: relto_policy::ReleaseRules::default(),
         api_roots: vec![ApiRoot {
             path: ROOT.into(),
             title: "Root one".into(),
@@ -29,6 +30,11 @@ pub fn plan() -> RealmPlan {
             roles: vec!["analyst".into()],
             password_hash: Some("$argon2id$placeholder".into()),
             token_sha256: Some([9; 32]),
+            clearances: vec![relto_policy::Clearance {
+                policy: "NATO".into(),
+                level: "NS".into(),
+                sensitivity: vec!["ATOMAL".into()],
+            }],
         }],
         collections: vec![PlannedCollection {
             id: COLLECTION.into(),
@@ -65,7 +71,27 @@ pub fn object(object_type: &str, n: u32, version_us: i64) -> NewObject {
         object_type: object_type.into(),
         spec_version: "2.1".into(),
         version: Some(version_us),
+        release: ReleaseFacts {
+            originator: "kor-nis".into(),
+            label_set: LabelSet {
+                markings: vec![],
+                default_nation: Some("KOR".into()),
+            },
+            endpoints: vec![],
+            object_refs: vec![],
+        },
     }
+}
+
+/// An object created by `originator` under label set `markings`.
+pub fn labelled(object_type: &str, n: u32, originator: &str, markings: &[&str]) -> NewObject {
+    let mut o = object(object_type, n, 1_000);
+    o.release.originator = originator.into();
+    o.release.label_set = LabelSet {
+        markings: markings.iter().map(|m| m.to_string()).collect(),
+        default_nation: None,
+    };
+    o
 }
 
 pub async fn run_all(store: &dyn Store) {
@@ -79,6 +105,7 @@ pub async fn run_all(store: &dyn Store) {
     other_filters(store, pk).await;
     delete_recomputes_versions(store, pk).await;
     statuses(store).await;
+    release_predicate(store).await;
     cursor_key_is_stable(store).await;
     disabled_entries_vanish(store).await;
 }
@@ -107,6 +134,14 @@ async fn bootstrap_once(store: &dyn Store) {
 async fn realm_is_idempotent(store: &dyn Store) {
     let first = store.apply_realm(&plan()).await.expect("apply");
     assert_eq!(first.created, 4);
+    let names: Vec<String> = store
+        .accounts()
+        .await
+        .expect("accounts")
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, vec!["admin", "nis-analyst"]);
     let again = store.apply_realm(&plan()).await.expect("apply again");
     assert_eq!(
         again,
@@ -130,6 +165,7 @@ async fn tokens(store: &dyn Store) {
         .expect("token lookup")
         .expect("realm token");
     assert_eq!(acct.name, "nis-analyst");
+    assert_eq!(acct.clearances, plan().accounts[0].clearances);
     assert_eq!(acct.organization.nation, "KOR");
     store
         .add_token(&NewToken {
@@ -430,7 +466,8 @@ async fn disabled_entries_vanish(store: &dyn Store) {
     shrunk.collections.clear();
     shrunk.accounts.clear();
     let s = store.apply_realm(&shrunk).await.expect("apply");
-    assert_eq!(s.disabled, 2);
+    // Both collections (the release suite added one) and the account.
+    assert_eq!(s.disabled, 3);
     assert!(store
         .collection(ROOT, COLLECTION)
         .await
@@ -457,4 +494,168 @@ async fn disabled_entries_vanish(store: &dyn Store) {
         .expect("q")
         .items
         .is_empty());
+}
+
+async fn release_predicate(store: &dyn Store) {
+    // A fresh collection of its own, so the counts below are exact.
+    let mut p = plan();
+    p.collections.push(PlannedCollection {
+        id: "7c6b5a49-3827-4615-9a0b-1c2d3e4f5a6b".into(),
+        api_root: ROOT.into(),
+        title: "Release".into(),
+        description: None,
+        alias: None,
+        readers: vec![],
+        writers: vec![],
+    });
+    p.release_rules.equivalences = vec![("KOR:II".into(), "NATO:NS".into())];
+    let before = store.release_generation().await.expect("generation");
+    store.apply_realm(&p).await.expect("apply");
+    let after_apply = store.release_generation().await.expect("generation");
+    assert!(
+        after_apply > before,
+        "applying a realm changes the generation"
+    );
+    let pk = store
+        .collection(ROOT, "7c6b5a49-3827-4615-9a0b-1c2d3e4f5a6b")
+        .await
+        .expect("l")
+        .expect("c")
+        .1
+        .pk;
+    let md = "marking-definition--11111111-1111-4111-8111-111111111111";
+    let mut marking = labelled("marking-definition", 900, "kor-nis", &[]);
+    marking.stix_id = md.into();
+    marking.raw = format!("{{\"type\":\"marking-definition\",\"id\":\"{md}\"}}");
+    let ns = "marking-definition--22222222-2222-4222-8222-222222222222";
+    let secret = labelled("indicator", 901, "kor-nis", &[ns]);
+    let open_a = labelled("identity", 902, "kor-nis", &[md]);
+    let open_b = labelled("identity", 903, "kor-nis", &[md]);
+    let mut rel_ok = labelled("relationship", 904, "kor-nis", &[md]);
+    rel_ok.release.endpoints = vec![open_a.stix_id.clone(), open_b.stix_id.clone()];
+    let mut rel_hidden = labelled("relationship", 905, "kor-nis", &[md]);
+    rel_hidden.release.endpoints = vec![open_a.stix_id.clone(), secret.stix_id.clone()];
+    let mut report_ok = labelled("report", 906, "kor-nis", &[md]);
+    report_ok.release.object_refs = vec![secret.stix_id.clone(), open_a.stix_id.clone()];
+    let mut report_hidden = labelled("report", 907, "kor-nis", &[md]);
+    report_hidden.release.object_refs = vec![secret.stix_id.clone()];
+    let mine = labelled("note", 908, "deu-bnd", &[ns]);
+    let all = vec![
+        marking,
+        secret.clone(),
+        open_a.clone(),
+        open_b,
+        rel_ok.clone(),
+        rel_hidden.clone(),
+        report_ok.clone(),
+        report_hidden.clone(),
+        mine.clone(),
+    ];
+    let out = store.add_objects(pk, all, 40).await.expect("add");
+    assert!(
+        out.iter().all(|o| matches!(o, AddOutcome::Added { .. })),
+        "{out:?}"
+    );
+    let state = store.release_state().await.expect("state");
+    assert!(
+        state.generation > after_apply,
+        "new label sets and markings change it"
+    );
+    assert_eq!(state.markings.len(), 1);
+    assert_eq!(state.markings[0].0, md);
+    assert_eq!(
+        state.rules.equivalences,
+        vec![("KOR:II".to_string(), "NATO:NS".to_string())]
+    );
+    let set_of = |markings: &[&str]| {
+        state
+            .label_sets
+            .iter()
+            .find(|s| s.set.markings == markings.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+            .map(|s| s.id)
+            .expect("label set stored")
+    };
+    let open_set = set_of(&[md]);
+    // A DEU reader passing only the open label set.
+    let reader = ReaderFilter {
+        organization: "deu-bnd".into(),
+        label_sets: vec![open_set],
+    };
+    let mut q = ObjectQuery::new(pk, 100);
+    q.reader = Some(reader.clone());
+    let seen: Vec<String> = store
+        .query_objects(&q)
+        .await
+        .expect("q")
+        .items
+        .into_iter()
+        .map(|o| o.stix_id)
+        .collect();
+    assert!(seen.contains(&open_a.stix_id) && seen.contains(&rel_ok.stix_id));
+    assert!(
+        seen.contains(&report_ok.stix_id),
+        "one visible object_ref is enough"
+    );
+    assert!(
+        seen.contains(&mine.stix_id),
+        "the originator sees its own objects"
+    );
+    assert!(!seen.contains(&secret.stix_id));
+    assert!(!seen.contains(&rel_hidden.stix_id), "an endpoint is hidden");
+    assert!(
+        !seen.contains(&report_hidden.stix_id),
+        "no visible object_ref"
+    );
+    // open_a, open_b, rel_ok, report_ok, mine; not the marking (its label set is not passed).
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    // Pages stay exact under the filter.
+    for limit in [1, 2, 3] {
+        let mut pq = q.clone();
+        pq.limit = limit;
+        let paged: Vec<String> = collect_all(store, &pq)
+            .await
+            .into_iter()
+            .map(|o| o.stix_id)
+            .collect();
+        assert_eq!(paged, seen, "limit {limit}");
+    }
+    // The originator of the secret objects sees them all; an empty filter sees its own only.
+    let mut oq = q.clone();
+    oq.reader = Some(ReaderFilter {
+        organization: "kor-nis".into(),
+        label_sets: vec![],
+    });
+    assert_eq!(store.query_objects(&oq).await.expect("q").items.len(), 8);
+    let vis = store
+        .visible_ids(
+            pk,
+            &[
+                secret.stix_id.clone(),
+                open_a.stix_id.clone(),
+                "x--y".into(),
+            ],
+            &reader,
+        )
+        .await
+        .expect("visible");
+    assert_eq!(vis, vec![open_a.stix_id.clone()]);
+    // Only the creating organization may add versions.
+    let mut other = labelled("indicator", 901, "deu-bnd", &[ns]);
+    other.version = Some(2_000);
+    let out = store.add_objects(pk, vec![other], 50).await.expect("add");
+    assert!(
+        matches!(&out[0], AddOutcome::Refused(m) if m.contains("kor-nis")),
+        "{out:?}"
+    );
+    let mut own = labelled("indicator", 901, "kor-nis", &[ns]);
+    own.version = Some(2_000);
+    let out = store.add_objects(pk, vec![own], 50).await.expect("add");
+    assert!(matches!(out[0], AddOutcome::Added { .. }));
+    // A re-posted marking does not change the generation.
+    let g = store.release_generation().await.expect("g");
+    let mut again = labelled("marking-definition", 900, "kor-nis", &[]);
+    again.stix_id = md.into();
+    again.version = Some(9_999);
+    store.add_objects(pk, vec![again], 60).await.expect("add");
+    assert_eq!(store.release_generation().await.expect("g"), g);
 }

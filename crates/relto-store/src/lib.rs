@@ -63,6 +63,9 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> StoreResult<Option<(ApiRoot, Collection)>>;
 
+    /// Every enabled account with its organization (for release previews).
+    async fn accounts(&self) -> StoreResult<Vec<Account>>;
+
     /// An enabled account with its organization, by name.
     async fn account(&self, name: &str) -> StoreResult<Option<Account>>;
     /// The enabled account owning an unexpired API token, by the token's SHA-256.
@@ -95,6 +98,22 @@ pub trait Store: Send + Sync + 'static {
         versions: &VersionFilter,
         spec_versions: &[String],
     ) -> StoreResult<usize>;
+
+    /// A number that changes whenever anything the release decision depends on changes (the
+    /// realm's rules, a new marking, a new label set): readers' views are cached against it.
+    async fn release_generation(&self) -> StoreResult<i64>;
+
+    /// Everything the release decision needs from the store, as of one generation.
+    async fn release_state(&self) -> StoreResult<ReleaseState>;
+
+    /// Of `ids`, those whose latest version in the collection the reader may see (labels and
+    /// originator only: the references of those objects are not followed).
+    async fn visible_ids(
+        &self,
+        collection: i64,
+        ids: &[String],
+        reader: &ReaderFilter,
+    ) -> StoreResult<Vec<String>>;
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
     /// A status resource of an API root.

@@ -49,6 +49,7 @@ pub struct Account {
     pub roles: Vec<String>,
     /// PHC string (`$argon2id$…`); None for token-only accounts.
     pub password_hash: Option<String>,
+    pub clearances: Vec<relto_policy::Clearance>,
 }
 
 impl Account {
@@ -69,6 +70,8 @@ pub struct NewToken {
 /// What a realm file asks for, resolved (passwords already hashed) and checked.
 #[derive(Debug, Clone, Default)]
 pub struct RealmPlan {
+    /// The realm's release rules (policies, equivalences, communities, default label).
+    pub release_rules: relto_policy::ReleaseRules,
     pub api_roots: Vec<ApiRoot>,
     pub organizations: Vec<Organization>,
     pub accounts: Vec<PlannedAccount>,
@@ -83,6 +86,7 @@ pub struct PlannedAccount {
     /// None keeps the stored hash (an account whose password is set elsewhere).
     pub password_hash: Option<String>,
     pub token_sha256: Option<[u8; 32]>,
+    pub clearances: Vec<relto_policy::Clearance>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +109,68 @@ pub struct ApplySummary {
     pub disabled: usize,
 }
 
+/// The markings a reader must pass to see an object at all: its object-level markings plus
+/// granular ones on required properties. An object without object-level markings carries
+/// the realm's default, which depends on the originator's nation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct LabelSet {
+    /// Sorted, without duplicates.
+    pub markings: Vec<String>,
+    /// Set when `markings` holds no object-level marking: the originator's nation.
+    pub default_nation: Option<String>,
+}
+
+impl LabelSet {
+    /// The text that identifies the set in the store.
+    pub fn key(&self) -> String {
+        let mut k = self.markings.join(",");
+        if let Some(n) = &self.default_nation {
+            k.push_str("|default:");
+            k.push_str(n);
+        }
+        k
+    }
+}
+
+/// What the release predicate needs of an object, computed at ingest.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseFacts {
+    /// Slug of the organization that created the object (sees it whole; alone may version it).
+    pub originator: String,
+    pub label_set: LabelSet,
+    /// Ids the reader must see for the object to be visible: a relationship's source and
+    /// target, a sighting's sighting_of_ref.
+    pub endpoints: Vec<String>,
+    /// object_refs of reports, groupings, notes and opinions: at least one must be visible.
+    pub object_refs: Vec<String>,
+}
+
+/// The store's side of the release decision at one generation.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseState {
+    pub generation: i64,
+    pub rules: relto_policy::ReleaseRules,
+    /// Marking-definitions posted to the hub: (id, JSON).
+    pub markings: Vec<(String, String)>,
+    pub label_sets: Vec<StoredLabelSet>,
+}
+
+/// A stored label set with its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLabelSet {
+    pub id: i64,
+    pub set: LabelSet,
+}
+
+/// Restricts a query to what one reader may see (DESIGN §3, compiled into the query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderFilter {
+    /// The reader's organization: it sees its own objects whole.
+    pub organization: String,
+    /// The label sets whose every marking the reader passes.
+    pub label_sets: Vec<i64>,
+}
+
 /// A validated object ready to store.
 #[derive(Debug, Clone)]
 pub struct NewObject {
@@ -116,6 +182,7 @@ pub struct NewObject {
     pub version: Option<i64>,
     /// The exact bytes that were posted.
     pub raw: String,
+    pub release: ReleaseFacts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +195,8 @@ pub enum AddOutcome {
     Duplicate {
         version: i64,
     },
+    /// Not stored, for the reason given (another organization created the object).
+    Refused(String),
 }
 
 /// One page request over a collection's objects.
@@ -144,6 +213,8 @@ pub struct ObjectQuery {
     pub limit: usize,
     /// Whether the page needs the objects' bytes (not for manifests and versions).
     pub with_raw: bool,
+    /// None: everything (the operator's own tools); Some: what that reader may see.
+    pub reader: Option<ReaderFilter>,
 }
 
 impl ObjectQuery {
@@ -158,6 +229,7 @@ impl ObjectQuery {
             after: None,
             limit,
             with_raw: true,
+            reader: None,
         }
     }
 }
@@ -171,6 +243,14 @@ pub struct StoredObject {
     pub spec_version: String,
     /// Empty unless the query asked for bytes.
     pub raw: String,
+    pub originator: String,
+}
+
+impl StoredObject {
+    /// The STIX type (the id's prefix).
+    pub fn object_type(&self) -> &str {
+        self.stix_id.split("--").next().unwrap_or("")
+    }
 }
 
 impl StoredObject {

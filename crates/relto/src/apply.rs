@@ -66,12 +66,14 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
             roles: a.roles.clone(),
             password_hash,
             token_sha256,
+            clearances: a.clearances.clone(),
         });
     }
     if !problems.is_empty() {
         return Err(CliError(problems.join("\n")));
     }
     Ok(RealmPlan {
+        release_rules: realm.release_rules(),
         api_roots: realm
             .api_roots
             .iter()

@@ -65,6 +65,10 @@ enum Command {
         /// Do not draw the progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Write as this account (its organization becomes the originator and the write rules
+        /// apply); without it, the operator imports for the hub's own organization.
+        #[arg(long = "as", value_name = "ACCOUNT")]
+        as_account: Option<String>,
     },
     /// Export a collection as a STIX bundle.
     Export {
@@ -81,6 +85,21 @@ enum Command {
         /// Every version of every object, not only the latest.
         #[arg(long)]
         all_versions: bool,
+        /// Export what this account may receive (filtered and redacted per the release
+        /// rules); without it, the operator exports everything.
+        #[arg(long = "as", value_name = "ACCOUNT")]
+        as_account: Option<String>,
+    },
+    /// Show what every organization and community would receive of one object.
+    ReleasePreview {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long, short)]
+        collection: String,
+        #[arg(long)]
+        api_root: Option<String>,
+        /// The object's STIX id.
+        object: String,
     },
     /// Validate STIX 2.1 objects in files (object, bundle or envelope); one JSON line each.
     Validate {
@@ -208,22 +227,43 @@ fn main() -> ExitCode {
                 api_root,
                 file,
                 quiet,
-            } => transfer::import(&store, &collection, api_root.as_deref(), &file, quiet).await,
+                as_account,
+            } => {
+                transfer::import(
+                    &store,
+                    &collection,
+                    api_root.as_deref(),
+                    &file,
+                    quiet,
+                    as_account.as_deref(),
+                )
+                .await
+            }
             Command::Export {
                 store,
                 collection,
                 api_root,
                 output,
                 all_versions,
+                as_account,
             } => transfer::export(
                 &store,
                 &collection,
                 api_root.as_deref(),
                 output.as_deref(),
                 all_versions,
+                as_account.as_deref(),
             )
             .await
             .map(|_| ExitCode::SUCCESS),
+            Command::ReleasePreview {
+                store,
+                collection,
+                api_root,
+                object,
+            } => transfer::release_preview(&store, &collection, api_root.as_deref(), &object)
+                .await
+                .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
             Command::Token {
                 command:

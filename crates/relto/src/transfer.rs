@@ -4,7 +4,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use relto_store::{AddOutcome, Collection, NewObject, ObjectQuery, Store};
+use std::collections::HashMap;
+
+use relto_policy::Marking;
+use relto_server::release::{reader_of, redact_page, release_facts, write_rules, ReleaseCache};
+use relto_store::{Account, AddOutcome, Collection, NewObject, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
 use serde_json::{json, Value};
 
@@ -62,37 +66,80 @@ async fn find_collection(
     }
 }
 
+/// The account `--as` names, or the operator (the hub's organization, no release checks).
+async fn acting_account(store: &dyn Store, name: Option<&str>) -> CliResult<Option<Account>> {
+    match name {
+        None => Ok(None),
+        Some(n) => store
+            .account(n)
+            .await?
+            .map(Some)
+            .ok_or_else(|| CliError(format!("no enabled account named '{n}'"))),
+    }
+}
+
 pub async fn import(
     store_args: &StoreArgs,
     collection: &str,
     api_root: Option<&str>,
     file: &Path,
     quiet: bool,
+    as_account: Option<&str>,
 ) -> CliResult<ExitCode> {
     let bytes = read_input(file)?;
     let raws = relto_stix::parse_envelope(&bytes)
         .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
     let store = store_args.open()?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
+    let poster = acting_account(store.as_ref(), as_account).await?;
+    let view = ReleaseCache::default().view(store.as_ref()).await?;
+    // The operator imports for the hub's own organization (created at the first `serve`).
+    let (operator_org, operator_nation) = match store.account("admin").await? {
+        Some(a) => (a.organization.slug, a.organization.nation),
+        None => {
+            let hub = crate::hub_identity(
+                &std::env::var("RELTO_NATION")
+                    .ok()
+                    .and_then(|n| relto_policy::nation::normalize_nation(&n))
+                    .unwrap_or_else(|| "KOR".into()),
+            );
+            (hub.organization, hub.nation)
+        }
+    };
+    // Markings defined anywhere in the file may be used by its objects.
+    let file_markings: HashMap<String, Marking> = raws
+        .iter()
+        .filter_map(|r| {
+            let v: Value = serde_json::from_str(r.get()).ok()?;
+            relto_policy::label::parse_marking(&v).ok().flatten()
+        })
+        .collect();
     let mut progress = Progress::new(raws.len(), quiet);
     let (mut added, mut duplicates) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
     for chunk in raws.chunks(IMPORT_BATCH) {
         let mut batch = Vec::with_capacity(chunk.len());
         for raw in chunk {
-            match relto_stix::validate_object(raw.get()) {
-                Ok(meta) => batch.push(NewObject {
+            let checked = relto_stix::validate_object(raw.get())
+                .map_err(|e| format!("{}: {}", e.id.as_deref().unwrap_or("(no id)"), e.message))
+                .and_then(|meta| {
+                    let facts = match &poster {
+                        Some(p) => write_rules(&view, p, &meta, &file_markings)
+                            .map_err(|why| format!("{}: {why}", meta.id))?,
+                        None => release_facts(&meta, &operator_org, &operator_nation),
+                    };
+                    Ok((meta, facts))
+                });
+            match checked {
+                Ok((meta, release)) => batch.push(NewObject {
                     version: meta.version().map(|t| t.micros),
                     stix_id: meta.id,
                     object_type: meta.object_type,
                     spec_version: meta.spec_version,
                     raw: raw.get().to_string(),
+                    release,
                 }),
-                Err(e) => failures.push(format!(
-                    "{}: {}",
-                    e.id.as_deref().unwrap_or("(no id)"),
-                    e.message
-                )),
+                Err(f) => failures.push(f),
             }
         }
         for outcome in store
@@ -102,6 +149,7 @@ pub async fn import(
             match outcome {
                 AddOutcome::Added { .. } => added += 1,
                 AddOutcome::Duplicate { .. } => duplicates += 1,
+                AddOutcome::Refused(why) => failures.push(why),
             }
         }
         progress.advance(chunk.len());
@@ -131,9 +179,17 @@ pub async fn export(
     api_root: Option<&str>,
     output: Option<&Path>,
     all_versions: bool,
+    as_account: Option<&str>,
 ) -> CliResult<()> {
     let store = store_args.open()?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
+    let reader = acting_account(store.as_ref(), as_account).await?;
+    let cache = ReleaseCache::default();
+    let view = cache.view(store.as_ref()).await?;
+    let filter = reader.as_ref().map(|a| cache.filter(&view, a));
+    if reader.is_none() {
+        eprintln!("relto: exporting every object unfiltered (operator); use --as ACCOUNT for what that account may receive");
+    }
     let mut out: Box<dyn Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p)
@@ -150,16 +206,29 @@ pub async fn export(
     if all_versions {
         q.versions = VersionFilter::all();
     }
+    q.reader = filter.as_deref().cloned();
     let mut count = 0usize;
     loop {
-        let page = store.query_objects(&q).await?;
+        let mut page = store.query_objects(&q).await?;
+        let next = page.items.last().map(|o| o.cursor());
+        if let (Some(account), Some(f)) = (&reader, &filter) {
+            redact_page(
+                store.as_ref(),
+                &view,
+                coll.pk,
+                &reader_of(account),
+                f,
+                &mut page,
+            )
+            .await?;
+        }
         for o in &page.items {
             out.write_all(if count == 0 { b",\"objects\":[" } else { b"," })?;
             out.write_all(o.raw.as_bytes())?;
             count += 1;
         }
-        match (page.more, page.items.last()) {
-            (true, Some(last)) => q.after = Some(last.cursor()),
+        match (page.more, next) {
+            (true, Some(c)) => q.after = Some(c),
             _ => break,
         }
     }
@@ -223,4 +292,24 @@ pub fn validate(files: &[PathBuf]) -> CliResult<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+pub async fn release_preview(
+    store_args: &StoreArgs,
+    collection: &str,
+    api_root: Option<&str>,
+    object: &str,
+) -> CliResult<()> {
+    let store = store_args.open()?;
+    let coll = find_collection(store.as_ref(), collection, api_root).await?;
+    let view = ReleaseCache::default().view(store.as_ref()).await?;
+    let (_, preview) =
+        relto_server::release::preview_object(store.as_ref(), &view, coll.pk, object)
+            .await?
+            .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&preview).unwrap_or_else(|_| preview.to_string())
+    );
+    Ok(())
 }

@@ -63,6 +63,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         roles: vec!["reader".into()],
         password_hash: Some(relto_server::hash_password(READER_PW).expect("hash")),
         token_sha256: None,
+        clearances: vec![],
     });
     let mut read_only = realm.collections[0].clone();
     read_only.id = READ_ONLY.into();

@@ -1,0 +1,463 @@
+//! The release decision on the server's paths: which label sets a reader passes (compiled
+//! into every store query), the redaction of each served page, the write rules, and the
+//! release preview. The decision itself is `relto_policy::ReleasePolicy::decide`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use relto_policy::decide::DefaultLabel;
+use relto_policy::label::parse_marking;
+use relto_policy::redact::redact;
+use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
+use relto_stix::{is_required_property, ObjectMeta};
+use relto_store::{
+    Account, LabelSet, Page, ReaderFilter, ReleaseFacts, Store, StoreResult, StoredLabelSet,
+};
+use serde_json::{json, Value};
+
+/// The release rules at one store generation.
+pub struct ReleaseView {
+    pub generation: i64,
+    pub policy: ReleasePolicy,
+    label_sets: Vec<StoredLabelSet>,
+}
+
+impl ReleaseView {
+    /// Whether `reader` passes every marking of a label set (and the default label, for
+    /// objects that carry no object-level marking).
+    fn passes(&self, set: &LabelSet, reader: &Reader) -> bool {
+        if let Some(nation) = &set.default_nation {
+            let ok = match &self.policy.default_label {
+                DefaultLabel::OriginatorNation => &reader.nation == nation,
+                DefaultLabel::Label(l) => self.policy.label_denial(l, reader).is_none(),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        set.markings
+            .iter()
+            .all(|m| self.policy.marking_denial(m, reader).is_none())
+    }
+
+    /// The store-side filter for `reader`.
+    pub fn filter(&self, reader: &Reader) -> ReaderFilter {
+        ReaderFilter {
+            organization: reader.organization.clone(),
+            label_sets: self
+                .label_sets
+                .iter()
+                .filter(|s| self.passes(&s.set, reader))
+                .map(|s| s.id)
+                .collect(),
+        }
+    }
+}
+
+/// The reader an account is.
+pub fn reader_of(account: &Account) -> Reader {
+    Reader {
+        organization: account.organization.slug.clone(),
+        nation: account.organization.nation.clone(),
+        accredited: account.organization.accredited.clone(),
+        clearances: account.clearances.clone(),
+    }
+}
+
+/// Caches the view per store generation and each reader's filter per generation.
+#[derive(Default)]
+pub struct ReleaseCache {
+    view: RwLock<Option<Arc<ReleaseView>>>,
+    filters: Mutex<HashMap<String, (i64, Arc<ReaderFilter>)>>,
+}
+
+impl ReleaseCache {
+    /// The view at the store's current generation (rebuilt when it changed).
+    pub async fn view(&self, store: &dyn Store) -> StoreResult<Arc<ReleaseView>> {
+        let generation = store.release_generation().await?;
+        if let Some(v) = self.view.read().ok().and_then(|v| v.clone()) {
+            if v.generation == generation {
+                return Ok(v);
+            }
+        }
+        let state = store.release_state().await?;
+        let mut policy = ReleasePolicy::from_rules(&state.rules)
+            .map_err(|e| relto_store::StoreError::Internal(format!("stored release rules: {e}")))?;
+        for (id, raw) in &state.markings {
+            let marking = serde_json::from_str::<Value>(raw)
+                .ok()
+                .and_then(|v| parse_marking(&v).ok().flatten());
+            // A malformed label is unknown, and unknown markings deny: fail closed.
+            if let Some((_, m)) = marking {
+                policy.add_marking(id, m);
+            }
+        }
+        let view = Arc::new(ReleaseView {
+            generation: state.generation,
+            policy,
+            label_sets: state.label_sets,
+        });
+        if let Ok(mut slot) = self.view.write() {
+            *slot = Some(view.clone());
+        }
+        Ok(view)
+    }
+
+    /// The filter of an account at the view's generation.
+    pub fn filter(&self, view: &ReleaseView, account: &Account) -> Arc<ReaderFilter> {
+        if let Ok(cache) = self.filters.lock() {
+            if let Some((g, f)) = cache.get(&account.name) {
+                if *g == view.generation {
+                    return f.clone();
+                }
+            }
+        }
+        let f = Arc::new(view.filter(&reader_of(account)));
+        if let Ok(mut cache) = self.filters.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(account.name.clone(), (view.generation, f.clone()));
+        }
+        f
+    }
+}
+
+fn required(ty: &str, prop: &str) -> bool {
+    is_required_property(ty, prop)
+}
+
+/// The granular markings of an object as (marking_ref, selectors).
+fn granular_of(value: &Value) -> Vec<(String, Vec<String>)> {
+    value
+        .get("granular_markings")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|g| {
+                    let m = g.get("marking_ref")?.as_str()?.to_string();
+                    let sels = g
+                        .get("selectors")?
+                        .as_array()?
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect();
+                    Some((m, sels))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn marking_refs_of(value: &Value) -> Vec<String> {
+    value
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const REF_LIST_TYPES: [&str; 4] = ["report", "grouping", "note", "opinion"];
+
+/// Redacts a page for `reader` in place: granular markings the reader fails remove what they
+/// select, and object_refs lose the ids the reader cannot see. Objects of the reader's own
+/// organization, and objects without either, keep their stored bytes. Returns how many
+/// objects were redacted; an object the redaction would leave invalid is dropped.
+pub async fn redact_page(
+    store: &dyn Store,
+    view: &ReleaseView,
+    collection: i64,
+    reader: &Reader,
+    filter: &ReaderFilter,
+    page: &mut Page,
+) -> StoreResult<usize> {
+    let needs: Vec<usize> = page
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| {
+            o.originator != reader.organization
+                && (o.raw.contains("\"granular_markings\"")
+                    || REF_LIST_TYPES.contains(&o.object_type()))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if needs.is_empty() {
+        return Ok(0);
+    }
+    let mut parsed: Vec<(usize, Value)> = Vec::with_capacity(needs.len());
+    let mut wanted: HashSet<String> = HashSet::new();
+    for i in needs {
+        let Ok(v) = serde_json::from_str::<Value>(&page.items[i].raw) else {
+            continue;
+        };
+        if let Some(refs) = v.get("object_refs").and_then(Value::as_array) {
+            wanted.extend(refs.iter().filter_map(|r| r.as_str().map(str::to_string)));
+        }
+        parsed.push((i, v));
+    }
+    let wanted: Vec<String> = wanted.into_iter().collect();
+    let visible: HashSet<String> = store
+        .visible_ids(collection, &wanted, filter)
+        .await?
+        .into_iter()
+        .collect();
+    let mut drop = Vec::new();
+    let mut changed = 0;
+    for (i, value) in parsed {
+        let ty = page.items[i].object_type().to_string();
+        let markings = marking_refs_of(&value);
+        let granular = granular_of(&value);
+        let facts = ObjectFacts {
+            object_type: &ty,
+            originator: &page.items[i].originator,
+            originator_nation: "",
+            marking_refs: &markings,
+            granular: &granular,
+        };
+        let mut selectors = match view.policy.decide(&facts, reader, required) {
+            Decision::Redact(s) => s,
+            Decision::Allow => Vec::new(),
+            // The store's predicate already holds the object-level rules; a denial here is
+            // a granular marking on a required property, which the label set covers too.
+            Decision::Deny(_) => {
+                drop.push(i);
+                continue;
+            }
+        };
+        if REF_LIST_TYPES.contains(&ty.as_str()) {
+            if let Some(refs) = value.get("object_refs").and_then(Value::as_array) {
+                for (n, r) in refs.iter().enumerate() {
+                    if !r.as_str().is_some_and(|r| visible.contains(r)) {
+                        selectors.push(format!("object_refs.[{n}]"));
+                    }
+                }
+            }
+        }
+        if selectors.is_empty() {
+            continue;
+        }
+        match redact(&value, &selectors, required) {
+            Ok(copy) => {
+                page.items[i].raw = copy.to_string();
+                changed += 1;
+            }
+            Err(_) => drop.push(i),
+        }
+    }
+    for i in drop.into_iter().rev() {
+        page.items.remove(i);
+    }
+    Ok(changed)
+}
+
+/// Why an object may not be written by `poster`, or the release facts to store with it.
+/// `envelope_markings` are the markings defined in the same envelope.
+pub fn write_rules(
+    view: &ReleaseView,
+    poster: &Account,
+    meta: &ObjectMeta,
+    envelope_markings: &HashMap<String, Marking>,
+) -> Result<ReleaseFacts, String> {
+    let reader = reader_of(poster);
+    let relay = poster.has_role("relay");
+    if let Some(creator) = &meta.created_by_ref {
+        if !relay && creator != &poster.organization.identity {
+            return Err(format!(
+                "created_by_ref {creator} is not your organization's identity ({})",
+                poster.organization.identity
+            ));
+        }
+    }
+    let check = |m: &str| -> Result<(), String> {
+        let denial = match envelope_markings.get(m) {
+            Some(Marking::Label(l)) => view.policy.label_denial(l, &reader),
+            Some(Marking::NonRestrictive) => None,
+            None => match view.policy.marking(m) {
+                None => {
+                    return Err(format!(
+                        "marking {m} is neither known to the hub nor defined in this envelope"
+                    ))
+                }
+                Some(_) => view.policy.marking_denial(m, &reader),
+            },
+        };
+        match denial {
+            Some(d) => Err(format!("you may not apply marking {m}: {d}")),
+            None => Ok(()),
+        }
+    };
+    for m in &meta.object_marking_refs {
+        check(m)?;
+    }
+    for g in &meta.granular_markings {
+        if let Some(m) = &g.marking_ref {
+            check(m)?;
+        }
+    }
+    Ok(release_facts(
+        meta,
+        &poster.organization.slug,
+        &poster.organization.nation,
+    ))
+}
+
+/// The release facts of an object created by `originator` (of `nation`): its label set is
+/// its object-level markings plus granular ones on required properties, with the default
+/// label when it has no object-level marking.
+pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> ReleaseFacts {
+    let mut set: Vec<String> = meta.object_marking_refs.clone();
+    for g in &meta.granular_markings {
+        if let Some(m) = &g.marking_ref {
+            let on_required = g
+                .selectors
+                .iter()
+                .any(|s| !s.contains('.') && is_required_property(&meta.object_type, s));
+            if on_required {
+                set.push(m.clone());
+            }
+        }
+    }
+    set.sort();
+    set.dedup();
+    ReleaseFacts {
+        originator: originator.to_string(),
+        label_set: LabelSet {
+            markings: set,
+            default_nation: meta
+                .object_marking_refs
+                .is_empty()
+                .then(|| nation.to_string()),
+        },
+        endpoints: meta.endpoints.clone(),
+        object_refs: meta.object_refs.clone(),
+    }
+}
+
+fn decision_json(d: &Decision) -> Value {
+    match d {
+        Decision::Allow => json!({"decision": "allow"}),
+        Decision::Redact(s) => json!({"decision": "redact", "removed": s}),
+        Decision::Deny(why) => json!({"decision": "deny", "reason": why}),
+    }
+}
+
+/// For one stored object: the decision for every organization (each through its most
+/// permissive account) and every community (a member accredited to it and cleared for
+/// everything: the community's releasability alone).
+pub fn preview(
+    view: &ReleaseView,
+    object: &Value,
+    originator: &str,
+    originator_nation: &str,
+    accounts: &[Account],
+    communities: &[String],
+) -> Value {
+    let ty = object.get("type").and_then(Value::as_str).unwrap_or("");
+    let markings = marking_refs_of(object);
+    let granular = granular_of(object);
+    let facts = ObjectFacts {
+        object_type: ty,
+        originator,
+        originator_nation,
+        marking_refs: &markings,
+        granular: &granular,
+    };
+    let rank = |d: &Decision| match d {
+        Decision::Allow => 0,
+        Decision::Redact(_) => 1,
+        Decision::Deny(_) => 2,
+    };
+    let mut by_org: Vec<(String, String, Decision)> = Vec::new();
+    for a in accounts {
+        let d = view.policy.decide(&facts, &reader_of(a), required);
+        match by_org
+            .iter_mut()
+            .find(|(o, _, _)| o == &a.organization.slug)
+        {
+            Some(entry) if rank(&d) < rank(&entry.2) => {
+                entry.1 = a.name.clone();
+                entry.2 = d;
+            }
+            Some(_) => {}
+            None => by_org.push((a.organization.slug.clone(), a.name.clone(), d)),
+        }
+    }
+    let organizations: Vec<Value> = by_org
+        .iter()
+        .map(|(org, account, d)| {
+            let mut v = decision_json(d);
+            v["organization"] = json!(org);
+            v["account"] = json!(account);
+            v
+        })
+        .collect();
+    let sensitivities = view.policy.sensitivities();
+    let top_clearances: Vec<relto_policy::Clearance> = view
+        .policy
+        .policy_ids()
+        .into_iter()
+        .filter_map(|p| {
+            let level = view.policy.policy_levels(&p)?.last()?.clone();
+            Some(relto_policy::Clearance {
+                policy: p,
+                level,
+                sensitivity: sensitivities.clone(),
+            })
+        })
+        .collect();
+    let communities: Vec<Value> = communities
+        .iter()
+        .map(|c| {
+            let member = Reader {
+                organization: String::new(),
+                nation: String::new(),
+                accredited: vec![c.clone()],
+                clearances: top_clearances.clone(),
+            };
+            let mut v = decision_json(&view.policy.decide(&facts, &member, required));
+            v["community"] = json!(c);
+            v
+        })
+        .collect();
+    json!({"organizations": organizations, "communities": communities})
+}
+
+/// The release preview of the latest version of `oid` in a collection, with the object's
+/// originator; None when the collection holds no such object.
+pub async fn preview_object(
+    store: &dyn Store,
+    view: &ReleaseView,
+    collection: i64,
+    oid: &str,
+) -> StoreResult<Option<(String, Value)>> {
+    let mut q = relto_store::ObjectQuery::new(collection, 1);
+    q.ids = vec![oid.to_string()];
+    let Some(obj) = store.query_objects(&q).await?.items.into_iter().next() else {
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_str(&obj.raw)
+        .map_err(|e| relto_store::StoreError::Internal(format!("stored object: {e}")))?;
+    let accounts = store.accounts().await?;
+    let nation = accounts
+        .iter()
+        .find(|a| a.organization.slug == obj.originator)
+        .map(|a| a.organization.nation.clone())
+        .unwrap_or_default();
+    let mut out = preview(
+        view,
+        &value,
+        &obj.originator,
+        &nation,
+        &accounts,
+        &view.policy.community_ids(),
+    );
+    out["id"] = json!(obj.stix_id);
+    out["version"] = json!(relto_stix::timestamp::format_micros(obj.version));
+    out["originator"] = json!(obj.originator);
+    Ok(Some((obj.originator, out)))
+}
