@@ -276,6 +276,17 @@ impl ReleasePolicy {
         entry == reader.nation || entry == reader.organization || self.in_community(entry, reader)
     }
 
+    /// Why `reader` is not cleared for `label` (policy, level, sensitivity; releasability
+    /// aside), or None. A poster may apply only labels it is cleared for; to whom it releases
+    /// is its decision.
+    pub fn clearance_denial(&self, label: &Label, reader: &Reader) -> Option<String> {
+        let unrestricted = Label {
+            releasable_to: None,
+            ..label.clone()
+        };
+        self.label_denial(&unrestricted, reader)
+    }
+
     /// Why `label` does not pass for `reader`, or None when it passes.
     pub fn label_denial(&self, label: &Label, reader: &Reader) -> Option<String> {
         let Some(levels) = self.policies.get(&label.policy) else {
@@ -346,12 +357,24 @@ impl ReleasePolicy {
                 return Decision::Deny(d);
             }
         }
+        self.granular_decision(object.object_type, object.granular, reader, required)
+    }
+
+    /// Rule 4 alone: what the granular markings a reader fails remove (Redact), Deny when one
+    /// selects a property STIX requires, else Allow. For objects already found visible.
+    pub fn granular_decision(
+        &self,
+        object_type: &str,
+        granular: &[(String, Vec<String>)],
+        reader: &Reader,
+        required: RequiredCheck,
+    ) -> Decision {
         let mut removed = Vec::new();
-        for (marking, selectors) in object.granular {
+        for (marking, selectors) in granular {
             if let Some(d) = self.marking_denial(marking, reader) {
                 for sel in selectors {
                     let top = sel.split('.').next().unwrap_or(sel);
-                    if !sel.contains('.') && required(object.object_type, top) {
+                    if !sel.contains('.') && required(object_type, top) {
                         return Decision::Deny(format!("{d} (on required property {top})"));
                     }
                     if !removed.contains(sel) {

@@ -210,20 +210,17 @@ pub async fn redact_page(
     let mut changed = 0;
     for (i, value) in parsed {
         let ty = page.items[i].object_type().to_string();
-        let markings = marking_refs_of(&value);
+        // The store's predicate has decided visibility (rules 1-3, 5, 6); what is left is
+        // rule 4 and the pruning of object_refs.
         let granular = granular_of(&value);
-        let facts = ObjectFacts {
-            object_type: &ty,
-            originator: &page.items[i].originator,
-            originator_nation: "",
-            marking_refs: &markings,
-            granular: &granular,
-        };
-        let mut selectors = match view.policy.decide(&facts, reader, required) {
+        let mut selectors = match view
+            .policy
+            .granular_decision(&ty, &granular, reader, required)
+        {
             Decision::Redact(s) => s,
             Decision::Allow => Vec::new(),
-            // The store's predicate already holds the object-level rules; a denial here is
-            // a granular marking on a required property, which the label set covers too.
+            // A granular marking on a required property: the label set holds it, so the
+            // store does not return such an object; fail closed if it ever did.
             Decision::Deny(_) => {
                 drop.push(i);
                 continue;
@@ -274,21 +271,18 @@ pub fn write_rules(
         }
     }
     let check = |m: &str| -> Result<(), String> {
-        let denial = match envelope_markings.get(m) {
-            Some(Marking::Label(l)) => view.policy.label_denial(l, &reader),
-            Some(Marking::NonRestrictive) => None,
-            None => match view.policy.marking(m) {
-                None => {
-                    return Err(format!(
-                        "marking {m} is neither known to the hub nor defined in this envelope"
-                    ))
-                }
-                Some(_) => view.policy.marking_denial(m, &reader),
-            },
+        let marking = match envelope_markings.get(m) {
+            Some(found) => found,
+            None => view.policy.marking(m).ok_or_else(|| {
+                format!("marking {m} is neither known to the hub nor defined in this envelope")
+            })?,
         };
-        match denial {
-            Some(d) => Err(format!("you may not apply marking {m}: {d}")),
-            None => Ok(()),
+        match marking {
+            Marking::Label(l) => match view.policy.clearance_denial(l, &reader) {
+                Some(d) => Err(format!("you may not apply marking {m}: {d}")),
+                None => Ok(()),
+            },
+            Marking::NonRestrictive => Ok(()),
         }
     };
     for m in &meta.object_marking_refs {

@@ -74,8 +74,23 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     hidden.title = "National only".into();
     realm.collections.push(read_only);
     realm.collections.push(hidden);
-    store.apply_realm(&realm).await.expect("realm");
+    serve_realm(dir, store, &realm, config).await
+}
 
+/// A server over a fresh store holding `realm` (and the hub's admin).
+pub async fn spawn_realm(realm: &relto_store::RealmPlan) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir.path()).expect("open"));
+    serve_realm(dir, store, realm, ServerConfig::default()).await
+}
+
+async fn serve_realm(
+    dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    realm: &relto_store::RealmPlan,
+    config: ServerConfig,
+) -> TestApp {
+    store.apply_realm(realm).await.expect("realm");
     let state = AppState::new(store.clone(), config).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1,0 +1,910 @@
+//! The leak test: random realms × random labels (object-level and granular) × every reader
+//! × every read path (objects with limits 1, 7 and 1000 and every filter, following `next`
+//! to the end; manifest; one object; versions), each served answer compared with what the
+//! release decision says. A leak is an object served that should be denied or a redacted
+//! field served; a miss is an allowed object not served; a pagination error is a short page
+//! or a wrong `more`/`next`.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use relto_policy::label::Label;
+use relto_policy::redact::redact;
+use relto_policy::{
+    Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
+};
+use relto_stix::is_required_property;
+use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
+use serde_json::{json, Value};
+
+const COLL: &str = "3b4c5d6e-7f80-4192-a3b4-c5d6e7f80912";
+const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+const NATIONS: [&str; 8] = ["KOR", "DEU", "NOR", "AUT", "USA", "FRA", "JPN", "GBR"];
+const ORGS: usize = 7;
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 10_000) as f64 / 10_000.0 < p
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn uuid(rng: &mut Rng) -> String {
+    let a = rng.next();
+    let b = rng.next();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn token(account: &str) -> String {
+    format!("leak-test-token-for-{account}-0123456789abcdef")
+}
+
+struct Realm {
+    plan: RealmPlan,
+    policy: ReleasePolicy,
+    readers: Vec<(String, Reader)>,
+    labels: Vec<(String, Label)>,
+}
+
+fn random_realm(rng: &mut Rng) -> Realm {
+    let mut orgs = Vec::new();
+    let mut accounts = Vec::new();
+    let mut readers = Vec::new();
+    let levels = |p: &str| -> &'static [&'static str] {
+        match p {
+            "NATO" => &["NU", "NR", "NC", "NS", "CTS"],
+            "EU" => &["EU-R", "EU-C", "EU-S", "EU-TS"],
+            _ => &["III", "II", "I"],
+        }
+    };
+    for i in 0..ORGS {
+        let slug = format!("o{i}");
+        let nation = if i == 0 { "KOR" } else { *rng.pick(&NATIONS) };
+        let mut accredited = Vec::new();
+        for c in ["NATO", "EU", "SG1"] {
+            if rng.chance(0.5) {
+                accredited.push(c.to_string());
+            }
+        }
+        // o0 is cleared for everything, so that every label can be applied by someone.
+        let mut clearances: Vec<Clearance> = Vec::new();
+        for p in ["NATO", "EU", "KOR"] {
+            if i != 0 && !rng.chance(0.65) {
+                continue;
+            }
+            let l = levels(p);
+            let level = if i == 0 { l[l.len() - 1] } else { *rng.pick(l) };
+            let atomal = i == 0 || rng.chance(0.4);
+            clearances.push(Clearance {
+                policy: p.to_string(),
+                level: level.to_string(),
+                sensitivity: if atomal {
+                    vec!["ATOMAL".into()]
+                } else {
+                    vec![]
+                },
+            });
+        }
+        orgs.push(Organization {
+            slug: slug.clone(),
+            name: format!("Organization {i}"),
+            nation: nation.into(),
+            identity: format!("identity--{}", uuid(rng)),
+            accredited: accredited.clone(),
+        });
+        let name = format!("a{i}");
+        accounts.push(PlannedAccount {
+            name: name.clone(),
+            organization: slug.clone(),
+            roles: vec!["analyst".into()],
+            password_hash: None,
+            token_sha256: Some(relto_server::token_sha256(&token(&name))),
+            clearances: clearances.clone(),
+        });
+        readers.push((
+            name,
+            Reader {
+                organization: slug,
+                nation: nation.into(),
+                accredited,
+                clearances,
+            },
+        ));
+    }
+    let mut rules = ReleaseRules {
+        communities: vec![Community {
+            id: "SG1".into(),
+            nations: vec![],
+            organizations: vec![
+                format!("o{}", rng.below(ORGS)),
+                format!("o{}", rng.below(ORGS)),
+            ],
+        }],
+        ..Default::default()
+    };
+    if rng.chance(0.5) {
+        rules.equivalences.push(("KOR:II".into(), "NATO:NS".into()));
+    }
+    if rng.chance(0.5) {
+        rules
+            .equivalences
+            .push(("KOR:III".into(), "EU:EU-C".into()));
+    }
+    let mut policy = ReleasePolicy::from_rules(&rules).expect("rules");
+    let mut entries: Vec<String> = NATIONS.iter().map(|s| s.to_string()).collect();
+    entries.extend(["NATO", "EU", "SG1"].iter().map(|s| s.to_string()));
+    entries.extend((0..ORGS).map(|i| format!("o{i}")));
+    let mut labels = Vec::new();
+    for _ in 0..10 {
+        let p = *rng.pick(&["NATO", "EU", "KOR"]);
+        let releasable_to = if rng.chance(0.2) {
+            None
+        } else {
+            let n = 1 + rng.below(3);
+            Some((0..n).map(|_| rng.pick(&entries).clone()).collect())
+        };
+        let label = Label {
+            policy: p.into(),
+            classification: rng.pick(levels(p)).to_string(),
+            releasable_to,
+            sensitivity: if rng.chance(0.25) {
+                vec!["ATOMAL".into()]
+            } else {
+                vec![]
+            },
+        }
+        .normalized();
+        let id = policy.add_label(label.clone());
+        if labels.iter().all(|(l, _): &(String, Label)| l != &id) {
+            labels.push((id, label));
+        }
+    }
+    let plan = RealmPlan {
+        release_rules: rules,
+        api_roots: vec![ApiRoot {
+            path: "leak".into(),
+            title: "Leak test".into(),
+            description: None,
+            max_content_length: 1 << 24,
+        }],
+        organizations: orgs,
+        accounts,
+        collections: vec![PlannedCollection {
+            id: COLL.into(),
+            api_root: "leak".into(),
+            title: "Everything".into(),
+            description: None,
+            alias: None,
+            readers: (0..ORGS).map(|i| format!("org:o{i}")).collect(),
+            writers: (0..ORGS).map(|i| format!("org:o{i}")).collect(),
+        }],
+    };
+    Realm {
+        plan,
+        policy,
+        readers,
+        labels,
+    }
+}
+
+/// One stored version, as the oracle knows it.
+#[derive(Clone)]
+struct Row {
+    id: String,
+    ty: String,
+    version: String,
+    originator: String,
+    value: Value,
+}
+
+fn ts(n: usize) -> String {
+    format!(
+        "2024-01-01T{:02}:{:02}:{:02}.000Z",
+        n / 3600 % 24,
+        n / 60 % 60,
+        n % 60
+    )
+}
+
+/// Random objects: markings from the realm's labels (or none, or TLP only), granular
+/// markings on optional and required properties, relationships, reports and notes over
+/// earlier objects, and later versions of some indicators.
+fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut clock = 1;
+    let label_ids: Vec<String> = realm.labels.iter().map(|(id, _)| id.clone()).collect();
+    for _ in 0..110 {
+        clock += 1;
+        let roll = rng.below(100);
+        let ty = match roll {
+            0..=34 => "indicator",
+            35..=49 => "identity",
+            50..=69 if rows.len() > 2 => "relationship",
+            70..=79 if rows.len() > 2 => "report",
+            80..=89 if rows.len() > 2 => "note",
+            _ => "indicator",
+        };
+        // Versions: sometimes a new version of an earlier indicator, by its originator.
+        let earlier: Vec<&Row> = rows.iter().filter(|r| r.ty == "indicator").collect();
+        let (id, created, originator) =
+            if ty == "indicator" && !earlier.is_empty() && rng.chance(0.15) {
+                let e = earlier[rng.below(earlier.len())];
+                (
+                    e.id.clone(),
+                    e.value["created"].as_str().unwrap_or_default().to_string(),
+                    e.originator.clone(),
+                )
+            } else {
+                (format!("{ty}--{}", uuid(rng)), ts(clock), String::new())
+            };
+        let markings: Vec<String> = match rng.below(10) {
+            0 => vec![],
+            1 => vec![TLP_GREEN.into()],
+            2..=7 => vec![rng.pick(&label_ids).clone()],
+            _ => vec![rng.pick(&label_ids).clone(), rng.pick(&label_ids).clone()],
+        };
+        let mut v = json!({
+            "type": ty, "spec_version": "2.1", "id": id,
+            "created": created, "modified": ts(clock),
+            "description": format!("secret detail {clock}"),
+        });
+        let objects: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let endpoints: Vec<String> = rows
+            .iter()
+            .filter(|r| r.ty == "indicator" || r.ty == "identity")
+            .map(|r| r.id.clone())
+            .collect();
+        match ty {
+            "indicator" => {
+                v["name"] = json!(format!("Signal {clock}"));
+                v["pattern"] = json!(format!("[ipv4-addr:value = '198.51.100.{}']", clock % 250));
+                v["pattern_type"] = json!("stix");
+                v["valid_from"] = json!("2024-01-01T00:00:00Z");
+                v["external_references"] =
+                    json!([{"source_name": "src", "url": format!("https://x.example/{clock}")}]);
+            }
+            "identity" => {
+                v["name"] = json!(format!("Unit {clock}"));
+                v["identity_class"] = json!("organization");
+            }
+            "relationship" if !endpoints.is_empty() => {
+                v["relationship_type"] = json!("related-to");
+                v["source_ref"] = json!(rng.pick(&endpoints));
+                v["target_ref"] = json!(rng.pick(&endpoints));
+            }
+            "relationship" => continue,
+            "report" => {
+                v["name"] = json!(format!("Sitrep {clock}"));
+                v["published"] = json!(ts(clock));
+                let n = 1 + rng.below(4);
+                v["object_refs"] = json!((0..n)
+                    .map(|_| rng.pick(&objects).clone())
+                    .collect::<Vec<_>>());
+            }
+            _ => {
+                v["content"] = json!(format!("Assessment {clock}"));
+                let n = 1 + rng.below(3);
+                v["object_refs"] = json!((0..n)
+                    .map(|_| rng.pick(&objects).clone())
+                    .collect::<Vec<_>>());
+            }
+        }
+        if !markings.is_empty() {
+            v["object_marking_refs"] = json!(markings);
+        }
+        if rng.chance(0.45) {
+            let mut selectors = vec!["description".to_string()];
+            if ty == "indicator" && rng.chance(0.2) {
+                selectors = vec!["pattern".into()];
+            } else if ty == "indicator" && rng.chance(0.3) {
+                selectors.push("external_references.[0].url".into());
+            }
+            v["granular_markings"] =
+                json!([{"marking_ref": rng.pick(&label_ids), "selectors": selectors}]);
+        }
+        // The poster: the earlier version's organization, else one cleared for every label.
+        let used: Vec<&Label> = realm
+            .labels
+            .iter()
+            .filter(|(lid, _)| v.to_string().contains(lid.as_str()))
+            .map(|(_, l)| l)
+            .collect();
+        let originator = if !originator.is_empty() {
+            originator
+        } else {
+            let cleared: Vec<&(String, Reader)> = realm
+                .readers
+                .iter()
+                .filter(|(_, r)| {
+                    used.iter()
+                        .all(|l| realm.policy.clearance_denial(l, r).is_none())
+                })
+                .collect();
+            cleared[rng.below(cleared.len())].1.organization.clone()
+        };
+        let poster = realm
+            .readers
+            .iter()
+            .find(|(_, r)| r.organization == originator)
+            .map(|(_, r)| r);
+        if poster.is_some_and(|p| {
+            used.iter()
+                .any(|l| realm.policy.clearance_denial(l, p).is_some())
+        }) {
+            continue; // a new version whose labels its originator may not apply
+        }
+        rows.push(Row {
+            id,
+            ty: ty.into(),
+            version: ts(clock),
+            originator,
+            value: v,
+        });
+    }
+    rows
+}
+
+struct Oracle<'a> {
+    realm: &'a Realm,
+    rows: &'a [Row],
+}
+
+fn required(t: &str, p: &str) -> bool {
+    is_required_property(t, p)
+}
+
+fn str_list(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn granular(v: &Value) -> Vec<(String, Vec<String>)> {
+    v.get("granular_markings")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    (
+                        g["marking_ref"].as_str().unwrap_or("").to_string(),
+                        str_list(g, "selectors"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Oracle<'_> {
+    fn nation_of(&self, org: &str) -> String {
+        self.realm
+            .readers
+            .iter()
+            .find(|(_, r)| r.organization == org)
+            .map(|(_, r)| r.nation.clone())
+            .unwrap_or_default()
+    }
+
+    fn decide(&self, row: &Row, reader: &Reader) -> Decision {
+        let markings = str_list(&row.value, "object_marking_refs");
+        let g = granular(&row.value);
+        let nation = self.nation_of(&row.originator);
+        self.realm.policy.decide(
+            &ObjectFacts {
+                object_type: &row.ty,
+                originator: &row.originator,
+                originator_nation: &nation,
+                marking_refs: &markings,
+                granular: &g,
+            },
+            reader,
+            required,
+        )
+    }
+
+    fn latest(&self, id: &str) -> Option<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| r.id == id)
+            .max_by(|a, b| a.version.cmp(&b.version))
+    }
+
+    /// One level: the reader may see this row's latest version by labels or as originator.
+    fn sees_ref(&self, id: &str, reader: &Reader) -> bool {
+        self.latest(id)
+            .is_some_and(|r| !matches!(self.decide(r, reader), Decision::Deny(_)))
+    }
+
+    /// DESIGN §3 for one row: None when denied, else the JSON the reader must receive.
+    fn expected(&self, row: &Row, reader: &Reader) -> Option<Value> {
+        if row.originator == reader.organization {
+            return Some(row.value.clone());
+        }
+        let mut selectors = match self.decide(row, reader) {
+            Decision::Deny(_) => return None,
+            Decision::Allow => vec![],
+            Decision::Redact(s) => s,
+        };
+        for key in ["source_ref", "target_ref"] {
+            if let Some(id) = row.value.get(key).and_then(Value::as_str) {
+                if !self.sees_ref(id, reader) {
+                    return None;
+                }
+            }
+        }
+        for (n, id) in str_list(&row.value, "object_refs").iter().enumerate() {
+            if !self.sees_ref(id, reader) {
+                selectors.push(format!("object_refs.[{n}]"));
+            }
+        }
+        if selectors.is_empty() {
+            return Some(row.value.clone());
+        }
+        redact(&row.value, &selectors, required).ok()
+    }
+
+    fn is_first(&self, row: &Row) -> bool {
+        self.rows
+            .iter()
+            .filter(|r| r.id == row.id)
+            .all(|r| r.version >= row.version)
+    }
+    fn is_last(&self, row: &Row) -> bool {
+        self.rows
+            .iter()
+            .filter(|r| r.id == row.id)
+            .all(|r| r.version <= row.version)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    comparisons: usize,
+    leaks: Vec<String>,
+    misses: Vec<String>,
+    paging: Vec<String>,
+}
+
+struct Client<'a> {
+    http: &'a reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client<'_> {
+    async fn get(&self, url: &str, query: &[(&str, String)]) -> reqwest::Response {
+        self.http
+            .get(format!("{}{url}", self.base))
+            .bearer_auth(&self.token)
+            .query(query)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every page of a listing, checking that full pages precede `more`.
+    async fn all_pages(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        limit: usize,
+        key: &str,
+        t: &mut Tally,
+    ) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("limit", limit.to_string()));
+            if let Some(n) = &next {
+                q.push(("next", n.clone()));
+            }
+            let resp = self.get(url, &q).await;
+            assert_eq!(resp.status(), 200, "{url} {q:?}");
+            let env: Value = resp.json().await.expect("json");
+            let items = env
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let more = env["more"] == true;
+            if more && items.len() != limit {
+                t.paging.push(format!(
+                    "{url} {query:?}: a page of {} with more (limit {limit})",
+                    items.len()
+                ));
+            }
+            if more != env.get("next").is_some() {
+                t.paging
+                    .push(format!("{url}: more={more} but next {:?}", env.get("next")));
+            }
+            out.extend(items);
+            if !more {
+                return out;
+            }
+            next = env["next"].as_str().map(str::to_string);
+        }
+        panic!("pagination did not end");
+    }
+}
+
+/// Compares a served list of objects with the oracle's expectation over `candidates`.
+fn compare(
+    served: &[Value],
+    candidates: &[&Row],
+    oracle: &Oracle<'_>,
+    reader: &Reader,
+    what: &str,
+    t: &mut Tally,
+) {
+    let expected: Vec<(&Row, Value)> = candidates
+        .iter()
+        .filter_map(|r| oracle.expected(r, reader).map(|v| (*r, v)))
+        .collect();
+    t.comparisons += candidates.len();
+    let key = |v: &Value| {
+        let version = v.get("modified").or_else(|| v.get("created"));
+        (
+            v["id"].as_str().unwrap_or("").to_string(),
+            version.and_then(Value::as_str).unwrap_or("").to_string(),
+        )
+    };
+    let served_keys: Vec<(String, String)> = served.iter().map(key).collect();
+    let expected_keys: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, _)| (r.id.clone(), r.version.clone()))
+        .collect();
+    let want: HashSet<&(String, String)> = expected_keys.iter().collect();
+    let got: HashSet<&(String, String)> = served_keys.iter().collect();
+    for k in got.difference(&want) {
+        t.leaks
+            .push(format!("{what}: served {k:?}, which is denied"));
+    }
+    for k in want.difference(&got) {
+        t.misses
+            .push(format!("{what}: {k:?} allowed but not served"));
+    }
+    if served_keys != expected_keys && t.leaks.is_empty() && t.misses.is_empty() {
+        t.paging.push(format!("{what}: order or duplicates differ"));
+    }
+    let by_key: HashMap<(String, String), &Value> = expected
+        .iter()
+        .map(|(r, v)| ((r.id.clone(), r.version.clone()), v))
+        .collect();
+    for s in served {
+        if let Some(e) = by_key.get(&key(s)) {
+            if s != *e {
+                t.leaks.push(format!(
+                    "{what}: {} served as {s} but must be {e}",
+                    key(s).0
+                ));
+            }
+        }
+    }
+}
+
+async fn check_realm(seed: u64, t: &mut Tally) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let realm = random_realm(&mut rng);
+    let rows = random_objects(&mut rng, &realm);
+    let app = common::spawn_realm(&realm.plan).await;
+    let http = reqwest::Client::new();
+    let objects_url = format!("/leak/collections/{COLL}/objects/");
+    // The labels first (posted by o0, cleared for all), then each row as its originator.
+    let markings: Vec<Value> = realm
+        .labels
+        .iter()
+        .map(|(_, l)| l.to_marking_definition("2024-01-01T00:00:00.000Z"))
+        .collect();
+    let post = |account: String, objects: Vec<Value>| {
+        let http = http.clone();
+        let url = format!("{}{objects_url}", app.base);
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token(&account))
+                .header("content-type", common::TAXII)
+                .body(json!({"objects": objects}).to_string())
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(resp.status(), 202);
+            let st: Value = resp.json().await.expect("status");
+            assert_eq!(st["failure_count"], 0, "{st}");
+        }
+    };
+    post("a0".into(), markings.clone()).await;
+    for row in &rows {
+        let account = realm
+            .readers
+            .iter()
+            .find(|(_, r)| r.organization == row.originator)
+            .map(|(a, _)| a.clone())
+            .expect("account");
+        post(account, vec![row.value.clone()]).await;
+    }
+    // The marking-definitions are rows too (originator o0, default label: KOR only).
+    let mut all_rows: Vec<Row> = markings
+        .iter()
+        .map(|m| Row {
+            id: m["id"].as_str().unwrap_or("").into(),
+            ty: "marking-definition".into(),
+            version: "2024-01-01T00:00:00.000Z".into(),
+            originator: "o0".into(),
+            value: m.clone(),
+        })
+        .collect();
+    all_rows.extend(rows.iter().cloned());
+    let oracle = Oracle {
+        realm: &realm,
+        rows: &all_rows,
+    };
+    for (account, reader) in &realm.readers {
+        let c = Client {
+            http: &http,
+            base: app.base.clone(),
+            token: token(account),
+        };
+        let last: Vec<&Row> = all_rows.iter().filter(|r| oracle.is_last(r)).collect();
+        for limit in [1, 7, 1000] {
+            let served = c.all_pages(&objects_url, &[], limit, "objects", t).await;
+            compare(
+                &served,
+                &last,
+                &oracle,
+                reader,
+                &format!("{account} objects limit {limit}"),
+                t,
+            );
+        }
+        let every: Vec<&Row> = all_rows.iter().collect();
+        let served = c
+            .all_pages(
+                &objects_url,
+                &[("match[version]", "all".into())],
+                7,
+                "objects",
+                t,
+            )
+            .await;
+        compare(
+            &served,
+            &every,
+            &oracle,
+            reader,
+            &format!("{account} all versions"),
+            t,
+        );
+        let first: Vec<&Row> = all_rows.iter().filter(|r| oracle.is_first(r)).collect();
+        let served = c
+            .all_pages(
+                &objects_url,
+                &[("match[version]", "first".into())],
+                7,
+                "objects",
+                t,
+            )
+            .await;
+        compare(
+            &served,
+            &first,
+            &oracle,
+            reader,
+            &format!("{account} first versions"),
+            t,
+        );
+        for types in ["indicator", "report,relationship,note"] {
+            let wanted: Vec<&str> = types.split(',').collect();
+            let cands: Vec<&Row> = last
+                .iter()
+                .copied()
+                .filter(|r| wanted.contains(&r.ty.as_str()))
+                .collect();
+            let served = c
+                .all_pages(
+                    &objects_url,
+                    &[("match[type]", types.into())],
+                    5,
+                    "objects",
+                    t,
+                )
+                .await;
+            compare(
+                &served,
+                &cands,
+                &oracle,
+                reader,
+                &format!("{account} type {types}"),
+                t,
+            );
+        }
+        // added_after: the date_added of the middle row, as the manifest of the originator shows it.
+        let manifest = c
+            .all_pages(
+                &format!("/leak/collections/{COLL}/manifest/"),
+                &[("match[version]", "all".into())],
+                9,
+                "objects",
+                t,
+            )
+            .await;
+        let served_ids: Vec<String> = manifest
+            .iter()
+            .map(|m| m["id"].as_str().unwrap_or("").to_string())
+            .collect();
+        let expected_ids: Vec<String> = every
+            .iter()
+            .filter(|r| oracle.expected(r, reader).is_some())
+            .map(|r| r.id.clone())
+            .collect();
+        t.comparisons += every.len();
+        if served_ids != expected_ids {
+            t.leaks.push(format!(
+                "{account} manifest differs: {} served, {} expected",
+                served_ids.len(),
+                expected_ids.len()
+            ));
+        }
+        if let Some(pivot) = manifest.get(manifest.len() / 2) {
+            let after = pivot["date_added"].as_str().unwrap_or("").to_string();
+            let served = c
+                .all_pages(
+                    &objects_url,
+                    &[
+                        ("added_after", after.clone()),
+                        ("match[version]", "all".into()),
+                    ],
+                    4,
+                    "objects",
+                    t,
+                )
+                .await;
+            let idx = every
+                .iter()
+                .position(|r| {
+                    r.id == pivot["id"].as_str().unwrap_or("")
+                        && format_version(&r.version) == pivot["version"].as_str().unwrap_or("")
+                })
+                .expect("pivot row");
+            let cands: Vec<&Row> = every[idx + 1..].to_vec();
+            compare(
+                &served,
+                &cands,
+                &oracle,
+                reader,
+                &format!("{account} added_after"),
+                t,
+            );
+        }
+        // One object and its versions, for every id (denied ones must be plain 404s).
+        let ids: Vec<&String> = {
+            let mut seen = HashSet::new();
+            all_rows
+                .iter()
+                .map(|r| &r.id)
+                .filter(|i| seen.insert(*i))
+                .collect()
+        };
+        for id in ids {
+            let latest = oracle.latest(id).expect("row");
+            let resp = c.get(&format!("{objects_url}{id}/"), &[]).await;
+            t.comparisons += 1;
+            match oracle.expected(latest, reader) {
+                Some(e) => {
+                    if resp.status() != 200 {
+                        t.misses
+                            .push(format!("{account} GET {id}: {}", resp.status()));
+                        continue;
+                    }
+                    let env: Value = resp.json().await.expect("json");
+                    if env["objects"] != json!([e]) {
+                        t.leaks.push(format!(
+                            "{account} GET {id}: {} but must be {e}",
+                            env["objects"]
+                        ));
+                    }
+                }
+                None => {
+                    let status = resp.status();
+                    let body: Value = resp.json().await.expect("json");
+                    if status != 404
+                        || body["description"]
+                            != json!(format!("no object '{id}' in this collection"))
+                    {
+                        t.leaks.push(format!(
+                            "{account} GET {id}: {status} {body} for a denied object"
+                        ));
+                    }
+                }
+            }
+            let versions: Vec<String> = all_rows
+                .iter()
+                .filter(|r| &r.id == id && oracle.expected(r, reader).is_some())
+                .map(|r| format_version(&r.version))
+                .collect();
+            let resp = c.get(&format!("{objects_url}{id}/versions/"), &[]).await;
+            t.comparisons += 1;
+            let got: Vec<String> = if resp.status() == 200 {
+                str_list(&resp.json::<Value>().await.expect("json"), "versions")
+            } else {
+                vec![]
+            };
+            if got != versions {
+                t.leaks.push(format!(
+                    "{account} versions of {id}: {got:?}, expected {versions:?}"
+                ));
+            }
+        }
+    }
+}
+
+fn format_version(v: &str) -> String {
+    // "…SS.mmmZ" → "…SS.mmm000Z" (TAXII versions carry microseconds).
+    format!("{}000Z", v.trim_end_matches('Z'))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_leaks_no_misses_no_pagination_errors() {
+    let realms: u64 = std::env::var("RELTO_LEAK_REALMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(14);
+    let mut t = Tally::default();
+    for seed in 1..=realms {
+        check_realm(seed, &mut t).await;
+    }
+    println!(
+        "leak test: {} comparisons over {realms} realms",
+        t.comparisons
+    );
+    assert!(
+        t.leaks.is_empty(),
+        "{} leaks, first: {:#?}",
+        t.leaks.len(),
+        &t.leaks[..t.leaks.len().min(5)]
+    );
+    assert!(
+        t.misses.is_empty(),
+        "{} misses, first: {:#?}",
+        t.misses.len(),
+        &t.misses[..t.misses.len().min(5)]
+    );
+    assert!(
+        t.paging.is_empty(),
+        "{} pagination errors, first: {:#?}",
+        t.paging.len(),
+        &t.paging[..t.paging.len().min(5)]
+    );
+    assert!(
+        t.comparisons >= 100_000 || realms < 6,
+        "only {} comparisons",
+        t.comparisons
+    );
+}
