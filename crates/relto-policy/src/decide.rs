@@ -9,6 +9,7 @@ use crate::label::{Label, Marking};
 
 /// A classification scheme with ordered levels (lowest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     pub id: String,
     pub levels: Vec<String>,
@@ -16,17 +17,22 @@ pub struct Policy {
 
 /// A named set of nations and organizations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Community {
     pub id: String,
+    #[serde(default)]
     pub nations: Vec<String>,
+    #[serde(default)]
     pub organizations: Vec<String>,
 }
 
 /// What an account is cleared for in one policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Clearance {
     pub policy: String,
     pub level: String,
+    #[serde(default)]
     pub sensitivity: Vec<String>,
 }
 
@@ -532,6 +538,62 @@ mod tests {
         assert_eq!(
             policy.decide(&facts(tlp, g2), &a, required),
             Decision::Redact(vec!["external_references.[0].url".into()])
+        );
+    }
+
+    #[test]
+    fn multiple_labels_combine_by_and() {
+        let mut policy = ReleasePolicy::builtin();
+        let nato = policy.add_label(Label::new("NATO", "NC", Some(&["NATO"]), &[]));
+        let eu = policy.add_label(Label::new("EU", "EU-R", Some(&["EU"]), &[]));
+        let both = vec![nato.clone(), eu.clone()];
+        let facts = ObjectFacts {
+            object_type: "indicator",
+            originator: "kor-nis",
+            originator_nation: "KOR",
+            marking_refs: &both,
+            granular: &[],
+        };
+        let deu = reader(
+            "DEU",
+            &["NATO", "EU"],
+            &[("NATO", "NS", &[]), ("EU", "EU-C", &[])],
+        );
+        let nor = reader("NOR", &["NATO"], &[("NATO", "NS", &[])]);
+        let aut = reader("AUT", &["EU"], &[("EU", "EU-TS", &[])]);
+        assert_eq!(policy.decide(&facts, &deu, never_required), Decision::Allow);
+        assert!(matches!(
+            policy.decide(&facts, &nor, never_required),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            policy.decide(&facts, &aut, never_required),
+            Decision::Deny(_)
+        ));
+        // Two granular markings on different fields redact each independently.
+        let g = vec![
+            (nato, vec!["description".to_string()]),
+            (
+                eu,
+                vec![
+                    "kill_chain_phases.[1]".to_string(),
+                    "labels.[0]".to_string(),
+                ],
+            ),
+        ];
+        let tlp = vec![crate::label::TLP_IDS[0].to_string()];
+        let facts = ObjectFacts {
+            granular: &g,
+            marking_refs: &tlp,
+            ..facts
+        };
+        assert_eq!(
+            policy.decide(&facts, &nor, never_required),
+            Decision::Redact(vec!["kill_chain_phases.[1]".into(), "labels.[0]".into()])
+        );
+        assert_eq!(
+            policy.decide(&facts, &aut, never_required),
+            Decision::Redact(vec!["description".into()])
         );
     }
 

@@ -393,7 +393,8 @@ fn insert_object(
     })
 }
 
-/// The release predicate for rows of alias `o` (see DESIGN §3): the reader's organization
+/// The release predicate for rows of alias `o` (see DESIGN §3; the CROSS JOIN keeps SQLite
+/// from scanning the collection for each row's object_refs): the reader's organization
 /// created it, or it passes the label set; and every endpoint, and one of its object_refs,
 /// passes the same one-level test in the same collection.
 fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
@@ -406,7 +407,8 @@ fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a Reade
           AND (o.ref_b IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
                WHERE e.collection = o.collection AND e.stix_id = o.ref_b AND e.is_last = 1 AND {ve})) \
           AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
-               JOIN objects e INDEXED BY objects_by_version ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
+               CROSS JOIN objects e INDEXED BY objects_by_version \
+               ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
                WHERE r.row = o.row AND {ve}))))",
         v = visible("o"),
         ve = visible("e"),
