@@ -348,7 +348,9 @@ impl ReleasePolicy {
         if object.originator == reader.organization {
             return Decision::Allow;
         }
-        if object.marking_refs.is_empty() {
+        // Marking-definitions carry no intelligence and readers need them to read the
+        // markings of what they receive: the default label is not theirs.
+        if object.marking_refs.is_empty() && object.object_type != "marking-definition" {
             let denial = match &self.default_label {
                 DefaultLabel::OriginatorNation => (reader.nation != object.originator_nation)
                     .then(|| format!("releasability: default, {} only", object.originator_nation)),

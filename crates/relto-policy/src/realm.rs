@@ -267,6 +267,7 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
         }
     };
     let known_community = |id: &str| community_ids.contains(id) || builtin.community(id).is_some();
+    let realm_communities = realm.communities.clone();
     let level_known = |policy: &str, level: &str| {
         release
             .as_ref()
@@ -301,11 +302,22 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
             )),
         }
         for c in &o.accredited {
-            if !known_community(c) {
-                problems.push(format!(
+            let members = builtin
+                .community(c)
+                .or_else(|| realm_communities.iter().find(|x| &x.id == c));
+            match members {
+                None => problems.push(format!(
                     "organization '{}': accredited to unknown community '{c}'",
                     o.slug
-                ));
+                )),
+                // Accreditation grants what membership allows, never more.
+                Some(m) if !m.nations.contains(&o.nation) && !m.organizations.contains(&o.slug) => {
+                    problems.push(format!(
+                        "organization '{}' ({}) is accredited to {c}, which names neither {} nor the organization",
+                        o.slug, o.nation, o.nation
+                    ))
+                }
+                Some(_) => {}
             }
         }
         if let Some(id) = &o.identity {
@@ -470,6 +482,31 @@ writers = ["account:nis-analyst"]
         assert!(
             text.contains("api_root 'nowhere' is not declared"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn accreditation_needs_membership() {
+        let aut = GOOD.replace(
+            "nation = \"KOR\"\n\n[[account]]",
+            "nation = \"AUT\"\naccredited = [\"NATO\"]\n\n[[account]]",
+        );
+        let text = parse_realm(&aut).unwrap_err().to_string();
+        assert!(
+            text.contains("'kor-nis' (AUT) is accredited to NATO"),
+            "{text}"
+        );
+        let eu = aut.replace("[\"NATO\"]", "[\"EU\"]");
+        assert!(parse_realm(&eu).is_ok());
+        let group = format!("{GOOD}\n[[community]]\nid = \"SG1\"\norganizations = [\"kor-nis\"]\n")
+            .replace(
+                "nation = \"KOR\"\n\n[[account]]",
+                "nation = \"KOR\"\naccredited = [\"SG1\"]\n\n[[account]]",
+            );
+        assert!(
+            parse_realm(&group).is_ok(),
+            "{:?}",
+            parse_realm(&group).err()
         );
     }
 

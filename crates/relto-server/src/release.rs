@@ -175,37 +175,30 @@ pub async fn redact_page(
     filter: &ReaderFilter,
     page: &mut Page,
 ) -> StoreResult<usize> {
-    let needs: Vec<usize> = page
+    let own = |o: &relto_store::StoredObject| o.originator == reader.organization;
+    let ref_rows: Vec<i64> = page
         .items
         .iter()
-        .enumerate()
-        .filter(|(_, o)| {
-            o.originator != reader.organization
-                && (o.raw.contains("\"granular_markings\"")
-                    || REF_LIST_TYPES.contains(&o.object_type()))
-        })
-        .map(|(i, _)| i)
+        .filter(|o| !own(o) && REF_LIST_TYPES.contains(&o.object_type()))
+        .map(|o| o.row)
         .collect();
-    if needs.is_empty() {
+    let mut hidden: HashMap<i64, HashSet<String>> = HashMap::new();
+    for (row, id) in store.hidden_refs(collection, &ref_rows, filter).await? {
+        hidden.entry(row).or_default().insert(id);
+    }
+    // Only objects with a hidden reference or a granular marking are parsed and rewritten.
+    let mut parsed: Vec<(usize, Value)> = Vec::new();
+    for (i, o) in page.items.iter().enumerate() {
+        if own(o) || !(hidden.contains_key(&o.row) || o.raw.contains("\"granular_markings\"")) {
+            continue;
+        }
+        if let Ok(v) = serde_json::from_str::<Value>(&o.raw) {
+            parsed.push((i, v));
+        }
+    }
+    if parsed.is_empty() {
         return Ok(0);
     }
-    let mut parsed: Vec<(usize, Value)> = Vec::with_capacity(needs.len());
-    let mut wanted: HashSet<String> = HashSet::new();
-    for i in needs {
-        let Ok(v) = serde_json::from_str::<Value>(&page.items[i].raw) else {
-            continue;
-        };
-        if let Some(refs) = v.get("object_refs").and_then(Value::as_array) {
-            wanted.extend(refs.iter().filter_map(|r| r.as_str().map(str::to_string)));
-        }
-        parsed.push((i, v));
-    }
-    let wanted: Vec<String> = wanted.into_iter().collect();
-    let visible: HashSet<String> = store
-        .visible_ids(collection, &wanted, filter)
-        .await?
-        .into_iter()
-        .collect();
     let mut drop = Vec::new();
     let mut changed = 0;
     for (i, value) in parsed {
@@ -226,10 +219,10 @@ pub async fn redact_page(
                 continue;
             }
         };
-        if REF_LIST_TYPES.contains(&ty.as_str()) {
+        if let Some(gone) = hidden.get(&page.items[i].row) {
             if let Some(refs) = value.get("object_refs").and_then(Value::as_array) {
                 for (n, r) in refs.iter().enumerate() {
-                    if !r.as_str().is_some_and(|r| visible.contains(r)) {
+                    if r.as_str().is_none_or(|r| gone.contains(r)) {
                         selectors.push(format!("object_refs.[{n}]"));
                     }
                 }
@@ -285,6 +278,9 @@ pub fn write_rules(
             Marking::NonRestrictive => Ok(()),
         }
     };
+    if meta.object_type == "marking-definition" {
+        check_label_definition(view, meta, envelope_markings)?;
+    }
     for m in &meta.object_marking_refs {
         check(m)?;
     }
@@ -298,6 +294,38 @@ pub fn write_rules(
         &poster.organization.slug,
         &poster.organization.nation,
     ))
+}
+
+/// A label's id cannot be taken by another definition: STIX marking-definitions are never
+/// versioned, so an id already known must define the same marking; and a name-based
+/// (UUIDv5) id, which anyone can compute, must be the label's canonical id.
+fn check_label_definition(
+    view: &ReleaseView,
+    meta: &ObjectMeta,
+    envelope_markings: &HashMap<String, Marking>,
+) -> Result<(), String> {
+    let Some(posted) = envelope_markings.get(&meta.id) else {
+        return Ok(());
+    };
+    if let Some(known) = view.policy.marking(&meta.id) {
+        if known != posted {
+            return Err(format!(
+                "{} is already defined differently; marking-definitions cannot be changed",
+                meta.id
+            ));
+        }
+    }
+    if let Marking::Label(label) = posted {
+        let uuid = meta.id.trim_start_matches("marking-definition--");
+        let name_based = uuid.chars().nth(14) == Some('5');
+        if name_based && label.id() != meta.id {
+            return Err(format!(
+                "a label with a name-based (UUIDv5) id must carry its canonical id {}",
+                label.id()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The release facts of an object created by `originator` (of `nation`): its label set is
@@ -322,9 +350,9 @@ pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> Relea
         originator: originator.to_string(),
         label_set: LabelSet {
             markings: set,
-            default_nation: meta
-                .object_marking_refs
-                .is_empty()
+            // As in decide(): marking-definitions are not under the default label.
+            default_nation: (meta.object_marking_refs.is_empty()
+                && meta.object_type != "marking-definition")
                 .then(|| nation.to_string()),
         },
         endpoints: meta.endpoints.clone(),
@@ -340,35 +368,107 @@ fn decision_json(d: &Decision) -> Value {
     }
 }
 
-/// For one stored object: the decision for every organization (each through its most
-/// permissive account) and every community (a member accredited to it and cleared for
-/// everything: the community's releasability alone).
-pub fn preview(
+/// What `reader` would receive of the stored object `row` (its JSON `value`): the store's
+/// query under the reader's filter (rules 1-3, 5, 6, exactly as served), then the granular
+/// markings and the object_refs it would lose.
+async fn decision_for(
+    store: &dyn Store,
     view: &ReleaseView,
-    object: &Value,
-    originator: &str,
+    collection: i64,
+    obj: &relto_store::StoredObject,
+    value: &Value,
     originator_nation: &str,
-    accounts: &[Account],
-    communities: &[String],
-) -> Value {
-    let ty = object.get("type").and_then(Value::as_str).unwrap_or("");
-    let markings = marking_refs_of(object);
-    let granular = granular_of(object);
-    let facts = ObjectFacts {
-        object_type: ty,
-        originator,
-        originator_nation,
-        marking_refs: &markings,
-        granular: &granular,
+    reader: &Reader,
+) -> StoreResult<Decision> {
+    let filter = view.filter(reader);
+    let mut q = relto_store::ObjectQuery::new(collection, 1);
+    q.ids = vec![obj.stix_id.clone()];
+    q.with_raw = false;
+    q.reader = Some(filter.clone());
+    if store.query_objects(&q).await?.items.is_empty() {
+        // Say why: a label, else the references (rule 5).
+        let markings = marking_refs_of(value);
+        let granular = granular_of(value);
+        let facts = ObjectFacts {
+            object_type: obj.object_type(),
+            originator: &obj.originator,
+            originator_nation,
+            marking_refs: &markings,
+            granular: &granular,
+        };
+        return Ok(match view.policy.decide(&facts, reader, required) {
+            Decision::Deny(why) => Decision::Deny(why),
+            _ => Decision::Deny(
+                "references: an object it stands on or refers to is not visible".into(),
+            ),
+        });
+    }
+    if obj.originator == reader.organization {
+        return Ok(Decision::Allow);
+    }
+    let granular = granular_of(value);
+    let mut removed =
+        match view
+            .policy
+            .granular_decision(obj.object_type(), &granular, reader, required)
+        {
+            Decision::Redact(s) => s,
+            Decision::Deny(why) => return Ok(Decision::Deny(why)),
+            Decision::Allow => Vec::new(),
+        };
+    let hidden: HashSet<String> = store
+        .hidden_refs(collection, &[obj.row], &filter)
+        .await?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    if let Some(refs) = value.get("object_refs").and_then(Value::as_array) {
+        for (n, r) in refs.iter().enumerate() {
+            if r.as_str().is_none_or(|r| hidden.contains(r)) {
+                removed.push(format!("object_refs.[{n}]"));
+            }
+        }
+    }
+    Ok(if removed.is_empty() {
+        Decision::Allow
+    } else {
+        Decision::Redact(removed)
+    })
+}
+
+/// The release preview of the latest version of `oid` in a collection: for every
+/// organization (through its most permissive account; the hub's own admin aside) and every
+/// community (a member accredited to it and cleared for everything: its releasability
+/// alone), Allow, Redact (which properties and list items) or Deny (why). Returns the
+/// object's originator with it; None when the collection holds no such object.
+pub async fn preview_object(
+    store: &dyn Store,
+    view: &ReleaseView,
+    collection: i64,
+    oid: &str,
+) -> StoreResult<Option<(String, Value)>> {
+    let mut q = relto_store::ObjectQuery::new(collection, 1);
+    q.ids = vec![oid.to_string()];
+    let Some(obj) = store.query_objects(&q).await?.items.into_iter().next() else {
+        return Ok(None);
     };
+    let value: Value = serde_json::from_str(&obj.raw)
+        .map_err(|e| relto_store::StoreError::Internal(format!("stored object: {e}")))?;
     let rank = |d: &Decision| match d {
         Decision::Allow => 0,
         Decision::Redact(_) => 1,
         Decision::Deny(_) => 2,
     };
+    let accounts = store.accounts().await?;
+    let nation = accounts
+        .iter()
+        .find(|a| a.organization.slug == obj.originator)
+        .map(|a| a.organization.nation.clone())
+        .unwrap_or_default();
     let mut by_org: Vec<(String, String, Decision)> = Vec::new();
-    for a in accounts {
-        let d = view.policy.decide(&facts, &reader_of(a), required);
+    for a in accounts.iter().filter(|a| !a.has_role("admin")) {
+        let reader = reader_of(a);
+        let d = decision_for(store, view, collection, &obj, &value, &nation, &reader).await?;
         match by_org
             .iter_mut()
             .find(|(o, _, _)| o == &a.organization.slug)
@@ -404,54 +504,26 @@ pub fn preview(
             })
         })
         .collect();
-    let communities: Vec<Value> = communities
-        .iter()
-        .map(|c| {
-            let member = Reader {
-                organization: String::new(),
-                nation: String::new(),
-                accredited: vec![c.clone()],
-                clearances: top_clearances.clone(),
-            };
-            let mut v = decision_json(&view.policy.decide(&facts, &member, required));
-            v["community"] = json!(c);
-            v
-        })
-        .collect();
-    json!({"organizations": organizations, "communities": communities})
-}
-
-/// The release preview of the latest version of `oid` in a collection, with the object's
-/// originator; None when the collection holds no such object.
-pub async fn preview_object(
-    store: &dyn Store,
-    view: &ReleaseView,
-    collection: i64,
-    oid: &str,
-) -> StoreResult<Option<(String, Value)>> {
-    let mut q = relto_store::ObjectQuery::new(collection, 1);
-    q.ids = vec![oid.to_string()];
-    let Some(obj) = store.query_objects(&q).await?.items.into_iter().next() else {
-        return Ok(None);
-    };
-    let value: Value = serde_json::from_str(&obj.raw)
-        .map_err(|e| relto_store::StoreError::Internal(format!("stored object: {e}")))?;
-    let accounts = store.accounts().await?;
-    let nation = accounts
-        .iter()
-        .find(|a| a.organization.slug == obj.originator)
-        .map(|a| a.organization.nation.clone())
-        .unwrap_or_default();
-    let mut out = preview(
-        view,
-        &value,
-        &obj.originator,
-        &nation,
-        &accounts,
-        &view.policy.community_ids(),
-    );
-    out["id"] = json!(obj.stix_id);
-    out["version"] = json!(relto_stix::timestamp::format_micros(obj.version));
-    out["originator"] = json!(obj.originator);
+    let mut communities = Vec::new();
+    for c in view.policy.community_ids() {
+        let member = Reader {
+            organization: String::new(),
+            nation: String::new(),
+            accredited: vec![c.clone()],
+            clearances: top_clearances.clone(),
+        };
+        let mut v = decision_json(
+            &decision_for(store, view, collection, &obj, &value, &nation, &member).await?,
+        );
+        v["community"] = json!(c);
+        communities.push(v);
+    }
+    let out = json!({
+        "id": obj.stix_id,
+        "version": relto_stix::timestamp::format_micros(obj.version),
+        "originator": obj.originator,
+        "organizations": organizations,
+        "communities": communities,
+    });
     Ok(Some((obj.originator, out)))
 }

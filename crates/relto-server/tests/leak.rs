@@ -437,9 +437,27 @@ impl Oracle<'_> {
     }
 
     /// One level: the reader may see this row's latest version by labels or as originator.
-    fn sees_ref(&self, id: &str, reader: &Reader) -> bool {
+    fn visible(&self, id: &str, reader: &Reader) -> bool {
         self.latest(id)
             .is_some_and(|r| !matches!(self.decide(r, reader), Decision::Deny(_)))
+    }
+
+    /// A referenced object is seen when it is visible and, unless the reader created it, the
+    /// objects it stands on (relationship ends) are visible too.
+    fn sees_ref(&self, id: &str, reader: &Reader) -> bool {
+        let Some(r) = self.latest(id) else {
+            return false;
+        };
+        if !self.visible(id, reader) {
+            return false;
+        }
+        r.originator == reader.organization
+            || ["source_ref", "target_ref"].iter().all(|k| {
+                r.value
+                    .get(*k)
+                    .and_then(Value::as_str)
+                    .is_none_or(|e| self.visible(e, reader))
+            })
     }
 
     /// DESIGN §3 for one row: None when denied, else the JSON the reader must receive.
@@ -454,7 +472,7 @@ impl Oracle<'_> {
         };
         for key in ["source_ref", "target_ref"] {
             if let Some(id) = row.value.get(key).and_then(Value::as_str) {
-                if !self.sees_ref(id, reader) {
+                if !self.visible(id, reader) {
                     return None;
                 }
             }
@@ -650,7 +668,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             .expect("account");
         post(account, vec![row.value.clone()]).await;
     }
-    // The marking-definitions are rows too (originator o0, default label: KOR only).
+    // The marking-definitions are rows too (originator o0; no default label for them).
     let mut all_rows: Vec<Row> = markings
         .iter()
         .map(|m| Row {

@@ -393,49 +393,81 @@ fn insert_object(
     })
 }
 
-/// The release predicate for rows of alias `o` (see DESIGN §3; the CROSS JOIN keeps SQLite
-/// from scanning the collection for each row's object_refs): the reader's organization
-/// created it, or it passes the label set; and every endpoint, and one of its object_refs,
-/// passes the same one-level test in the same collection.
+/// `alias` passes the reader's labels or was created by its organization (one level).
+fn sql_visible(alias: &str, f: &ReaderFilterArgs) -> String {
+    format!(
+        "({alias}.originator = ? OR {alias}.label_set IN ({}))",
+        f.sets
+    )
+}
+
+/// The reader sees the object `alias` as it would be served: visible, and (unless its own)
+/// the endpoints it stands on visible too. Used for references (object_refs), whose own
+/// object_refs are not followed further.
+fn sql_sees(alias: &str, f: &ReaderFilterArgs) -> String {
+    let endpoint = |col: &str| {
+        format!(
+            "({alias}.{col} IS NULL OR EXISTS (SELECT 1 FROM objects x INDEXED BY objects_by_version \
+             WHERE x.collection = {alias}.collection AND x.stix_id = {alias}.{col} AND x.is_last = 1 AND {}))",
+            sql_visible("x", f)
+        )
+    };
+    format!(
+        "({alias}.originator = ? OR ({} AND {} AND {}))",
+        sql_visible(alias, f),
+        endpoint("ref_a"),
+        endpoint("ref_b")
+    )
+}
+
+/// The release predicate for rows of alias `o` (DESIGN §3): the reader's organization
+/// created it, or it passes the label set, its endpoints are visible and, if it has
+/// object_refs, the reader sees one of them. The CROSS JOIN keeps SQLite from scanning the
+/// collection for each row's object_refs.
 fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
-    let visible =
-        |alias: &str| format!("({alias}.originator = ? OR {alias}.label_set IN rarray(?))");
-    sql.push_str(&format!(
-        " AND (o.originator = ? OR ({v} \
-          AND (o.ref_a IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
-               WHERE e.collection = o.collection AND e.stix_id = o.ref_a AND e.is_last = 1 AND {ve})) \
-          AND (o.ref_b IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
-               WHERE e.collection = o.collection AND e.stix_id = o.ref_b AND e.is_last = 1 AND {ve})) \
+    let endpoint = |col: &str| {
+        format!(
+            "(o.{col} IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
+             WHERE e.collection = o.collection AND e.stix_id = o.{col} AND e.is_last = 1 AND {}))",
+            sql_visible("e", f)
+        )
+    };
+    let fragment = format!(
+        " AND (o.originator = ? OR ({} AND {} AND {} \
           AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
                CROSS JOIN objects e INDEXED BY objects_by_version \
                ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
-               WHERE r.row = o.row AND {ve}))))",
-        v = visible("o"),
-        ve = visible("e"),
-    ));
-    args.push(&f.organization);
-    for _ in 0..4 {
+               WHERE r.row = o.row AND {}))))",
+        sql_visible("o", f),
+        endpoint("ref_a"),
+        endpoint("ref_b"),
+        sql_sees("e", f),
+    );
+    // Every placeholder of the fragment is the reader's organization.
+    for _ in 0..fragment.matches('?').count() {
         args.push(&f.organization);
-        args.push(&f.sets);
     }
+    sql.push_str(&fragment);
 }
 
-/// A reader filter in the form SQLite binds.
+/// A reader filter in the form the SQL takes: the organization is bound, the label sets are
+/// written into the statement as a literal list of integers (SQLite then builds its lookup
+/// once per statement, where a bound array would be scanned per row).
 struct ReaderFilterArgs {
     organization: String,
-    sets: std::rc::Rc<Vec<rusqlite::types::Value>>,
+    sets: String,
 }
 
 impl ReaderFilterArgs {
     fn new(f: &ReaderFilter) -> Self {
         Self {
             organization: f.organization.clone(),
-            sets: std::rc::Rc::new(
-                f.label_sets
-                    .iter()
-                    .map(|i| rusqlite::types::Value::Integer(*i))
-                    .collect(),
-            ),
+            sets: f
+                .label_sets
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 }
@@ -1001,34 +1033,40 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn visible_ids(
+    async fn hidden_refs(
         &self,
         collection: i64,
-        ids: &[String],
+        rows: &[i64],
         reader: &ReaderFilter,
-    ) -> StoreResult<Vec<String>> {
-        if ids.is_empty() {
+    ) -> StoreResult<Vec<(i64, String)>> {
+        if rows.is_empty() {
             return Ok(Vec::new());
         }
         self.read_now(|c| {
             let f = ReaderFilterArgs::new(reader);
-            let wanted = std::rc::Rc::new(
-                ids.iter()
-                    .map(|i| rusqlite::types::Value::Text(i.clone()))
+            let rows = std::rc::Rc::new(
+                rows.iter()
+                    .map(|r| rusqlite::types::Value::Integer(*r))
                     .collect::<Vec<_>>(),
             );
-            c.prepare_cached(
-                "SELECT stix_id FROM objects INDEXED BY objects_by_version
-                 WHERE collection = ?1 AND stix_id IN rarray(?2) AND is_last = 1
-                   AND (originator = ?3 OR label_set IN rarray(?4))",
-            )
-            .and_then(|mut s| {
-                s.query_map(params![collection, wanted, f.organization, f.sets], |r| {
-                    r.get(0)
-                })?
-                .collect::<Result<Vec<String>, _>>()
-            })
-            .map_err(db_err)
+            let sees = sql_sees("e", &f);
+            let sql = format!(
+                "SELECT r.row, r.ref FROM object_refs r WHERE r.row IN rarray(?)
+                   AND NOT EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version
+                     WHERE e.collection = ? AND e.stix_id = r.ref AND e.is_last = 1 AND {sees})"
+            );
+            let mut args: Vec<&dyn ToSql> = vec![&rows, &collection];
+            for _ in 0..sees.matches('?').count() {
+                args.push(&f.organization);
+            }
+            c.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_map(params_from_iter(args.iter()), |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect::<Result<Vec<(i64, String)>, _>>()
+                })
+                .map_err(db_err)
         })
     }
 

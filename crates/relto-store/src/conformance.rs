@@ -626,19 +626,36 @@ async fn release_predicate(store: &dyn Store) {
         label_sets: vec![],
     });
     assert_eq!(store.query_objects(&oq).await.expect("q").items.len(), 8);
-    let vis = store
-        .visible_ids(
-            pk,
-            &[
-                secret.stix_id.clone(),
-                open_a.stix_id.clone(),
-                "x--y".into(),
-            ],
-            &reader,
-        )
+    // Which object_refs of the reports the reader cannot see.
+    let row_of = |id: &str| {
+        let id = id.to_string();
+        let mut q = oq.clone();
+        q.ids = vec![id];
+        q
+    };
+    let ok_row = store
+        .query_objects(&row_of(&report_ok.stix_id))
         .await
-        .expect("visible");
-    assert_eq!(vis, vec![open_a.stix_id.clone()]);
+        .expect("q")
+        .items[0]
+        .row;
+    let hidden_row = store
+        .query_objects(&row_of(&report_hidden.stix_id))
+        .await
+        .expect("q")
+        .items[0]
+        .row;
+    let mut hidden = store
+        .hidden_refs(pk, &[ok_row, hidden_row], &reader)
+        .await
+        .expect("hidden");
+    hidden.sort();
+    let mut expect = vec![
+        (ok_row, secret.stix_id.clone()),
+        (hidden_row, secret.stix_id.clone()),
+    ];
+    expect.sort();
+    assert_eq!(hidden, expect);
     // Only the creating organization may add versions.
     let mut other = labelled("indicator", 901, "deu-bnd", &[ns]);
     other.version = Some(2_000);

@@ -106,14 +106,15 @@ pub trait Store: Send + Sync + 'static {
     /// Everything the release decision needs from the store, as of one generation.
     async fn release_state(&self) -> StoreResult<ReleaseState>;
 
-    /// Of `ids`, those whose latest version in the collection the reader may see (labels and
-    /// originator only: the references of those objects are not followed).
-    async fn visible_ids(
+    /// For the stored rows `rows` (their `row`), each object_refs entry whose latest version in
+    /// the collection the reader may not see (labels and originator only: the references of
+    /// the referenced objects are not followed), as (row, id).
+    async fn hidden_refs(
         &self,
         collection: i64,
-        ids: &[String],
+        rows: &[i64],
         reader: &ReaderFilter,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<(i64, String)>>;
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
     /// A status resource of an API root.

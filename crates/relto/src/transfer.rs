@@ -307,9 +307,8 @@ pub async fn release_preview(
         relto_server::release::preview_object(store.as_ref(), &view, coll.pk, object)
             .await?
             .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&preview).unwrap_or_else(|_| preview.to_string())
-    );
+    let text = serde_json::to_string_pretty(&preview).unwrap_or_else(|_| preview.to_string());
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout(), "{text}");
     Ok(())
 }
