@@ -29,10 +29,12 @@ use crate::error::{ApiError, ApiResult};
 const CACHE_TTL: Duration = Duration::from_secs(120);
 const CACHE_MAX: usize = 10_000;
 
-/// Who is asking, once authenticated.
+/// Who is asking, once authenticated, and from where.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub account: Arc<Account>,
+    /// The peer's address, for the audit.
+    pub source: String,
 }
 
 impl Principal {
@@ -78,11 +80,32 @@ impl ConnInfo {
 /// Verified credentials: hash of the credential → (account, when verified).
 type CredentialCache = HashMap<[u8; 32], (Arc<Account>, Instant)>;
 
+/// Failed authentications are counted per account name and per address over this window.
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// How many failed authentications in a minute before 429.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimits {
+    pub per_account: u32,
+    pub per_address: u32,
+}
+
+impl Default for FailureLimits {
+    fn default() -> Self {
+        Self {
+            per_account: 20,
+            per_address: 100,
+        }
+    }
+}
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
     cache: Mutex<CredentialCache>,
     hashing: Semaphore,
     insecure_http: bool,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    limits: FailureLimits,
     /// A hash to verify against when the account does not exist, so that an unknown name
     /// costs the same time as a wrong password (made on first need).
     decoy_hash: std::sync::OnceLock<String>,
@@ -146,6 +169,14 @@ enum Credential {
     Bearer(String),
 }
 
+/// The user name a request claims (Basic), for throttling and the audit of failures.
+pub fn claimed_user(headers: &HeaderMap) -> Option<String> {
+    match parse_authorization(headers) {
+        Ok(Some(Credential::Basic { user, .. })) => Some(user),
+        _ => None,
+    }
+}
+
 fn parse_authorization(headers: &HeaderMap) -> ApiResult<Option<Credential>> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Ok(None);
@@ -170,12 +201,14 @@ fn parse_authorization(headers: &HeaderMap) -> ApiResult<Option<Credential>> {
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, insecure_http: bool) -> Self {
+    pub fn new(store: Arc<dyn Store>, insecure_http: bool, limits: FailureLimits) -> Self {
         Self {
             store,
             cache: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(1),
             insecure_http,
+            failures: Mutex::new(HashMap::new()),
+            limits,
             decoy_hash: std::sync::OnceLock::new(),
         }
     }
@@ -216,7 +249,47 @@ impl Authenticator {
             Credential::Basic { user, password } => self.basic(&user, &password).await?,
             Credential::Bearer(token) => self.bearer(&token).await?,
         };
-        Ok(Principal { account })
+        Ok(Principal {
+            account,
+            source: conn.peer.ip().to_string(),
+        })
+    }
+
+    /// Whether failed attempts for this account name or from this address are over the
+    /// limit (answered 429 until the window passes).
+    pub fn throttled(&self, keys: &[String]) -> bool {
+        let Ok(map) = self.failures.lock() else {
+            return false;
+        };
+        keys.iter().any(|k| {
+            map.get(k).is_some_and(|(n, since)| {
+                since.elapsed() < FAILURE_WINDOW && *n >= self.limit_for(k)
+            })
+        })
+    }
+
+    fn limit_for(&self, key: &str) -> u32 {
+        if key.starts_with("ip:") {
+            self.limits.per_address
+        } else {
+            self.limits.per_account
+        }
+    }
+
+    /// Counts a failed attempt against each key.
+    pub fn note_failure(&self, keys: &[String]) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > CACHE_MAX {
+                map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+            }
+            for k in keys {
+                let entry = map.entry(k.clone()).or_insert((0, Instant::now()));
+                if entry.1.elapsed() >= FAILURE_WINDOW {
+                    *entry = (0, Instant::now());
+                }
+                entry.0 += 1;
+            }
+        }
     }
 
     /// Checks a user name and password (also used by the token endpoint).

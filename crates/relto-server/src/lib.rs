@@ -2,6 +2,7 @@
 //! one error type that always answers with a TAXII error body.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 mod error;
 pub mod release;
@@ -33,6 +34,9 @@ pub struct ServerConfig {
     pub max_objects_per_envelope: usize,
     /// Allow credentials over plain HTTP from non-loopback peers (behind a TLS proxy).
     pub insecure_http: bool,
+    /// Record the audit chain (off only to measure what auditing costs).
+    pub audit: bool,
+    pub failure_limits: auth::FailureLimits,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +49,8 @@ impl Default for ServerConfig {
             max_page: 1000,
             max_objects_per_envelope: 10_000,
             insecure_http: false,
+            audit: true,
+            failure_limits: auth::FailureLimits::default(),
         }
     }
 }
@@ -57,6 +63,7 @@ pub struct AppState {
     pub cursor_key: Arc<CursorKey>,
     pub config: Arc<ServerConfig>,
     pub release: Arc<release::ReleaseCache>,
+    pub audit: audit::Auditor,
 }
 
 impl AppState {
@@ -66,13 +73,19 @@ impl AppState {
             .cursor_key()
             .await
             .map_err(|e| format!("cannot read the cursor key: {e}"))?;
-        let auth = Authenticator::new(store.clone(), config.insecure_http);
+        let auth = Authenticator::new(store.clone(), config.insecure_http, config.failure_limits);
+        let audit = if config.audit {
+            audit::Auditor::start(store.clone())
+        } else {
+            audit::Auditor::disabled()
+        };
         Ok(Self {
             store,
             auth: Arc::new(auth),
             cursor_key: Arc::new(CursorKey::new(key)),
             config: Arc::new(config),
             release: Arc::new(release::ReleaseCache::default()),
+            audit,
         })
     }
 }

@@ -165,8 +165,8 @@ const REF_LIST_TYPES: [&str; 4] = ["report", "grouping", "note", "opinion"];
 
 /// Redacts a page for `reader` in place: granular markings the reader fails remove what they
 /// select, and object_refs lose the ids the reader cannot see. Objects of the reader's own
-/// organization, and objects without either, keep their stored bytes. Returns how many
-/// objects were redacted; an object the redaction would leave invalid is dropped.
+/// organization, and objects without either, keep their stored bytes. An object the
+/// redaction would leave invalid is withheld.
 pub async fn redact_page(
     store: &dyn Store,
     view: &ReleaseView,
@@ -174,7 +174,8 @@ pub async fn redact_page(
     reader: &Reader,
     filter: &ReaderFilter,
     page: &mut Page,
-) -> StoreResult<usize> {
+) -> StoreResult<Redactions> {
+    let mut out = Redactions::default();
     let own = |o: &relto_store::StoredObject| o.originator == reader.organization;
     let ref_rows: Vec<i64> = page
         .items
@@ -197,10 +198,9 @@ pub async fn redact_page(
         }
     }
     if parsed.is_empty() {
-        return Ok(0);
+        return Ok(out);
     }
     let mut drop = Vec::new();
-    let mut changed = 0;
     for (i, value) in parsed {
         let ty = page.items[i].object_type().to_string();
         // The store's predicate has decided visibility (rules 1-3, 5, 6); what is left is
@@ -214,8 +214,8 @@ pub async fn redact_page(
             Decision::Allow => Vec::new(),
             // A granular marking on a required property: the label set holds it, so the
             // store does not return such an object; fail closed if it ever did.
-            Decision::Deny(_) => {
-                drop.push(i);
+            Decision::Deny(why) => {
+                drop.push((i, why));
                 continue;
             }
         };
@@ -234,15 +234,24 @@ pub async fn redact_page(
         match redact(&value, &selectors, required) {
             Ok(copy) => {
                 page.items[i].raw = copy.to_string();
-                changed += 1;
+                out.redacted.insert(page.items[i].row, selectors);
             }
-            Err(_) => drop.push(i),
+            Err(why) => drop.push((i, why)),
         }
     }
-    for i in drop.into_iter().rev() {
-        page.items.remove(i);
+    for (i, why) in drop.into_iter().rev() {
+        let o = page.items.remove(i);
+        out.dropped.push((o, why));
     }
-    Ok(changed)
+    Ok(out)
+}
+
+/// What `redact_page` did: the rows it redacted (with the selectors removed) and the objects
+/// it withheld after all (with why).
+#[derive(Debug, Default)]
+pub struct Redactions {
+    pub redacted: HashMap<i64, Vec<String>>,
+    pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 
 /// Why an object may not be written by `poster`, or the release facts to store with it.

@@ -26,9 +26,10 @@ use relto_taxii::query::{parse_query, Endpoint};
 use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 use serde_json::{json, Value};
 
-use crate::auth::{new_token, now_us, token_sha256, ConnInfo, Principal};
+use crate::audit::event;
+use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::release::{reader_of, redact_page, write_rules, ReleaseView};
+use crate::release::{reader_of, redact_page, write_rules, Redactions, ReleaseView};
 use crate::AppState;
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
@@ -81,8 +82,19 @@ async fn method_not_allowed() -> ApiError {
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let tls = req.extensions().get::<ConnInfo>().is_some_and(|c| c.tls);
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
     let mut resp = next.run(req).await;
+    let status = resp.status();
     let h = resp.headers_mut();
+    // An error answered before the body was read ends the connection (its unread bytes
+    // cannot be told from the next request); say so, so that clients do not reuse it.
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -120,7 +132,36 @@ impl FromRequestParts<AppState> for Caller {
                 peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
                 tls: false,
             });
-        let principal = st.auth.authenticate(&parts.headers, &conn).await?;
+        let claimed = claimed_user(&parts.headers);
+        let keys: Vec<String> = claimed
+            .iter()
+            .map(|u| format!("user:{u}"))
+            .chain([format!("ip:{}", conn.peer.ip())])
+            .collect();
+        if st.auth.throttled(&keys) {
+            return Err(ApiError(TaxiiError::too_many_requests(
+                "too many failed authentications; wait a minute and try again",
+            )));
+        }
+        let principal = match st.auth.authenticate(&parts.headers, &conn).await {
+            Ok(p) => p,
+            Err(e) => {
+                // A request without credentials is a question, not an attempt.
+                if parts.headers.contains_key(header::AUTHORIZATION) {
+                    st.auth.note_failure(&keys);
+                    let mut ev = event(
+                        "auth.failure",
+                        claimed.as_deref().unwrap_or(""),
+                        "",
+                        &conn.peer.ip().to_string(),
+                    );
+                    ev.outcome = "failure".into();
+                    ev.detail = e.0.description.clone().unwrap_or_default();
+                    st.audit.record(ev).await;
+                }
+                return Err(e);
+            }
+        };
         let accept = parts
             .headers
             .get(header::ACCEPT)
@@ -446,6 +487,71 @@ impl Paging {
     }
 }
 
+/// One audit record per object served on `path`: allow, or redact with what was removed;
+/// deny for what the redaction withheld.
+async fn audit_release(st: &AppState, p: &Principal, path: &str, page: &Page, r: &Redactions) {
+    let base = event(
+        "object.release",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    let mut events = Vec::with_capacity(page.items.len() + r.dropped.len());
+    for o in &page.items {
+        let mut e = base.clone();
+        e.object_id = o.stix_id.clone();
+        e.object_version = format_micros(o.version);
+        match r.redacted.get(&o.row) {
+            Some(removed) => {
+                e.outcome = "redact".into();
+                e.detail = format!("{path}; removed {}", removed.join(", "));
+            }
+            None => {
+                e.outcome = "allow".into();
+                e.detail = path.into();
+            }
+        }
+        events.push(e);
+    }
+    for (o, why) in &r.dropped {
+        let mut e = base.clone();
+        e.object_id = o.stix_id.clone();
+        e.object_version = format_micros(o.version);
+        e.outcome = "deny".into();
+        e.detail = format!("{path}; {why}");
+        events.push(e);
+    }
+    st.audit.record_all(events).await;
+}
+
+/// Records a denial when `oid` exists in the collection but the reader may not see it (the
+/// reader itself is answered 404, as for an object that does not exist).
+async fn audit_hidden(
+    st: &AppState,
+    p: &Principal,
+    collection: i64,
+    oid: &str,
+    path: &str,
+) -> ApiResult<()> {
+    let mut q = ObjectQuery::new(collection, 1);
+    q.ids = vec![oid.to_string()];
+    q.with_raw = false;
+    if let Some(o) = st.store.query_objects(&q).await?.items.first() {
+        let mut e = event(
+            "object.release",
+            &p.account.name,
+            &p.account.organization.slug,
+            &p.source,
+        );
+        e.object_id = o.stix_id.clone();
+        e.object_version = format_micros(o.version);
+        e.outcome = "deny".into();
+        e.detail = format!("{path}; not releasable to this reader");
+        st.audit.record(e).await;
+    }
+    Ok(())
+}
+
 /// Writes an envelope from stored bytes without re-serialising the objects.
 fn envelope(head: String, page: &Page) -> String {
     let size: usize = page.items.iter().map(|o| o.raw.len() + 1).sum();
@@ -516,6 +622,7 @@ async fn manifest(
     let mut q = pg.query(c.pk, Endpoint::Objects, false);
     q.reader = Some(a.filter(&st, &p));
     let page = st.store.query_objects(&q).await?;
+    audit_release(&st, &p, "manifest", &page, &Redactions::default()).await;
     let (mut body, headers) = pg.finish(&st, &page);
     if !page.items.is_empty() {
         let records: Vec<Value> = page
@@ -605,8 +712,10 @@ async fn versions(
     // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
     // answers 404), unless the client is paging past the end.
     if page.items.is_empty() && pg.after.is_none() {
+        audit_hidden(&st, &p, c.pk, &oid, "versions").await?;
         return Err(no_object(&oid));
     }
+    audit_release(&st, &p, "versions", &page, &Redactions::default()).await;
     let (mut body, headers) = pg.finish(&st, &page);
     if !page.items.is_empty() {
         let list: Vec<String> = page
@@ -700,7 +809,16 @@ async fn delete_object(
     if n == 0 {
         return Err(no_object(&oid));
     }
-    tracing::info!(account = %p.account.name, object = %oid, versions = n, "deleted");
+    let mut e = event(
+        "object.delete",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    e.object_id = oid.clone();
+    e.outcome = "ok".into();
+    e.detail = format!("{n} version(s)");
+    st.audit.record(e).await;
     Ok(taxii(StatusCode::OK, String::new(), &[]))
 }
 
@@ -863,6 +981,30 @@ async fn add_objects(
         }
         successes.push(v);
     }
+    let base = event(
+        "object.write",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut events = Vec::with_capacity(successes.len() + failures.len());
+    for (list, ok) in [(&successes, true), (&failures, false)] {
+        for v in list {
+            let mut e = base.clone();
+            e.object_id = text(v, "id");
+            e.object_version = text(v, "version");
+            e.detail = text(v, "message");
+            e.outcome = match (ok, e.detail.is_empty()) {
+                (true, true) => "ok",
+                (true, false) => "duplicate",
+                (false, _) => "rejected",
+            }
+            .into();
+            events.push(e);
+        }
+    }
+    st.audit.record_all(events).await;
     let status_id = uuid::Uuid::new_v4().to_string();
     let mut status = json!({
         "id": status_id,
@@ -927,7 +1069,24 @@ async fn management_auth(State(st): State<AppState>, req: Request) -> ApiResult<
             "send JSON {\"username\": …, \"password\": …}",
         ))
     })?;
-    let account = st.auth.basic(&body.username, &body.password).await?;
+    let source = conn.peer.ip().to_string();
+    let keys = [format!("user:{}", body.username), format!("ip:{source}")];
+    if st.auth.throttled(&keys) {
+        return Err(ApiError(TaxiiError::too_many_requests(
+            "too many failed authentications; wait a minute and try again",
+        )));
+    }
+    let account = match st.auth.basic(&body.username, &body.password).await {
+        Ok(a) => a,
+        Err(e) => {
+            st.auth.note_failure(&keys);
+            let mut ev = event("auth.failure", &body.username, "", &source);
+            ev.outcome = "failure".into();
+            ev.detail = "POST /management/auth: wrong user name or password".into();
+            st.audit.record(ev).await;
+            return Err(e);
+        }
+    };
     let token = new_token().map_err(|_| ApiError(TaxiiError::internal()))?;
     let now = now_us();
     st.store
@@ -939,6 +1098,15 @@ async fn management_auth(State(st): State<AppState>, req: Request) -> ApiResult<
             expires_us: Some(now + SESSION_TOKEN_US),
         })
         .await?;
+    let mut ev = event(
+        "token.create",
+        &account.name,
+        &account.organization.slug,
+        &source,
+    );
+    ev.outcome = "ok".into();
+    ev.detail = "session token, 24 hours".into();
+    st.audit.record(ev).await;
     let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

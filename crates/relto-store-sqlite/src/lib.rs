@@ -1070,6 +1070,89 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn append_audit(&self, events: Vec<audit::AuditEvent>) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.write(move |tx, _| {
+            let mut last: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO audit (seq, ts_us, kind, actor, organization, source, object_id,
+                                        object_version, outcome, detail, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(db_err)?;
+            for e in events {
+                let r = audit::chain(last.as_ref().map(|(s, h)| (*s, h.as_str())), e);
+                let ev = &r.event;
+                insert
+                    .execute(params![
+                        r.seq,
+                        ev.ts_us,
+                        ev.kind,
+                        ev.actor,
+                        ev.organization,
+                        ev.source,
+                        ev.object_id,
+                        ev.object_version,
+                        ev.outcome,
+                        ev.detail,
+                        r.prev_hash,
+                        r.hash
+                    ])
+                    .map_err(db_err)?;
+                last = Some((r.seq, r.hash));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<audit::AuditRecord>> {
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
+                        outcome, detail, prev_hash, hash
+                 FROM audit WHERE seq > ?1 ORDER BY rowid LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after_seq, limit as i64], |r| {
+                    Ok(audit::AuditRecord {
+                        seq: r.get(0)?,
+                        event: audit::AuditEvent {
+                            ts_us: r.get(1)?,
+                            kind: r.get(2)?,
+                            actor: r.get(3)?,
+                            organization: r.get(4)?,
+                            source: r.get(5)?,
+                            object_id: r.get(6)?,
+                            object_version: r.get(7)?,
+                            outcome: r.get(8)?,
+                            detail: r.get(9)?,
+                        },
+                        prev_hash: r.get(10)?,
+                        hash: r.get(11)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()> {
         let s = status.clone();
         self.write(move |tx, _| {

@@ -93,6 +93,25 @@ CREATE TABLE statuses (
     json TEXT NOT NULL
 );
 CREATE INDEX statuses_by_created ON statuses (created_us);
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY,
+    ts_us INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    organization TEXT NOT NULL,
+    source TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    object_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+-- Append-only for relto itself; the hash chain is what proves it to everyone else.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
 "#];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

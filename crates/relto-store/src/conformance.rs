@@ -106,6 +106,7 @@ pub async fn run_all(store: &dyn Store) {
     delete_recomputes_versions(store, pk).await;
     statuses(store).await;
     release_predicate(store).await;
+    audit_chain(store).await;
     cursor_key_is_stable(store).await;
     disabled_entries_vanish(store).await;
 }
@@ -675,4 +676,37 @@ async fn release_predicate(store: &dyn Store) {
     again.version = Some(9_999);
     store.add_objects(pk, vec![again], 60).await.expect("add");
     assert_eq!(store.release_generation().await.expect("g"), g);
+}
+
+async fn audit_chain(store: &dyn Store) {
+    let event = |n: i64| audit::AuditEvent {
+        ts_us: n,
+        kind: "object.release".into(),
+        actor: "nis-analyst".into(),
+        organization: "kor-nis".into(),
+        source: "127.0.0.1".into(),
+        object_id: format!("indicator--{n}"),
+        object_version: String::new(),
+        outcome: "allow".into(),
+        detail: String::new(),
+    };
+    store
+        .append_audit((1..=5).map(event).collect())
+        .await
+        .expect("append");
+    store
+        .append_audit((6..=7).map(event).collect())
+        .await
+        .expect("append");
+    let records = store.audit_records(0, 100).await.expect("records");
+    assert_eq!(records.len(), 7);
+    assert_eq!(
+        records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=7).collect::<Vec<_>>()
+    );
+    assert_eq!(records[6].event, event(7));
+    assert_eq!(audit::verify_chain(&records, &[]), Ok(7));
+    let tail = store.audit_records(5, 100).await.expect("tail");
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0].prev_hash, records[4].hash);
 }

@@ -3,6 +3,7 @@
 //! conformance suite (`conformance` module).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod conformance;
 mod model;
 
@@ -115,6 +116,17 @@ pub trait Store: Send + Sync + 'static {
         rows: &[i64],
         reader: &ReaderFilter,
     ) -> StoreResult<Vec<(i64, String)>>;
+
+    /// Appends events to the audit chain, in order, in one transaction (each record gets the
+    /// next number and the hash of the one before).
+    async fn append_audit(&self, events: Vec<audit::AuditEvent>) -> StoreResult<()>;
+
+    /// Audit records with numbers above `after_seq`, in order, at most `limit`.
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<audit::AuditRecord>>;
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
     /// A status resource of an API root.

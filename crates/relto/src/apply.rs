@@ -130,6 +130,17 @@ pub async fn apply(store_args: &StoreArgs, file: &Path) -> CliResult<()> {
         ))
     })?;
     let s = store.apply_realm(&plan).await?;
+    let mut e = crate::audit_cmd::cli_event("realm.apply", "", "");
+    e.outcome = "ok".into();
+    e.detail = format!(
+        "{}: {} created, {} updated, {} unchanged, {} disabled",
+        file.display(),
+        s.created,
+        s.updated,
+        s.unchanged,
+        s.disabled
+    );
+    store.append_audit(vec![e]).await?;
     println!(
         "applied {}: {} created, {} updated, {} unchanged, {} disabled",
         file.display(),
@@ -159,6 +170,10 @@ pub async fn create_token(
             expires_us: expires_days.map(|d| now + i64::from(d) * 86_400_000_000),
         })
         .await?;
+    let mut e = crate::audit_cmd::cli_event("token.create", account, "");
+    e.outcome = "ok".into();
+    e.detail = format!("label {label}");
+    store.append_audit(vec![e]).await?;
     println!("{token}");
     eprintln!("relto: token for '{account}' created; it is shown only now (stored as SHA-256)");
     Ok(())

@@ -164,11 +164,16 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     };
     if created {
         tracing::info!("created account 'admin'");
+        let mut e = crate::audit_cmd::cli_event("account.create", "admin", "hub");
+        e.outcome = "ok".into();
+        e.detail = "first start".into();
+        store.append_audit(vec![e]).await?;
     }
 
     let insecure_http = args.insecure_http || file.insecure_http.unwrap_or(false);
     let defaults = ServerConfig::default();
     let config = ServerConfig {
+        audit: std::env::var("RELTO_AUDIT").map_or(true, |v| v != "off"),
         title: args.title.or(file.title).unwrap_or(defaults.title.clone()),
         description: file.description.or(defaults.description.clone()),
         contact: file.contact,
@@ -207,8 +212,10 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         }
     });
 
+    let audit = state.audit.clone();
     let app = relto_server::router(state);
     relto_server::serve(listener, app, tls, shutdown_signal()).await?;
+    audit.flush().await;
     tracing::info!("stopped");
     Ok(())
 }

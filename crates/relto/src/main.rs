@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod audit_cmd;
 mod config;
 mod progress;
 mod transfer;
@@ -112,6 +113,64 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The tamper-evident audit chain: verify, export, ledger, checkpoint.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Prove the chain intact, or name the first record changed, removed, inserted or
+    /// reordered (exit 1).
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Checkpoints kept elsewhere (JSON lines from `relto audit checkpoint`): also catches
+        /// records removed from the end and a chain rebuilt from scratch.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Print the records as JSON lines.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this organization's records.
+        #[arg(long)]
+        organization: Option<String>,
+        /// Only records about this STIX id.
+        #[arg(long)]
+        object: Option<String>,
+        /// From this time on (RFC 3339, e.g. 2026-11-25T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Who received which version of an object, whole or redacted, and who was refused.
+    Ledger {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The object's STIX id.
+        object: String,
+    },
+    /// Print the chain's last record as a checkpoint line to keep outside the hub.
+    Checkpoint {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn parse_time(flag: &str, value: Option<&str>) -> CliResult<Option<i64>> {
+    value
+        .map(|v| {
+            relto_stix::timestamp::parse_timestamp(v)
+                .map(|t| t.micros)
+                .map_err(|e| CliError(format!("--{flag}: {e}")))
+        })
+        .transpose()
 }
 
 #[derive(Subcommand)]
@@ -265,6 +324,34 @@ fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
+            Command::Audit { command } => match command {
+                AuditCommand::Verify { store, checkpoints } => {
+                    audit_cmd::verify(&store, checkpoints.as_deref()).await
+                }
+                AuditCommand::Export {
+                    store,
+                    organization,
+                    object,
+                    since,
+                    until,
+                } => {
+                    let filter = audit_cmd::ExportFilter {
+                        organization: organization.as_deref(),
+                        object: object.as_deref(),
+                        since_us: parse_time("since", since.as_deref())?,
+                        until_us: parse_time("until", until.as_deref())?,
+                    };
+                    audit_cmd::export(&store, &filter)
+                        .await
+                        .map(|_| ExitCode::SUCCESS)
+                }
+                AuditCommand::Ledger { store, object } => audit_cmd::ledger(&store, &object)
+                    .await
+                    .map(|_| ExitCode::SUCCESS),
+                AuditCommand::Checkpoint { store } => audit_cmd::checkpoint(&store)
+                    .await
+                    .map(|_| ExitCode::SUCCESS),
+            },
             Command::Token {
                 command:
                     TokenCommand::Create {

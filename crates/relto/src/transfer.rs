@@ -115,10 +115,23 @@ pub async fn import(
         })
         .collect();
     let mut progress = Progress::new(raws.len(), quiet);
+    let (actor, org) = match &poster {
+        Some(p) => (p.name.clone(), p.organization.slug.clone()),
+        None => ("operator".to_string(), operator_org.clone()),
+    };
+    let write_event = |id: &str, version: String, outcome: &str, detail: &str| {
+        let mut e = crate::audit_cmd::cli_event("object.write", &actor, &org);
+        e.object_id = id.to_string();
+        e.object_version = version;
+        e.outcome = outcome.into();
+        e.detail = detail.into();
+        e
+    };
     let (mut added, mut duplicates) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
     for chunk in raws.chunks(IMPORT_BATCH) {
         let mut batch = Vec::with_capacity(chunk.len());
+        let mut events = Vec::with_capacity(chunk.len());
         for raw in chunk {
             let checked = relto_stix::validate_object(raw.get())
                 .map_err(|e| format!("{}: {}", e.id.as_deref().unwrap_or("(no id)"), e.message))
@@ -139,19 +152,35 @@ pub async fn import(
                     raw: raw.get().to_string(),
                     release,
                 }),
-                Err(f) => failures.push(f),
+                Err(f) => {
+                    let id = f.split(':').next().unwrap_or("");
+                    events.push(write_event(id, String::new(), "rejected", &f));
+                    failures.push(f);
+                }
             }
         }
-        for outcome in store
+        let ids: Vec<String> = batch.iter().map(|o| o.stix_id.clone()).collect();
+        let outcomes = store
             .add_objects(coll.pk, batch, relto_server::now_us())
-            .await?
-        {
+            .await?;
+        for (id, outcome) in ids.iter().zip(outcomes) {
+            let fmt = relto_stix::timestamp::format_micros;
             match outcome {
-                AddOutcome::Added { .. } => added += 1,
-                AddOutcome::Duplicate { .. } => duplicates += 1,
-                AddOutcome::Refused(why) => failures.push(why),
+                AddOutcome::Added { version, .. } => {
+                    added += 1;
+                    events.push(write_event(id, fmt(version), "ok", "import"));
+                }
+                AddOutcome::Duplicate { version } => {
+                    duplicates += 1;
+                    events.push(write_event(id, fmt(version), "duplicate", "import"));
+                }
+                AddOutcome::Refused(why) => {
+                    events.push(write_event(id, String::new(), "rejected", &why));
+                    failures.push(why);
+                }
             }
         }
+        store.append_audit(events).await?;
         progress.advance(chunk.len());
     }
     progress.finish();
@@ -211,17 +240,50 @@ pub async fn export(
     loop {
         let mut page = store.query_objects(&q).await?;
         let next = page.items.last().map(|o| o.cursor());
-        if let (Some(account), Some(f)) = (&reader, &filter) {
-            redact_page(
-                store.as_ref(),
-                &view,
-                coll.pk,
-                &reader_of(account),
-                f,
-                &mut page,
-            )
-            .await?;
-        }
+        let redactions = match (&reader, &filter) {
+            (Some(account), Some(f)) => {
+                redact_page(
+                    store.as_ref(),
+                    &view,
+                    coll.pk,
+                    &reader_of(account),
+                    f,
+                    &mut page,
+                )
+                .await?
+            }
+            _ => Default::default(),
+        };
+        let (actor, org) = match &reader {
+            Some(a) => (a.name.as_str(), a.organization.slug.as_str()),
+            None => ("operator", ""),
+        };
+        let events: Vec<_> = page
+            .items
+            .iter()
+            .map(|o| {
+                let mut e = crate::audit_cmd::cli_event("object.release", actor, org);
+                e.object_id = o.stix_id.clone();
+                e.object_version = relto_stix::timestamp::format_micros(o.version);
+                match redactions.redacted.get(&o.row) {
+                    Some(removed) => {
+                        e.outcome = "redact".into();
+                        e.detail = format!("export; removed {}", removed.join(", "));
+                    }
+                    None => {
+                        e.outcome = "allow".into();
+                        e.detail = if reader.is_some() {
+                            "export"
+                        } else {
+                            "operator export"
+                        }
+                        .into();
+                    }
+                }
+                e
+            })
+            .collect();
+        store.append_audit(events).await?;
         for o in &page.items {
             out.write_all(if count == 0 { b",\"objects\":[" } else { b"," })?;
             out.write_all(o.raw.as_bytes())?;

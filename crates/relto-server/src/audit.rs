@@ -1,0 +1,111 @@
+//! Feeding the audit chain without slowing requests: handlers hand events to a queue, one
+//! task appends them in batches (one transaction per batch). The queue is bounded: when the
+//! store cannot keep up, requests wait rather than records being dropped, and when the
+//! store fails the task retries; nothing is ever discarded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use relto_store::audit::AuditEvent;
+use relto_store::{Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+const QUEUE: usize = 65_536;
+const BATCH: usize = 4_096;
+
+enum Msg {
+    Event(AuditEvent),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle to the audit queue; cheap to clone. A disabled auditor records nothing (for
+/// measuring the cost of auditing only).
+#[derive(Clone)]
+pub struct Auditor {
+    tx: Option<mpsc::Sender<Msg>>,
+}
+
+impl Auditor {
+    /// Starts the appending task.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(append_loop(store, rx));
+        Self { tx: Some(tx) }
+    }
+
+    pub fn disabled() -> Self {
+        Self { tx: None }
+    }
+
+    pub async fn record(&self, event: AuditEvent) {
+        if let Some(tx) = &self.tx {
+            if tx.send(Msg::Event(event)).await.is_err() {
+                tracing::error!("the audit task has stopped; an audit event was not recorded");
+            }
+        }
+    }
+
+    pub async fn record_all(&self, events: Vec<AuditEvent>) {
+        for e in events {
+            self.record(e).await;
+        }
+    }
+
+    /// Waits until everything recorded so far is in the store.
+    pub async fn flush(&self) {
+        if let Some(tx) = &self.tx {
+            let (done, wait) = oneshot::channel();
+            if tx.send(Msg::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+}
+
+async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
+    while let Some(first) = rx.recv().await {
+        let mut events = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(m) = next {
+            match m {
+                Msg::Event(e) => events.push(e),
+                Msg::Flush(f) => flushes.push(f),
+            }
+            next = if events.len() < BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let mut delay = Duration::from_millis(10);
+        loop {
+            match store.append_audit(events.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let level_error = !matches!(e, StoreError::Unavailable(_));
+                    if level_error {
+                        tracing::error!(error = %e, pending = events.len(), "cannot append to the audit chain; retrying");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+/// An event stamped now.
+pub fn event(kind: &str, actor: &str, organization: &str, source: &str) -> AuditEvent {
+    AuditEvent {
+        ts_us: crate::auth::now_us(),
+        kind: kind.into(),
+        actor: actor.into(),
+        organization: organization.into(),
+        source: source.into(),
+        ..AuditEvent::default()
+    }
+}
