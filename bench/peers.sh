@@ -36,7 +36,8 @@ nation = "KOR"
 [[account]]
 name = "bench"
 organization = "bench"
-roles = ["analyst"]
+# relay: the workload's objects name third-party creators (created_by_ref), as a feed does
+roles = ["analyst", "relay"]
 password_env = "BENCH_PW"
 token_env = "BENCH_TOKEN"
 [[collection]]

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use relto_policy::decide::DefaultLabel;
 use relto_policy::label::parse_marking;
@@ -64,19 +65,44 @@ pub fn reader_of(account: &Account) -> Reader {
     }
 }
 
+/// How long a view is used before the store's generation is asked again. Writes through
+/// this node invalidate it at once; changes made elsewhere (another node, `relto apply`)
+/// take effect within this time, like a credential's cache.
+const REFRESH: Duration = Duration::from_secs(1);
+
 /// Caches the view per store generation and each reader's filter per generation.
 #[derive(Default)]
 pub struct ReleaseCache {
-    view: RwLock<Option<Arc<ReleaseView>>>,
+    /// The view and when the store's generation was last compared with it.
+    view: RwLock<Option<(Arc<ReleaseView>, Instant)>>,
     filters: Mutex<HashMap<String, (i64, Arc<ReaderFilter>)>>,
 }
 
 impl ReleaseCache {
+    /// Makes the next request compare the generation (after a write on this node, which
+    /// may have added a label set or a marking).
+    pub fn invalidate(&self) {
+        if let Ok(mut slot) = self.view.write() {
+            if let Some((_, checked)) = slot.as_mut() {
+                *checked = Instant::now() - REFRESH;
+            }
+        }
+    }
+
     /// The view at the store's current generation (rebuilt when it changed).
     pub async fn view(&self, store: &dyn Store) -> StoreResult<Arc<ReleaseView>> {
+        let cached = self.view.read().ok().and_then(|v| v.clone());
+        if let Some((v, checked)) = &cached {
+            if checked.elapsed() < REFRESH {
+                return Ok(v.clone());
+            }
+        }
         let generation = store.release_generation().await?;
-        if let Some(v) = self.view.read().ok().and_then(|v| v.clone()) {
+        if let Some((v, _)) = cached {
             if v.generation == generation {
+                if let Ok(mut slot) = self.view.write() {
+                    *slot = Some((v.clone(), Instant::now()));
+                }
                 return Ok(v);
             }
         }
@@ -98,7 +124,7 @@ impl ReleaseCache {
             label_sets: state.label_sets,
         });
         if let Ok(mut slot) = self.view.write() {
-            *slot = Some(view.clone());
+            *slot = Some((view.clone(), Instant::now()));
         }
         Ok(view)
     }

@@ -960,6 +960,8 @@ async fn add_objects(
         }
     }
     let outcomes = st.store.add_objects(c.pk, to_store, now).await?;
+    // New label sets or markings may have come in: readers must see them at once.
+    st.release.invalidate();
     let mut successes: Vec<Value> = Vec::with_capacity(outcomes.len());
     for (acc, outcome) in accepted.iter().zip(&outcomes) {
         let (version, message) = match outcome {
