@@ -419,7 +419,7 @@ fn sql_visible(alias: &str, f: &ReaderFilterArgs) -> String {
 fn sql_sees(alias: &str, f: &ReaderFilterArgs) -> String {
     let endpoint = |col: &str| {
         format!(
-            "({alias}.{col} IS NULL OR EXISTS (SELECT 1 FROM objects x INDEXED BY objects_by_version \
+            "({alias}.{col} IS NULL OR EXISTS (SELECT 1 FROM objects x INDEXED BY objects_visibility \
              WHERE x.collection = {alias}.collection AND x.stix_id = {alias}.{col} AND x.is_last = 1 AND {}))",
             sql_visible("x", f)
         )
@@ -439,7 +439,7 @@ fn sql_sees(alias: &str, f: &ReaderFilterArgs) -> String {
 fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
     let endpoint = |col: &str| {
         format!(
-            "(o.{col} IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version \
+            "(o.{col} IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_visibility \
              WHERE e.collection = o.collection AND e.stix_id = o.{col} AND e.is_last = 1 AND {}))",
             sql_visible("e", f)
         )
@@ -447,7 +447,7 @@ fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a Reade
     let fragment = format!(
         " AND (o.originator = ? OR ({} AND {} AND {} \
           AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
-               CROSS JOIN objects e INDEXED BY objects_by_version \
+               CROSS JOIN objects e INDEXED BY objects_visibility \
                ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
                WHERE r.row = o.row AND {}))))",
         sql_visible("o", f),
@@ -1064,7 +1064,7 @@ impl Store for SqliteStore {
             let sees = sql_sees("e", &f);
             let sql = format!(
                 "SELECT r.row, r.ref FROM object_refs r WHERE r.row IN rarray(?)
-                   AND NOT EXISTS (SELECT 1 FROM objects e INDEXED BY objects_by_version
+                   AND NOT EXISTS (SELECT 1 FROM objects e INDEXED BY objects_visibility
                      WHERE e.collection = ? AND e.stix_id = r.ref AND e.is_last = 1 AND {sees})"
             );
             let mut args: Vec<&dyn ToSql> = vec![&rows, &collection];

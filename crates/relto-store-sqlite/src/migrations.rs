@@ -85,6 +85,10 @@ CREATE TABLE markings (id TEXT PRIMARY KEY, raw TEXT NOT NULL);
 CREATE UNIQUE INDEX objects_by_version ON objects (collection, stix_id, version);
 CREATE INDEX objects_by_added ON objects (collection, date_added, row);
 CREATE INDEX objects_by_type ON objects (collection, type, date_added, row);
+-- Covers the release predicate's look-ups of referenced objects (is it visible, what does it
+-- stand on) without reading the rows, which hold the objects' bytes.
+CREATE INDEX objects_visibility
+    ON objects (collection, stix_id, is_last, label_set, originator, ref_a, ref_b);
 CREATE TABLE statuses (
     id TEXT PRIMARY KEY,
     api_root TEXT NOT NULL,
