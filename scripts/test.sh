@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of relto: formatting, lints, the Rust suites (unit, storage conformance,
-# server integration), then the Python end-to-end suites that drive the built binary with the
-# OASIS reference tools (taxii2-client, stix2-validator). Installs what it needs itself.
+# Runs every test of relto: formatting, lints, the Rust suites (unit, property, storage
+# conformance, server integration, the leak test, audit tampering), the Python end-to-end
+# suites that drive the built binary with the OASIS reference tools (taxii2-client,
+# stix2-validator) and the SIGKILL crash test, then a short run of every fuzz target.
+# Installs what it needs itself (a virtualenv in .venv, cargo-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +16,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --bins --quiet
 cargo test --workspace --quiet
-RELTO_BIN="$PWD/target/debug/relto" .venv/bin/python -m pytest -q tests/python
+bash fuzz/run.sh "${RELTO_FUZZ_SECONDS:-5}"
+RELTO_BIN="$PWD/target/debug/relto" .venv/bin/python -m pytest -q -p no:cacheprovider tests/python

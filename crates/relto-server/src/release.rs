@@ -273,7 +273,8 @@ pub async fn redact_page(
 }
 
 /// What `redact_page` did: the rows it redacted (with the selectors removed) and the objects
-/// it withheld after all (with why).
+/// it withheld after all (with why). Every served page's release is audited from it.
+#[must_use]
 #[derive(Debug, Default)]
 pub struct Redactions {
     pub redacted: HashMap<i64, Vec<String>>,

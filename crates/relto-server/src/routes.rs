@@ -524,6 +524,21 @@ async fn audit_release(st: &AppState, p: &Principal, path: &str, page: &Page, r:
     st.audit.record_all(events).await;
 }
 
+/// Redacts a page for the caller and records the release of each of its objects.
+async fn release_page(
+    st: &AppState,
+    a: &Access,
+    p: &Principal,
+    filter: &ReaderFilter,
+    page: &mut Page,
+    path: &str,
+) -> ApiResult<()> {
+    let reader = reader_of(&p.account);
+    let r = redact_page(st.store.as_ref(), &a.view, a.coll.pk, &reader, filter, page).await?;
+    audit_release(st, p, path, page, &r).await;
+    Ok(())
+}
+
 /// Records a denial when `oid` exists in the collection but the reader may not see it (the
 /// reader itself is answered 404, as for an object that does not exist).
 async fn audit_hidden(
@@ -591,16 +606,7 @@ async fn get_objects(
     q.reader = Some(filter.clone());
     let mut page = st.store.query_objects(&q).await?;
     let (head, headers) = pg.finish(&st, &page);
-    let reader = reader_of(&p.account);
-    redact_page(
-        st.store.as_ref(),
-        &a.view,
-        c.pk,
-        &reader,
-        &filter,
-        &mut page,
-    )
-    .await?;
+    release_page(&st, &a, &p, &filter, &mut page, "objects").await?;
     Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
 }
 
@@ -674,19 +680,11 @@ async fn get_object(
     // answers 404), unless the client is paging past the end. An object the reader may not
     // see answers exactly the same.
     if page.items.is_empty() && pg.after.is_none() {
+        audit_hidden(&st, &p, c.pk, &oid, "object").await?;
         return Err(no_object(&oid));
     }
     let (head, headers) = pg.finish(&st, &page);
-    let reader = reader_of(&p.account);
-    redact_page(
-        st.store.as_ref(),
-        &a.view,
-        c.pk,
-        &reader,
-        &filter,
-        &mut page,
-    )
-    .await?;
+    release_page(&st, &a, &p, &filter, &mut page, "object").await?;
     Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
 }
 

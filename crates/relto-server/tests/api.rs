@@ -539,3 +539,65 @@ async fn duplicate_posts_are_idempotent() {
         .unwrap();
     assert_eq!(m["objects"].as_array().unwrap().len(), 1);
 }
+
+/// Waits (a little) for the audit task to append what the requests queued.
+async fn audit_of(app: &TestApp, want: usize) -> Vec<relto_store::audit::AuditRecord> {
+    for _ in 0..100 {
+        let records = app.store.audit_records(0, 10_000).await.unwrap();
+        if records.len() >= want {
+            return records;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.store.audit_records(0, 10_000).await.unwrap()
+}
+
+#[tokio::test]
+async fn every_release_write_and_failure_is_audited() {
+    let app = spawn_app().await;
+    app.add(&[indicator(1, 1), indicator(2, 1)]).await;
+    let coll = app.main_coll();
+    app.get(&format!("{coll}objects/")).send().await.unwrap();
+    let id = "indicator--8e2e2d2b-17d4-4cbf-938f-000000000001";
+    app.get(&format!("{coll}objects/{id}/"))
+        .send()
+        .await
+        .unwrap();
+    app.get(&format!("{coll}manifest/")).send().await.unwrap();
+    app.get(&format!("{coll}objects/{id}/versions/"))
+        .send()
+        .await
+        .unwrap();
+    app.client
+        .get(format!("{}/taxii2/", app.base))
+        .basic_auth("nis-analyst", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    // 2 writes + 2 (objects) + 1 (object) + 2 (manifest) + 1 (versions) + 1 failure.
+    let records = audit_of(&app, 9).await;
+    let count = |kind: &str, detail: &str| {
+        records
+            .iter()
+            .filter(|r| r.event.kind == kind && r.event.detail.starts_with(detail))
+            .count()
+    };
+    assert_eq!(count("object.write", ""), 2);
+    assert_eq!(count("object.release", "objects"), 2);
+    assert_eq!(count("object.release", "object"), 3, "objects + object");
+    assert_eq!(count("object.release", "manifest"), 2);
+    assert_eq!(count("object.release", "versions"), 1);
+    assert_eq!(count("auth.failure", ""), 1);
+    let release = records
+        .iter()
+        .find(|r| r.event.kind == "object.release" && r.event.object_id == id)
+        .unwrap();
+    assert_eq!(release.event.actor, "nis-analyst");
+    assert_eq!(release.event.organization, "kor-nis");
+    assert_eq!(release.event.outcome, "allow");
+    assert_eq!(release.event.object_version, "2024-01-01T00:00:01.000000Z");
+    assert_eq!(
+        relto_store::audit::verify_chain(&records, &[]),
+        Ok(records.len() as u64)
+    );
+}
