@@ -10,11 +10,12 @@ use relto_store::audit::AuditEvent;
 use relto_store::{Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-const QUEUE: usize = 65_536;
+/// Requests' batches waiting to be appended (each holds one request's events).
+const QUEUE: usize = 4_096;
 const BATCH: usize = 4_096;
 
 enum Msg {
-    Event(AuditEvent),
+    Events(Vec<AuditEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -38,16 +39,18 @@ impl Auditor {
     }
 
     pub async fn record(&self, event: AuditEvent) {
-        if let Some(tx) = &self.tx {
-            if tx.send(Msg::Event(event)).await.is_err() {
-                tracing::error!("the audit task has stopped; an audit event was not recorded");
-            }
-        }
+        self.record_all(vec![event]).await;
     }
 
+    /// Queues the events of one request together (one hand-over per page, not per object).
     pub async fn record_all(&self, events: Vec<AuditEvent>) {
-        for e in events {
-            self.record(e).await;
+        if events.is_empty() {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            if tx.send(Msg::Events(events)).await.is_err() {
+                tracing::error!("the audit task has stopped; audit events were not recorded");
+            }
         }
     }
 
@@ -69,7 +72,7 @@ async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
         let mut next = Some(first);
         while let Some(m) = next {
             match m {
-                Msg::Event(e) => events.push(e),
+                Msg::Events(mut e) => events.append(&mut e),
                 Msg::Flush(f) => flushes.push(f),
             }
             next = if events.len() < BATCH {
