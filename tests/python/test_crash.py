@@ -82,22 +82,20 @@ def writer(base, rng, acked, stop, counter):
                 acked[oid] = raw
 
 
-def read_all(base):
+def read_ids(base, ids):
+    """The stored objects with these ids, 100 per request (match[id]), and for each the raw
+    text of the page that served it."""
     s = requests.Session()
     s.headers.update({"Authorization": "Bearer " + TOKEN, "Accept": TAXII})
     url = f"{base}/crash/collections/{COLL}/objects/"
-    out, nxt = [], None
-    while True:
-        params = {"limit": 1000}
-        if nxt:
-            params["next"] = nxt
-        r = s.get(url, params=params, timeout=30)
+    served, page_of = {}, {}
+    for i in range(0, len(ids), 100):
+        r = s.get(url, params={"match[id]": ",".join(ids[i:i + 100]), "limit": 1000}, timeout=30)
         assert r.status_code == 200, r.text
-        env = r.json()
-        out.append(r.text)
-        if not env.get("more"):
-            return out
-        nxt = env["next"]
+        for o in r.json().get("objects", []):
+            served[o["id"]] = o
+            page_of[o["id"]] = r.text
+    return served, page_of
 
 
 def test_sigkill_during_ingest_loses_nothing_acknowledged():
@@ -108,7 +106,7 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged():
         with open(realm, "w") as f:
             f.write(REALM)
         subprocess.run([BIN, "apply", realm], env=env, check=True, stdout=subprocess.DEVNULL)
-        acked, posted = {}, {}
+        acked, checked = {}, set()
         counter = [0]
         for kill in range(KILLS):
             proc, base = start(data, env)
@@ -120,27 +118,23 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged():
             proc.wait()
             stop.set()
             t.join()
-            # Restart and check everything acknowledged so far.
+            # Restart; check what was acknowledged since the last check, and a sample of the
+            # older ones (each read is audited, so the chain grows with every check).
             proc, base = start(data, env)
             try:
-                pages = read_all(base)
-                served = {}
-                for text in pages:
-                    for o in json.loads(text).get("objects", []):
-                        served[o["id"]] = o
-                missing = [oid for oid in acked if oid not in served]
+                fresh = [oid for oid in acked if oid not in checked]
+                older = rng.sample(sorted(checked), min(200, len(checked)))
+                served, page_of = read_ids(base, fresh + older)
+                missing = [oid for oid in fresh + older if oid not in served]
                 assert not missing, f"kill {kill}: {len(missing)} acknowledged objects lost, e.g. {missing[:3]}"
-                for oid, raw in acked.items():
+                for oid in fresh + older:
+                    raw = acked[oid]
                     assert served[oid] == json.loads(raw), f"kill {kill}: {oid} differs"
-                # Byte identity, on a sample each time (the envelope serves the stored bytes).
-                s = requests.Session()
-                s.headers.update({"Authorization": "Bearer " + TOKEN, "Accept": TAXII})
-                for oid in rng.sample(sorted(acked), min(100, len(acked))):
-                    r = s.get(f"{base}/crash/collections/{COLL}/objects/{oid}/", timeout=10)
-                    assert acked[oid] in r.text, f"kill {kill}: {oid} is not byte-identical"
+                    assert raw in page_of[oid], f"kill {kill}: {oid} is not byte-identical"
                 # Nothing half-written: every served object is one that was posted, whole.
-                for oid, o in served.items():
+                for o in served.values():
                     assert o["content"].startswith("intercept "), o
+                checked.update(fresh)
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait()

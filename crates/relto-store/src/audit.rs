@@ -116,17 +116,29 @@ pub struct Checkpoint {
     pub hash: String,
 }
 
-/// Checks records given in stored order: numbering without gaps from 1, each hash matching
-/// its content, each previous hash matching the record before, and every checkpoint
-/// matching. Names the first record that breaks the chain.
-pub fn verify_chain<'a>(
-    records: impl IntoIterator<Item = &'a AuditRecord>,
-    checkpoints: &[Checkpoint],
-) -> Result<u64, ChainBreak> {
-    let mut prev = GENESIS.to_string();
-    let mut count = 0u64;
-    let mut last_seq = 0i64;
-    for (expected_seq, r) in (1i64..).zip(records) {
+/// Checks a chain record by record, in stored order, holding only the last hash: numbering
+/// without gaps from 1, each hash matching its content, each previous hash matching the
+/// record before, and every checkpoint matching.
+pub struct ChainVerifier<'c> {
+    checkpoints: &'c [Checkpoint],
+    prev: String,
+    count: u64,
+    last_seq: i64,
+}
+
+impl<'c> ChainVerifier<'c> {
+    pub fn new(checkpoints: &'c [Checkpoint]) -> Self {
+        Self {
+            checkpoints,
+            prev: GENESIS.to_string(),
+            count: 0,
+            last_seq: 0,
+        }
+    }
+
+    /// Takes the next record; the first that does not fit is named.
+    pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
+        let expected_seq = self.last_seq + 1;
         if r.seq != expected_seq {
             let problem = if r.seq > expected_seq {
                 format!(
@@ -145,7 +157,7 @@ pub fn verify_chain<'a>(
                 problem,
             });
         }
-        if r.prev_hash != prev {
+        if r.prev_hash != self.prev {
             return Err(ChainBreak {
                 seq: r.seq,
                 problem: "does not follow the record before it (inserted, reordered, or the record before was changed)".into(),
@@ -157,7 +169,7 @@ pub fn verify_chain<'a>(
                 problem: "its content does not match its hash (changed)".into(),
             });
         }
-        if let Some(c) = checkpoints.iter().find(|c| c.seq == r.seq) {
+        if let Some(c) = self.checkpoints.iter().find(|c| c.seq == r.seq) {
             if c.hash != r.hash {
                 return Err(ChainBreak {
                     seq: r.seq,
@@ -166,19 +178,39 @@ pub fn verify_chain<'a>(
                 });
             }
         }
-        prev = r.hash.clone();
-        last_seq = r.seq;
-        count += 1;
+        self.prev.clone_from(&r.hash);
+        self.last_seq = r.seq;
+        self.count += 1;
+        Ok(())
     }
-    if let Some(c) = checkpoints.iter().find(|c| c.seq > last_seq) {
-        return Err(ChainBreak {
-            seq: c.seq,
-            problem: format!(
-                "is in a checkpoint but the chain ends at {last_seq} (records were removed from its end)"
-            ),
-        });
+
+    /// Ends the check: a checkpoint beyond the last record means records were cut from the
+    /// end. Returns how many records were verified.
+    pub fn finish(self) -> Result<u64, ChainBreak> {
+        if let Some(c) = self.checkpoints.iter().find(|c| c.seq > self.last_seq) {
+            return Err(ChainBreak {
+                seq: c.seq,
+                problem: format!(
+                    "is in a checkpoint but the chain ends at {} (records were removed from its end)",
+                    self.last_seq
+                ),
+            });
+        }
+        Ok(self.count)
     }
-    Ok(count)
+}
+
+/// Checks records given in stored order (see [`ChainVerifier`]); names the first record
+/// that breaks the chain.
+pub fn verify_chain<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    checkpoints: &[Checkpoint],
+) -> Result<u64, ChainBreak> {
+    let mut v = ChainVerifier::new(checkpoints);
+    for r in records {
+        v.push(r)?;
+    }
+    v.finish()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use relto_store::audit::{verify_chain, AuditEvent, AuditRecord, Checkpoint};
+use relto_store::audit::{AuditEvent, AuditRecord, ChainVerifier, Checkpoint};
 use relto_store::Store;
 
 use crate::{CliError, CliResult, StoreArgs};
@@ -49,20 +49,29 @@ pub async fn verify(store_args: &StoreArgs, checkpoints: Option<&Path>) -> CliRe
                 .collect::<CliResult<_>>()?
         }
     };
-    // The chain is checked as one sequence; records are held only to pass them on.
-    let mut records = Vec::new();
+    // Streamed: only the last record is held, whatever the chain's length.
+    let mut verifier = ChainVerifier::new(&checkpoints);
+    let mut broken = None;
+    let mut last: Option<(i64, String)> = None;
     for_each_record(store.as_ref(), |r| {
-        records.push(r.clone());
+        if broken.is_none() {
+            match verifier.push(r) {
+                Ok(()) => last = Some((r.seq, r.hash.clone())),
+                Err(b) => broken = Some(b),
+            }
+        }
         Ok(())
     })
     .await?;
-    match verify_chain(&records, &checkpoints) {
+    let result = match broken {
+        Some(b) => Err(b),
+        None => verifier.finish(),
+    };
+    match result {
         Ok(n) => {
             println!(
                 "audit chain intact: {n} records{}",
-                records
-                    .last()
-                    .map(|r| format!(", last {} {}", r.seq, r.hash))
+                last.map(|(seq, hash)| format!(", last {seq} {hash}"))
                     .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
