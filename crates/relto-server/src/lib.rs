@@ -19,7 +19,7 @@ pub use auth::{
 };
 pub use error::ApiError;
 pub use routes::router;
-pub use serve::{load_tls, serve, TlsError};
+pub use serve::{load_tls, serve, Timeouts, TlsError};
 
 /// What the operator configures about the served API.
 #[derive(Debug, Clone)]
@@ -32,11 +32,26 @@ pub struct ServerConfig {
     pub max_page: u32,
     /// Most objects one envelope may carry.
     pub max_objects_per_envelope: usize,
+    /// Deepest nesting of arrays and objects a request body may have (at most 128).
+    pub max_json_depth: usize,
+    pub query_limits: relto_taxii::query::QueryLimits,
+    /// Time a client has to send a request's headers, and to finish a TLS handshake.
+    pub header_timeout: std::time::Duration,
+    pub handshake_timeout: std::time::Duration,
     /// Allow credentials over plain HTTP from non-loopback peers (behind a TLS proxy).
     pub insecure_http: bool,
     /// Record the audit chain (off only to measure what auditing costs).
     pub audit: bool,
     pub failure_limits: auth::FailureLimits,
+}
+
+impl ServerConfig {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            header: self.header_timeout,
+            handshake: self.handshake_timeout,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -48,6 +63,10 @@ impl Default for ServerConfig {
             default_page: 1000,
             max_page: 1000,
             max_objects_per_envelope: 10_000,
+            max_json_depth: relto_stix::envelope::MAX_DEPTH,
+            query_limits: relto_taxii::query::QueryLimits::default(),
+            header_timeout: std::time::Duration::from_secs(30),
+            handshake_timeout: std::time::Duration::from_secs(15),
             insecure_http: false,
             audit: true,
             failure_limits: auth::FailureLimits::default(),

@@ -22,7 +22,7 @@ use relto_store::{
     StatusRow,
 };
 use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
-use relto_taxii::query::{parse_query, Endpoint};
+use relto_taxii::query::{parse_query_with, Endpoint};
 use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 use serde_json::{json, Value};
 
@@ -427,8 +427,8 @@ struct Paging {
 }
 
 fn paging(st: &AppState, raw: Option<&str>, endpoint: Endpoint, scope: &str) -> ApiResult<Paging> {
-    let filters =
-        parse_query(raw, endpoint).map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    let filters = parse_query_with(raw, endpoint, &st.config.query_limits)
+        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
     let fingerprint = filters.fingerprint(scope);
     let after = match &filters.next {
         Some(n) => Some(
@@ -772,8 +772,12 @@ async fn delete_object(
     let Path((root, cid, oid)) = path.map_err(path_err)?;
     let a = writable_collection(&st, &p, &root, &cid).await?;
     let c = &a.coll;
-    let filters = parse_query(raw.as_deref(), Endpoint::DeleteObject)
-        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    let filters = parse_query_with(
+        raw.as_deref(),
+        Endpoint::DeleteObject,
+        &st.config.query_limits,
+    )
+    .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
     // What the caller cannot see does not exist for it; what it did not create it may not
     // delete (admins excepted).
     let mut q = ObjectQuery::new(c.pk, st.config.max_page as usize);
@@ -893,7 +897,7 @@ async fn add_objects(
     }
     let bytes = read_body(&headers, body, a.api_root.max_content_length).await?;
     let now = now_us();
-    let raws = relto_stix::parse_envelope(&bytes)
+    let raws = relto_stix::parse_envelope_with_depth(&bytes, st.config.max_json_depth)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
     if raws.len() > st.config.max_objects_per_envelope {
         return Err(ApiError(TaxiiError::new(

@@ -19,10 +19,13 @@ use tower::ServiceExt;
 
 use crate::auth::ConnInfo;
 
-/// A client has this long to send a request's headers (slow-loris defence).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// A TLS handshake must finish in this time.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a client may take to send a request's headers (slow-loris defence) and to
+/// finish a TLS handshake.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub header: Duration,
+    pub handshake: Duration,
+}
 
 #[derive(Debug)]
 pub struct TlsError(pub String);
@@ -74,6 +77,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<TlsAcceptor>,
+    timeouts: Timeouts,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
@@ -105,11 +109,11 @@ pub async fn serve(
             let svc = TowerToHyperService::new(svc);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(timeouts.header)
                 .keep_alive(true);
             let result = match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(timeouts.handshake, acceptor.accept(stream)).await {
                         Ok(Ok(s)) => http.serve_connection(TokioIo::new(s), svc).await,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");

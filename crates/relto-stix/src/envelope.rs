@@ -28,7 +28,7 @@ pub enum EnvelopeError {
     /// The `objects` list is empty.
     EmptyObjects,
     /// Arrays/objects are nested deeper than [`MAX_DEPTH`].
-    TooDeep,
+    TooDeep(usize),
 }
 
 impl fmt::Display for EnvelopeError {
@@ -52,9 +52,9 @@ impl fmt::Display for EnvelopeError {
             EnvelopeError::EmptyObjects => {
                 f.write_str("the \"objects\" list of the envelope must not be empty")
             }
-            EnvelopeError::TooDeep => write!(
+            EnvelopeError::TooDeep(limit) => write!(
                 f,
-                "request body nests arrays/objects more than {MAX_DEPTH} levels deep"
+                "request body nests arrays/objects more than {limit} levels deep"
             ),
         }
     }
@@ -134,7 +134,7 @@ impl<'de> Deserialize<'de> for Envelope<'de> {
 }
 
 /// Checks the nesting depth of `[`/`{` outside of strings.
-fn check_depth(body: &[u8]) -> Result<(), EnvelopeError> {
+fn check_depth(body: &[u8], max_depth: usize) -> Result<(), EnvelopeError> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -153,8 +153,8 @@ fn check_depth(body: &[u8]) -> Result<(), EnvelopeError> {
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(EnvelopeError::TooDeep);
+                if depth > max_depth {
+                    return Err(EnvelopeError::TooDeep(max_depth));
                 }
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
@@ -186,8 +186,16 @@ fn not_json(e: &serde_json::Error) -> EnvelopeError {
 /// Other members (`more`, `next`, `id`, `spec_version`, …) are ignored. A
 /// leading UTF-8 byte order mark is skipped.
 pub fn parse_envelope(body: &[u8]) -> Result<Vec<&RawValue>, EnvelopeError> {
+    parse_envelope_with_depth(body, MAX_DEPTH)
+}
+
+/// [`parse_envelope`] with another nesting limit (at most 128, serde_json's own).
+pub fn parse_envelope_with_depth(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<Vec<&RawValue>, EnvelopeError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    check_depth(body)?;
+    check_depth(body, max_depth.clamp(1, 128))?;
     let top: &RawValue = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
     if !top.get().starts_with('{') {
         return Err(EnvelopeError::NotAnEnvelope(
@@ -386,7 +394,7 @@ mod tests {
         let deep = format!(r#"{{"objects":[{{"x":{inner}}}]}}"#);
         assert_eq!(
             parse_envelope(deep.as_bytes()).unwrap_err(),
-            EnvelopeError::TooDeep
+            EnvelopeError::TooDeep(64)
         );
         // Brackets inside strings (with escapes) do not count.
         let s = format!(r#"{{"objects":[{{"x":"\"{}"}}]}}"#, "[{".repeat(500));
@@ -395,14 +403,14 @@ mod tests {
         let huge = "[".repeat(1_000_000);
         assert_eq!(
             parse_envelope(huge.as_bytes()).unwrap_err(),
-            EnvelopeError::TooDeep
+            EnvelopeError::TooDeep(64)
         );
     }
 
     #[test]
     fn display_messages() {
         assert!(EnvelopeError::EmptyObjects.to_string().contains("empty"));
-        assert!(EnvelopeError::TooDeep.to_string().contains("64"));
+        assert!(EnvelopeError::TooDeep(64).to_string().contains("64"));
         let e = parse_envelope(br#"{"more":true}"#).unwrap_err();
         assert!(e.to_string().contains("objects"), "{e}");
     }

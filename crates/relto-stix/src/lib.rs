@@ -13,7 +13,7 @@ pub mod pattern;
 pub mod timestamp;
 pub mod validate;
 
-pub use envelope::{parse_envelope, EnvelopeError};
+pub use envelope::{parse_envelope, parse_envelope_with_depth, EnvelopeError};
 pub use timestamp::{Timestamp, TimestampError};
 pub use validate::{
     is_required_property, validate_object, GranularMarking, ObjectMeta, ValidationError,

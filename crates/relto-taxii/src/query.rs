@@ -3,10 +3,26 @@
 
 use relto_stix::timestamp::parse_timestamp;
 
-/// Most query parameters one request may carry; more is hostile or broken input.
+/// Most query parameters one request may carry by default; more is hostile or broken input.
 pub const MAX_QUERY_PARAMS: usize = 64;
-/// Most values one comma-separated `match[…]` list may carry.
+/// Most values one comma-separated `match[…]` list may carry by default.
 pub const MAX_MATCH_VALUES: usize = 256;
+
+/// The limits a query string must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub max_params: usize,
+    pub max_match_values: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_params: MAX_QUERY_PARAMS,
+            max_match_values: MAX_MATCH_VALUES,
+        }
+    }
+}
 
 /// Which endpoint the parameters are for; each admits a subset (spec §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,15 +139,26 @@ fn err(msg: impl Into<String>) -> QueryError {
 /// not define are ignored, as TAXII servers do for filters they do not support; repeated
 /// `match[…]` parameters add to the list.
 pub fn parse_query(raw: Option<&str>, endpoint: Endpoint) -> Result<ObjectFilters, QueryError> {
+    parse_query_with(raw, endpoint, &QueryLimits::default())
+}
+
+/// [`parse_query`] under other limits.
+pub fn parse_query_with(
+    raw: Option<&str>,
+    endpoint: Endpoint,
+    limits: &QueryLimits,
+) -> Result<ObjectFilters, QueryError> {
+    let max_values = limits.max_match_values;
     let mut f = ObjectFilters::default();
     let Some(raw) = raw.filter(|r| !r.is_empty()) else {
         return Ok(f);
     };
     let pairs: Vec<&str> = raw.split('&').filter(|p| !p.is_empty()).collect();
-    if pairs.len() > MAX_QUERY_PARAMS {
+    if pairs.len() > limits.max_params {
         return Err(err(format!(
-            "too many query parameters ({}); at most {MAX_QUERY_PARAMS}",
-            pairs.len()
+            "too many query parameters ({}); at most {}",
+            pairs.len(),
+            limits.max_params
         )));
     }
     let paged = endpoint != Endpoint::DeleteObject;
@@ -162,17 +189,20 @@ pub fn parse_query(raw: Option<&str>, endpoint: Endpoint) -> Result<ObjectFilter
                 f.next = Some(value);
             }
             "match[id]" if endpoint == Endpoint::Objects => {
-                push_list(&mut f.ids, &value, "match[id]")?
+                push_list(&mut f.ids, &value, "match[id]", max_values)?
             }
             "match[type]" if endpoint == Endpoint::Objects => {
-                push_list(&mut f.types, &value, "match[type]")?
+                push_list(&mut f.types, &value, "match[type]", max_values)?
             }
-            "match[spec_version]" => {
-                push_list(&mut f.spec_versions, &value, "match[spec_version]")?
-            }
+            "match[spec_version]" => push_list(
+                &mut f.spec_versions,
+                &value,
+                "match[spec_version]",
+                max_values,
+            )?,
             "match[version]" if endpoint != Endpoint::Versions => {
                 let vf = f.versions.get_or_insert_with(VersionFilter::default);
-                for item in split_list(&value, "match[version]")? {
+                for item in split_list(&value, "match[version]", max_values)? {
                     match item {
                         "all" => vf.all = true,
                         "first" => vf.first = true,
@@ -194,30 +224,33 @@ pub fn parse_query(raw: Option<&str>, endpoint: Endpoint) -> Result<ObjectFilter
     Ok(f)
 }
 
-fn split_list<'a>(value: &'a str, name: &str) -> Result<Vec<&'a str>, QueryError> {
+fn split_list<'a>(value: &'a str, name: &str, max: usize) -> Result<Vec<&'a str>, QueryError> {
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
     if items.iter().any(|i| i.is_empty()) {
         return Err(err(format!("{name} has an empty item in '{value}'")));
     }
-    if items.len() > MAX_MATCH_VALUES {
+    if items.len() > max {
         return Err(err(format!(
-            "{name} lists {} values; at most {MAX_MATCH_VALUES}",
+            "{name} lists {} values; at most {max}",
             items.len()
         )));
     }
     Ok(items)
 }
 
-fn push_list(list: &mut Vec<String>, value: &str, name: &str) -> Result<(), QueryError> {
-    for item in split_list(value, name)? {
+fn push_list(
+    list: &mut Vec<String>,
+    value: &str,
+    name: &str,
+    max: usize,
+) -> Result<(), QueryError> {
+    for item in split_list(value, name, max)? {
         if !list.iter().any(|x| x == item) {
             list.push(item.to_string());
         }
     }
-    if list.len() > MAX_MATCH_VALUES {
-        return Err(err(format!(
-            "{name} lists more than {MAX_MATCH_VALUES} values"
-        )));
+    if list.len() > max {
+        return Err(err(format!("{name} lists more than {max} values")));
     }
     Ok(())
 }

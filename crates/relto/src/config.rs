@@ -47,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RELTO_TITLE")]
     pub title: Option<String>,
     /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
-    /// insecure_http, nation, title, description, contact, log.
+    /// insecure_http, nation, title, description, contact, log, and a [limits] table.
     #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info or debug.
@@ -69,6 +69,23 @@ struct FileConfig {
     description: Option<String>,
     contact: Option<String>,
     log: Option<String>,
+    /// Limits against hostile input (safe defaults when absent).
+    limits: Option<LimitsConfig>,
+}
+
+/// `[limits]` of the configuration file.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct LimitsConfig {
+    max_objects_per_envelope: Option<usize>,
+    max_json_depth: Option<usize>,
+    max_query_params: Option<usize>,
+    max_match_values: Option<usize>,
+    page_size: Option<u32>,
+    header_timeout_secs: Option<u64>,
+    tls_handshake_timeout_secs: Option<u64>,
+    auth_failures_per_account: Option<u32>,
+    auth_failures_per_address: Option<u32>,
 }
 
 fn read_config(path: &Path) -> CliResult<FileConfig> {
@@ -172,13 +189,46 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
 
     let insecure_http = args.insecure_http || file.insecure_http.unwrap_or(false);
     let defaults = ServerConfig::default();
+    let l = file.limits.unwrap_or_default();
+    let page = l.page_size.unwrap_or(defaults.max_page).max(1);
     let config = ServerConfig {
+        max_objects_per_envelope: l
+            .max_objects_per_envelope
+            .unwrap_or(defaults.max_objects_per_envelope)
+            .max(1),
+        max_json_depth: l
+            .max_json_depth
+            .unwrap_or(defaults.max_json_depth)
+            .clamp(2, 128),
+        query_limits: relto_taxii::query::QueryLimits {
+            max_params: l
+                .max_query_params
+                .unwrap_or(defaults.query_limits.max_params),
+            max_match_values: l
+                .max_match_values
+                .unwrap_or(defaults.query_limits.max_match_values),
+        },
+        default_page: page,
+        max_page: page,
+        header_timeout: l
+            .header_timeout_secs
+            .map_or(defaults.header_timeout, Duration::from_secs),
+        handshake_timeout: l
+            .tls_handshake_timeout_secs
+            .map_or(defaults.handshake_timeout, Duration::from_secs),
+        failure_limits: relto_server::auth::FailureLimits {
+            per_account: l
+                .auth_failures_per_account
+                .unwrap_or(defaults.failure_limits.per_account),
+            per_address: l
+                .auth_failures_per_address
+                .unwrap_or(defaults.failure_limits.per_address),
+        },
         audit: std::env::var("RELTO_AUDIT").map_or(true, |v| v != "off"),
-        title: args.title.or(file.title).unwrap_or(defaults.title.clone()),
-        description: file.description.or(defaults.description.clone()),
+        title: args.title.or(file.title).unwrap_or(defaults.title),
+        description: file.description.or(defaults.description),
         contact: file.contact,
         insecure_http,
-        ..defaults
     };
     let state = AppState::new(store.clone(), config)
         .await
@@ -213,8 +263,9 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     });
 
     let audit = state.audit.clone();
+    let timeouts = state.config.timeouts();
     let app = relto_server::router(state);
-    relto_server::serve(listener, app, tls, shutdown_signal()).await?;
+    relto_server::serve(listener, app, tls, timeouts, shutdown_signal()).await?;
     audit.flush().await;
     tracing::info!("stopped");
     Ok(())

@@ -313,3 +313,49 @@ fn token_create_prints_a_working_token() {
     assert!(text(&out.stderr).contains("ghost"));
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn limits_come_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(relto(dir.path(), &["apply", &quickstart()])
+        .status
+        .success());
+    let cfg = dir.path().join("relto.toml");
+    std::fs::write(
+        &cfg,
+        "[limits]\nmax_objects_per_envelope = 2\nmax_json_depth = 6\nmax_query_params = 3\n",
+    )
+    .unwrap();
+    let s = serve(dir.path(), &["--config", cfg.to_str().unwrap()]);
+    let url = format!("{}/coalition/collections/{COLL}/objects/", s.1);
+    let post = |body: String| {
+        curl(&[
+            "-u",
+            "nis-analyst:nis-secret",
+            "-H",
+            "Content-Type: application/taxii+json;version=2.1",
+            "--data-binary",
+            &body,
+            &url,
+        ])
+    };
+    let three = bundle(3);
+    let (_, code) = post(three);
+    assert_eq!(code, "413");
+    let deep = format!("{{\"objects\":[{}1{}]}}", "[".repeat(8), "]".repeat(8));
+    let (body, code) = post(deep);
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("6 levels"), "{body}");
+    let (_, code) = curl(&[
+        "-u",
+        "nis-analyst:nis-secret",
+        &format!("{url}?limit=1&added_after=2024-01-01T00:00:00Z&match[type]=note&next=x"),
+        "-g",
+    ]);
+    assert_eq!(code, "400");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[limits]\nmax_json_dept = 6\n").unwrap();
+    let out = relto(dir.path(), &["serve", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("max_json_dept"));
+}

@@ -91,6 +91,7 @@ async fn serve_realm(
     config: ServerConfig,
 ) -> TestApp {
     store.apply_realm(realm).await.expect("realm");
+    let timeouts = config.timeouts();
     let state = AppState::new(store.clone(), config).await.expect("state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -98,7 +99,7 @@ async fn serve_realm(
     let addr = listener.local_addr().expect("addr");
     let app = relto_server::router(state);
     let server = tokio::spawn(async move {
-        let _ = relto_server::serve(listener, app, None, std::future::pending()).await;
+        let _ = relto_server::serve(listener, app, None, timeouts, std::future::pending()).await;
     });
     let base = format!("http://{addr}");
     TestApp {
