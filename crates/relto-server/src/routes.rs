@@ -26,7 +26,7 @@ use relto_taxii::query::{parse_query_with, Endpoint};
 use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 use serde_json::{json, Value};
 
-use crate::audit::event;
+use crate::audit::{event, release_events};
 use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::release::{reader_of, redact_page, write_rules, Redactions, ReleaseView};
@@ -487,8 +487,7 @@ impl Paging {
     }
 }
 
-/// One audit record per object served on `path`: allow, or redact with what was removed;
-/// deny for what the redaction withheld.
+/// Records the release of a served page (see [`release_events`]).
 async fn audit_release(st: &AppState, p: &Principal, path: &str, page: &Page, r: &Redactions) {
     let base = event(
         "object.release",
@@ -496,32 +495,9 @@ async fn audit_release(st: &AppState, p: &Principal, path: &str, page: &Page, r:
         &p.account.organization.slug,
         &p.source,
     );
-    let mut events = Vec::with_capacity(page.items.len() + r.dropped.len());
-    for o in &page.items {
-        let mut e = base.clone();
-        e.object_id = o.stix_id.clone();
-        e.object_version = format_micros(o.version);
-        match r.redacted.get(&o.row) {
-            Some(removed) => {
-                e.outcome = "redact".into();
-                e.detail = format!("{path}; removed {}", removed.join(", "));
-            }
-            None => {
-                e.outcome = "allow".into();
-                e.detail = path.into();
-            }
-        }
-        events.push(e);
-    }
-    for (o, why) in &r.dropped {
-        let mut e = base.clone();
-        e.object_id = o.stix_id.clone();
-        e.object_version = format_micros(o.version);
-        e.outcome = "deny".into();
-        e.detail = format!("{path}; {why}");
-        events.push(e);
-    }
-    st.audit.record_all(events).await;
+    st.audit
+        .record_all(release_events(&base, path, page, r))
+        .await;
 }
 
 /// Redacts a page for the caller and records the release of each of its objects.

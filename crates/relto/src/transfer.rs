@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::collections::HashMap;
 
 use relto_policy::Marking;
+use relto_server::audit::release_events;
 use relto_server::release::{reader_of, redact_page, release_facts, write_rules, ReleaseCache};
 use relto_store::{Account, AddOutcome, Collection, NewObject, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
@@ -258,31 +259,13 @@ pub async fn export(
             Some(a) => (a.name.as_str(), a.organization.slug.as_str()),
             None => ("operator", ""),
         };
-        let events: Vec<_> = page
-            .items
-            .iter()
-            .map(|o| {
-                let mut e = crate::audit_cmd::cli_event("object.release", actor, org);
-                e.object_id = o.stix_id.clone();
-                e.object_version = relto_stix::timestamp::format_micros(o.version);
-                match redactions.redacted.get(&o.row) {
-                    Some(removed) => {
-                        e.outcome = "redact".into();
-                        e.detail = format!("export; removed {}", removed.join(", "));
-                    }
-                    None => {
-                        e.outcome = "allow".into();
-                        e.detail = if reader.is_some() {
-                            "export"
-                        } else {
-                            "operator export"
-                        }
-                        .into();
-                    }
-                }
-                e
-            })
-            .collect();
+        let base = crate::audit_cmd::cli_event("object.release", actor, org);
+        let path = if reader.is_some() {
+            "export"
+        } else {
+            "operator export"
+        };
+        let events = release_events(&base, path, &page, &redactions);
         store.append_audit(events).await?;
         for o in &page.items {
             out.write_all(if count == 0 { b",\"objects\":[" } else { b"," })?;
