@@ -1,6 +1,8 @@
 //! Producing a redacted copy of an object: STIX granular-marking selectors (§7.2.3.1,
 //! `description`, `external_references.[0].url`, `object_refs.[2]`) name what to remove.
 
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::decide::RequiredCheck;
@@ -91,6 +93,122 @@ pub fn redact(
         }
     }
     Ok(copy)
+}
+
+/// `redact` on an object's stored JSON text, returning the redacted copy's text. Selectors
+/// that name a top-level property or an item of a top-level list (the common cases: a
+/// marked description, hidden object_refs) are applied by copying the other properties'
+/// text as it is; anything deeper goes through `redact`. Same result, as a value.
+pub fn redact_raw(
+    raw: &str,
+    selectors: &[String],
+    required: RequiredCheck,
+) -> Result<String, String> {
+    let mut drop_keys: Vec<&str> = Vec::new();
+    let mut drop_items: Vec<(&str, usize)> = Vec::new();
+    for sel in selectors {
+        match parse_selector(sel).as_deref() {
+            Some([Step::Key(_)]) => drop_keys.push(sel),
+            Some([Step::Key(_), Step::Index(i)]) => {
+                drop_items.push((sel.split('.').next().unwrap_or_default(), *i))
+            }
+            _ => return redact_via_value(raw, selectors, required),
+        }
+    }
+    let fields = top_level(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    let ty = fields
+        .iter()
+        .find(|(k, _)| k == "type")
+        .and_then(|(_, v)| serde_json::from_str::<&str>(v.get()).ok())
+        .unwrap_or("")
+        .to_string();
+    let mut out = String::with_capacity(raw.len());
+    out.push('{');
+    let mut first = true;
+    for (key, value) in &fields {
+        let mut kept_list = None;
+        if drop_keys.contains(&key.as_str()) {
+            if required(&ty, key) {
+                return Err(format!("required property {key} would be removed"));
+            }
+            continue;
+        }
+        let gone: Vec<usize> = drop_items
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, i)| *i)
+            .collect();
+        if !gone.is_empty() {
+            if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(value.get()) {
+                let kept: Vec<&RawValue> = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !gone.contains(i))
+                    .map(|(_, v)| *v)
+                    .collect();
+                if kept.is_empty() {
+                    if required(&ty, key) {
+                        return Err(format!("required property {key} would be removed"));
+                    }
+                    continue;
+                }
+                kept_list = Some(kept);
+            }
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&serde_json::to_string(key).map_err(|e| e.to_string())?);
+        out.push(':');
+        match kept_list {
+            Some(kept) => {
+                out.push('[');
+                for (i, v) in kept.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(v.get());
+                }
+                out.push(']');
+            }
+            None => out.push_str(value.get()),
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+fn redact_via_value(
+    raw: &str,
+    selectors: &[String],
+    required: RequiredCheck,
+) -> Result<String, String> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    redact(&value, selectors, required).map(|v| v.to_string())
+}
+
+/// An object's top-level properties in their stored order, values as their JSON text.
+fn top_level(raw: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Vec<(String, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let fields = (&mut de).deserialize_map(Fields)?;
+    de.end()?;
+    Ok(fields)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use relto_policy::decide::DefaultLabel;
 use relto_policy::label::parse_marking;
-use relto_policy::redact::redact;
+use relto_policy::redact::redact_raw;
 use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
 use relto_stix::{is_required_property, ObjectMeta};
 use relto_store::{
@@ -155,9 +155,11 @@ fn required(ty: &str, prop: &str) -> bool {
 
 /// The granular markings of an object as (marking_ref, selectors).
 fn granular_of(value: &Value) -> Vec<(String, Vec<String>)> {
-    value
-        .get("granular_markings")
-        .and_then(Value::as_array)
+    granular_list(value.get("granular_markings"))
+}
+
+fn granular_list(list: Option<&Value>) -> Vec<(String, Vec<String>)> {
+    list.and_then(Value::as_array)
         .map(|list| {
             list.iter()
                 .filter_map(|g| {
@@ -213,25 +215,25 @@ pub async fn redact_page(
     for (row, id) in store.hidden_refs(collection, &ref_rows, filter).await? {
         hidden.entry(row).or_default().insert(id);
     }
-    // Only objects with a hidden reference or a granular marking are parsed and rewritten.
-    let mut parsed: Vec<(usize, Value)> = Vec::new();
+    // Only objects with a hidden reference or a granular marking are rewritten; of those,
+    // only the two properties the release needs are parsed.
+    let mut parsed: Vec<(usize, ReleaseFields)> = Vec::new();
+    let mut drop = Vec::new();
     for (i, o) in page.items.iter().enumerate() {
         if own(o) || !(hidden.contains_key(&o.row) || o.raw.contains("\"granular_markings\"")) {
             continue;
         }
-        if let Ok(v) = serde_json::from_str::<Value>(&o.raw) {
-            parsed.push((i, v));
+        match serde_json::from_str::<ReleaseFields>(&o.raw) {
+            Ok(f) => parsed.push((i, f)),
+            // Stored objects were validated; one that no longer parses is not served.
+            Err(_) => drop.push((i, "stored object could not be read for release".to_string())),
         }
     }
-    if parsed.is_empty() {
-        return Ok(out);
-    }
-    let mut drop = Vec::new();
-    for (i, value) in parsed {
+    for (i, fields) in parsed {
         let ty = page.items[i].object_type().to_string();
         // The store's predicate has decided visibility (rules 1-3, 5, 6); what is left is
         // rule 4 and the pruning of object_refs.
-        let granular = granular_of(&value);
+        let granular = granular_list(fields.granular_markings.as_ref());
         let mut selectors = match view
             .policy
             .granular_decision(&ty, &granular, reader, required)
@@ -246,30 +248,37 @@ pub async fn redact_page(
             }
         };
         if let Some(gone) = hidden.get(&page.items[i].row) {
-            if let Some(refs) = value.get("object_refs").and_then(Value::as_array) {
-                for (n, r) in refs.iter().enumerate() {
-                    if r.as_str().is_none_or(|r| gone.contains(r)) {
-                        selectors.push(format!("object_refs.[{n}]"));
-                    }
+            for (n, r) in fields.object_refs.iter().enumerate() {
+                if r.as_str().is_none_or(|r| gone.contains(r)) {
+                    selectors.push(format!("object_refs.[{n}]"));
                 }
             }
         }
         if selectors.is_empty() {
             continue;
         }
-        match redact(&value, &selectors, required) {
+        match redact_raw(&page.items[i].raw, &selectors, required) {
             Ok(copy) => {
-                page.items[i].raw = copy.to_string();
+                page.items[i].raw = copy;
                 out.redacted.insert(page.items[i].row, selectors);
             }
             Err(why) => drop.push((i, why)),
         }
     }
+    drop.sort_by_key(|(i, _)| *i);
     for (i, why) in drop.into_iter().rev() {
         let o = page.items.remove(i);
         out.dropped.push((o, why));
     }
     Ok(out)
+}
+
+/// The two properties of a stored object that its release needs; the rest is skipped.
+#[derive(serde::Deserialize)]
+struct ReleaseFields {
+    granular_markings: Option<Value>,
+    #[serde(default)]
+    object_refs: Vec<Value>,
 }
 
 /// What `redact_page` did: the rows it redacted (with the selectors removed) and the objects

@@ -1,4 +1,5 @@
-//! relto's embedded store: one SQLite file in WAL mode. One writer connection (SQLite admits
+//! relto's embedded store: one SQLite file in WAL mode (and the audit chain in a second file
+//! beside it). One writer connection (SQLite admits
 //! one writer at a time anyway) and a small pool of readers, all used from tokio's blocking
 //! pool so that no query stalls the async workers.
 #![forbid(unsafe_code)]
@@ -15,6 +16,13 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, T
 
 /// Readers kept open between requests; more are opened under load and closed after.
 const IDLE_READERS: usize = 4;
+/// Page cache per connection, KiB. A reader's release predicate looks up every referenced
+/// object in the visibility index; with 2 MiB it re-read index pages from the OS on each
+/// page of reports (measured in the sqlite3 shell at 100,000 objects: the hidden references
+/// of 100 reports 1.35 ms with 2 MiB, under 1 ms with more). The writer's cache holds the
+/// indexes' hot pages during imports.
+const READER_CACHE_KIB: i64 = 16 * 1024;
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -47,11 +55,28 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// The audit chain's file beside the objects' one: `relto.db` → `relto.audit.db`.
+pub fn audit_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.unwrap_or_default();
+    let audit = match name.strip_suffix(".db") {
+        Some(stem) => format!("{stem}.audit.db"),
+        None => format!("{name}.audit"),
+    };
+    path.with_file_name(audit)
+}
+
 fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db_err)?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS chain",
+        [audit_path(path).to_string_lossy()],
+    )
+    .map_err(db_err)?;
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;
-         PRAGMA busy_timeout=5000; PRAGMA cache_size=-{cache_kib}; PRAGMA temp_store=MEMORY;"
+        "PRAGMA journal_mode=WAL; PRAGMA chain.journal_mode=WAL; PRAGMA synchronous=NORMAL;
+         PRAGMA chain.synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;
+         PRAGMA cache_size=-{cache_kib}; PRAGMA chain.cache_size=-512; PRAGMA temp_store=MEMORY;"
     ))
     .map_err(db_err)?;
     // rarray(): passes a list of rows to a query as one value.
@@ -75,7 +100,7 @@ impl SqliteStore {
     /// Opens (creating and migrating if needed) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut conn = open_conn(&path, 4096)?;
+        let mut conn = open_conn(&path, WRITER_CACHE_KIB)?;
         migrations::migrate(&mut conn)?;
         let last_date_added: i64 = conn
             .query_row(
@@ -153,7 +178,7 @@ fn with_reader<T>(inner: &Inner, f: impl FnOnce(&Connection) -> StoreResult<T>) 
     let pooled = inner.readers.lock().map_err(poisoned)?.pop();
     let conn = match pooled {
         Some(c) => c,
-        None => open_conn(&inner.path, 2048)?,
+        None => open_conn(&inner.path, READER_CACHE_KIB)?,
     };
     let out = f(&conn);
     let mut pool = inner.readers.lock().map_err(poisoned)?;

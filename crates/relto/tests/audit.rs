@@ -67,13 +67,21 @@ fn hub_with_history() -> tempfile::TempDir {
 /// A copy of the data directory to tamper with.
 fn copy_of(src: &Path) -> (tempfile::TempDir, PathBuf) {
     let dst = tempfile::tempdir().unwrap();
-    for f in ["relto.db", "relto.db-wal", "relto.db-shm"] {
+    for f in [
+        "relto.db",
+        "relto.db-wal",
+        "relto.db-shm",
+        "relto.audit.db",
+        "relto.audit.db-wal",
+        "relto.audit.db-shm",
+    ] {
         let from = src.join(f);
         if from.exists() {
             std::fs::copy(&from, dst.path().join(f)).unwrap();
         }
     }
-    let db = dst.path().join("relto.db");
+    // The chain is in its own file beside the objects.
+    let db = dst.path().join("relto.audit.db");
     (dst, db)
 }
 
@@ -123,7 +131,7 @@ fn every_single_tampering_is_detected_and_named() {
     let n = count(hub.path());
     assert!(n > 80, "only {n} records");
     // The guards hold against relto's own connection.
-    let c = Connection::open(hub.path().join("relto.db")).unwrap();
+    let c = Connection::open(hub.path().join("relto.audit.db")).unwrap();
     assert!(c.execute("DELETE FROM audit WHERE seq = 1", []).is_err());
     assert!(c
         .execute("UPDATE audit SET outcome = 'x' WHERE seq = 1", [])
