@@ -121,7 +121,7 @@ pub async fn apply(store_args: &StoreArgs, file: &Path) -> CliResult<()> {
             file.display()
         ))
     })?;
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let plan = plan(&realm, store.as_ref()).await.map_err(|e| {
         CliError(format!(
             "{} was not applied; nothing changed:\n{}",
@@ -158,7 +158,7 @@ pub async fn create_token(
     expires_days: Option<u32>,
     label: &str,
 ) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let token = new_token().map_err(CliError)?;
     let now = now_us();
     store

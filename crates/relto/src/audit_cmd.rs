@@ -30,7 +30,7 @@ async fn for_each_record(
 }
 
 pub async fn verify(store_args: &StoreArgs, checkpoints: Option<&Path>) -> CliResult<ExitCode> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let checkpoints: Vec<Checkpoint> = match checkpoints {
         None => Vec::new(),
         Some(p) => {
@@ -49,26 +49,8 @@ pub async fn verify(store_args: &StoreArgs, checkpoints: Option<&Path>) -> CliRe
                 .collect::<CliResult<_>>()?
         }
     };
-    // Streamed: only the last record is held, whatever the chain's length.
-    let mut verifier = ChainVerifier::new(&checkpoints);
-    let mut broken = None;
-    let mut last: Option<(i64, String)> = None;
-    for_each_record(store.as_ref(), |r| {
-        if broken.is_none() {
-            match verifier.push(r) {
-                Ok(()) => last = Some((r.seq, r.hash.clone())),
-                Err(b) => broken = Some(b),
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    let result = match broken {
-        Some(b) => Err(b),
-        None => verifier.finish(),
-    };
-    match result {
-        Ok(n) => {
+    match walk_chain(store.as_ref(), &checkpoints).await? {
+        Ok((n, last)) => {
             println!(
                 "audit chain intact: {n} records{}",
                 last.map(|(seq, hash)| format!(", last {seq} {hash}"))
@@ -81,6 +63,37 @@ pub async fn verify(store_args: &StoreArgs, checkpoints: Option<&Path>) -> CliRe
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The number of records of an intact chain, or an error naming where it breaks.
+pub async fn verify_store(store: &dyn Store) -> CliResult<u64> {
+    match walk_chain(store, &[]).await? {
+        Ok((n, _)) => Ok(n),
+        Err(b) => Err(CliError(format!("audit chain BROKEN at {b}"))),
+    }
+}
+
+type ChainWalk = Result<(u64, Option<(i64, String)>), relto_store::audit::ChainBreak>;
+
+/// Verifies the chain as a stream: only the last record is held, whatever its length.
+async fn walk_chain(store: &dyn Store, checkpoints: &[Checkpoint]) -> CliResult<ChainWalk> {
+    let mut verifier = ChainVerifier::new(checkpoints);
+    let mut broken = None;
+    let mut last: Option<(i64, String)> = None;
+    for_each_record(store, |r| {
+        if broken.is_none() {
+            match verifier.push(r) {
+                Ok(()) => last = Some((r.seq, r.hash.clone())),
+                Err(b) => broken = Some(b),
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(match broken {
+        Some(b) => Err(b),
+        None => verifier.finish().map(|n| (n, last)),
+    })
 }
 
 /// Filters of `relto audit export`.
@@ -101,7 +114,7 @@ impl ExportFilter<'_> {
 }
 
 pub async fn export(store_args: &StoreArgs, filter: &ExportFilter<'_>) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for_each_record(store.as_ref(), |r| {
@@ -118,7 +131,7 @@ pub async fn export(store_args: &StoreArgs, filter: &ExportFilter<'_>) -> CliRes
 
 /// Who received which version of an object, whole or redacted (and who was refused).
 pub async fn ledger(store_args: &StoreArgs, object: &str) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     writeln!(
@@ -154,7 +167,7 @@ pub async fn ledger(store_args: &StoreArgs, object: &str) -> CliResult<()> {
 
 /// Prints the last record as a checkpoint line, to be kept outside the hub.
 pub async fn checkpoint(store_args: &StoreArgs) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let mut last: Option<AuditRecord> = None;
     for_each_record(store.as_ref(), |r| {
         last = Some(r.clone());

@@ -160,7 +160,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         ))
     })?;
 
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     // The admin password is hashed only when the account is about to be created.
     let created = if store.account("admin").await?.is_some() {
         false

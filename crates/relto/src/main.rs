@@ -7,12 +7,13 @@ mod config;
 mod progress;
 mod transfer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use relto_store::{HubIdentity, Store};
+use relto_store_postgres::{is_postgres_url, PostgresStore};
 use relto_store_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -32,10 +33,10 @@ struct Cli {
 /// Where the hub keeps its data (shared by every verb that touches the store).
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
-    /// Data directory; the SQLite database is DIR/relto.db.
+    /// Data directory; the SQLite database is DIR/relto.db (its audit chain DIR/relto.audit.db).
     #[arg(long, env = "RELTO_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database: a SQLite file path (default: DATA_DIR/relto.db).
+    /// Database: postgres://USER@HOST/DB, or a SQLite file path (default: DATA_DIR/relto.db).
     #[arg(long, env = "RELTO_DATABASE", value_name = "URL|PATH")]
     pub database: Option<String>,
 }
@@ -112,6 +113,19 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Copy a stopped SQLite hub into an empty PostgreSQL database: everything, with the
+    /// objects' date_added, the cursor key and the audit chain unchanged.
+    Migrate {
+        /// Data directory of the SQLite hub (its relto.db and relto.audit.db).
+        #[arg(long, env = "RELTO_DATA_DIR", value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The SQLite file, when not DATA_DIR/relto.db.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database to fill (postgres://…); it must hold no hub yet.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// The tamper-evident audit chain: verify, export, ledger, checkpoint.
     Audit {
@@ -210,36 +224,94 @@ impl StoreArgs {
     }
 
     /// Opens the store these arguments name.
-    pub fn open(&self) -> CliResult<Arc<dyn Store>> {
-        match self.database.as_deref() {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Err(CliError(
-                    "PostgreSQL is not supported by this build yet; use the embedded SQLite store (omit --database)".into(),
+    pub async fn open(&self) -> CliResult<Arc<dyn Store>> {
+        open_store(self.database.as_deref(), &self.data_dir()).await
+    }
+}
+
+/// Opens a PostgreSQL URL, a SQLite file path, or (None) the SQLite store of a data directory.
+pub async fn open_store(database: Option<&str>, data_dir: &Path) -> CliResult<Arc<dyn Store>> {
+    match database {
+        Some(url) if is_postgres_url(url) => {
+            let store = PostgresStore::connect(url).await.map_err(|e| {
+                CliError(format!(
+                    "cannot open PostgreSQL database {}: {e}",
+                    without_password(url)
                 ))
-            }
-            Some(path) => {
-                let path = path.strip_prefix("sqlite://").unwrap_or(path);
-                if let Some(parent) = std::path::Path::new(path).parent() {
-                    if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent).map_err(|e| {
-                            CliError(format!("cannot create {}: {e}", parent.display()))
-                        })?;
-                    }
-                }
-                Ok(Arc::new(SqliteStore::open(path).map_err(|e| {
-                    CliError(format!("cannot open database {path}: {e}"))
-                })?))
-            }
-            None => {
-                let dir = self.data_dir();
-                Ok(Arc::new(SqliteStore::open_in_dir(&dir).map_err(|e| {
-                    CliError(format!(
-                        "cannot open the data directory {}: {e}",
-                        dir.display()
-                    ))
-                })?))
-            }
+            })?;
+            Ok(Arc::new(store))
         }
+        Some(path) => {
+            let path = path.strip_prefix("sqlite://").unwrap_or(path);
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        CliError(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+            Ok(Arc::new(SqliteStore::open(path).map_err(|e| {
+                CliError(format!("cannot open database {path}: {e}"))
+            })?))
+        }
+        None => Ok(Arc::new(SqliteStore::open_in_dir(data_dir).map_err(
+            |e| {
+                CliError(format!(
+                    "cannot open the data directory {}: {e}",
+                    data_dir.display()
+                ))
+            },
+        )?)),
+    }
+}
+
+/// `relto migrate`: the copy, then the proofs that it is whole (counts, audit chain).
+async fn migrate(from: &Path, to: &str) -> CliResult<()> {
+    if !from.is_file() {
+        return Err(CliError(format!(
+            "no SQLite hub at {} (give --data-dir or --from)",
+            from.display()
+        )));
+    }
+    if !is_postgres_url(to) {
+        return Err(CliError(
+            "--to must be a PostgreSQL URL (postgres://USER@HOST/DATABASE)".into(),
+        ));
+    }
+    let target = PostgresStore::connect(to).await.map_err(|e| {
+        CliError(format!(
+            "cannot open PostgreSQL database {}: {e}",
+            without_password(to)
+        ))
+    })?;
+    let copied = target
+        .copy_from_sqlite(from)
+        .await
+        .map_err(|e| CliError(format!("migration stopped, nothing committed: {e}")))?;
+    for (table, rows) in &copied {
+        println!("{table:<14} {rows:>10} rows");
+    }
+    let target: Arc<dyn Store> = Arc::new(target);
+    let records = audit_cmd::verify_store(target.as_ref()).await?;
+    println!(
+        "copied {} into {}; its audit chain of {records} records verifies",
+        from.display(),
+        without_password(to)
+    );
+    Ok(())
+}
+
+/// A database URL fit for messages: `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -324,6 +396,14 @@ fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
+            Command::Migrate { data_dir, from, to } => {
+                let from = from.unwrap_or_else(|| {
+                    data_dir
+                        .unwrap_or_else(|| PathBuf::from("relto-data"))
+                        .join("relto.db")
+                });
+                migrate(&from, &to).await.map(|_| ExitCode::SUCCESS)
+            }
             Command::Audit { command } => match command {
                 AuditCommand::Verify { store, checkpoints } => {
                     audit_cmd::verify(&store, checkpoints.as_deref()).await

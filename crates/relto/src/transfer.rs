@@ -90,7 +90,7 @@ pub async fn import(
     let bytes = read_input(file)?;
     let raws = relto_stix::parse_envelope(&bytes)
         .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let poster = acting_account(store.as_ref(), as_account).await?;
     let view = ReleaseCache::default().view(store.as_ref()).await?;
@@ -211,7 +211,7 @@ pub async fn export(
     all_versions: bool,
     as_account: Option<&str>,
 ) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let reader = acting_account(store.as_ref(), as_account).await?;
     let cache = ReleaseCache::default();
@@ -345,7 +345,7 @@ pub async fn release_preview(
     api_root: Option<&str>,
     object: &str,
 ) -> CliResult<()> {
-    let store = store_args.open()?;
+    let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let view = ReleaseCache::default().view(store.as_ref()).await?;
     let (_, preview) =
