@@ -115,8 +115,33 @@ writers = ["org:kor-nis"]
 LISTEN_RE = re.compile(r"relto listening on (http://127\.0\.0\.1:(\d+))")
 
 
-def relto_env() -> dict:
+# RELTO_TEST_BACKEND=postgres runs every hub on a fresh PostgreSQL database (created from
+# RELTO_TEST_POSTGRES_URL, the server's admin URL) instead of the SQLite data directory.
+POSTGRES = os.environ.get("RELTO_TEST_BACKEND") == "postgres"
+_databases: dict[str, str] = {}
+
+
+def database_for(data_dir) -> str | None:
+    """The PostgreSQL database of a data directory (created on first use), or None on SQLite."""
+    if not POSTGRES:
+        return None
+    key = str(data_dir)
+    if key not in _databases:
+        admin = os.environ.get("RELTO_TEST_POSTGRES_URL")
+        if not admin:
+            pytest.fail("RELTO_TEST_BACKEND=postgres needs RELTO_TEST_POSTGRES_URL", pytrace=False)
+        name = f"relto_test_py_{os.getpid()}_{len(_databases)}_{int(time.time())}"
+        subprocess.run(["psql", "-q", "-X", admin, "-c", f"CREATE DATABASE {name}"], check=True,
+                       capture_output=True)
+        _databases[key] = admin.rsplit("/", 1)[0] + "/" + name
+    return _databases[key]
+
+
+def relto_env(data_dir=None) -> dict:
     env = dict(os.environ)
+    database = database_for(data_dir) if data_dir is not None else None
+    if database:
+        env["RELTO_DATABASE"] = database
     env.update(
         RELTO_PW_NIS=ANALYST_PW,
         RELTO_PW_MOFA=READER_PW,
@@ -136,7 +161,7 @@ def require_binary() -> str:
 def run_apply(data_dir: Path, realm_file: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [require_binary(), "apply", "--data-dir", str(data_dir), str(realm_file)],
-        env=relto_env(),
+        env=relto_env(data_dir),
         capture_output=True,
         text=True,
         timeout=120,
@@ -191,7 +216,7 @@ class Hub:
         stderr = open(self.log_dir / f"serve-{self.starts}.stderr", "wb")
         self.proc = subprocess.Popen(
             [require_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)],
-            env=relto_env(),
+            env=relto_env(self.data_dir),
             stdout=subprocess.PIPE,
             stderr=stderr,
             stdin=subprocess.DEVNULL,

@@ -12,6 +12,8 @@ import time
 
 import requests
 
+from conftest import database_for
+
 BIN = os.environ.get("RELTO_BIN", "/work/main/target/debug/relto")
 TAXII = "application/taxii+json;version=2.1"
 COLL = "6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d"
@@ -102,6 +104,9 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged():
     rng = random.Random(20261125)
     with tempfile.TemporaryDirectory() as data:
         env = dict(os.environ, RELTO_DATA_DIR=data, CRASH_TOKEN=TOKEN, RELTO_ADMIN_PASSWORD="admin-pw")
+        database = database_for(data)  # PostgreSQL runs: a fresh database
+        if database:
+            env["RELTO_DATABASE"] = database
         realm = os.path.join(data, "realm.toml")
         with open(realm, "w") as f:
             f.write(REALM)

@@ -1,19 +1,23 @@
 //! Tampering with the audit chain in the database — editing, deleting, inserting or
-//! reordering any single record — is detected by `relto audit verify`, which names it.
+//! reordering any single record — is detected by `relto audit verify`, which names it. On
+//! SQLite the files are copied and edited; on PostgreSQL (RELTO_TEST_BACKEND=postgres) the
+//! rows are edited in place, with relto's guards switched off as an intruder would, and put
+//! back after each check.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{command, database_for, postgres, text};
 use relto_store::audit::{chain, AuditEvent};
 use rusqlite::{params, Connection};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relto");
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
 fn relto(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+    command(dir)
         .args(args)
-        .env("RELTO_DATA_DIR", dir)
         .env("RELTO_PW_NIS", "nis-secret")
         .env("RELTO_PW_ARMY", "army-secret")
         .env("RELTO_PW_BND", "bnd-secret")
@@ -127,6 +131,9 @@ fn count(dir: &Path) -> i64 {
 
 #[test]
 fn every_single_tampering_is_detected_and_named() {
+    if postgres() {
+        return; // tampering_in_postgres_is_detected_and_named
+    }
     let hub = hub_with_history();
     let n = count(hub.path());
     assert!(n > 80, "only {n} records");
@@ -231,6 +238,87 @@ fn every_single_tampering_is_detected_and_named() {
             named == k || named == k + 1,
             "insertion at {k} named {named}"
         );
+    }
+}
+
+/// psql on a hub's database; the output, or a failure with PostgreSQL's message.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args(["-q", "-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql");
+    if out.status.success() {
+        Ok(text(&out.stdout).trim().to_string())
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+#[test]
+fn tampering_in_postgres_is_detected_and_named() {
+    if !postgres() {
+        return; // every_single_tampering_is_detected_and_named
+    }
+    let hub = hub_with_history();
+    let url = database_for(hub.path()).expect("a database");
+    let n = count(hub.path());
+    assert!(n > 80, "only {n} records");
+    // The guards hold against the hub's own role.
+    for sql in [
+        "DELETE FROM audit WHERE seq = 1",
+        "UPDATE audit SET outcome = 'x' WHERE seq = 1",
+        "TRUNCATE audit",
+    ] {
+        let refused = psql(&url, sql).expect_err(sql);
+        assert!(refused.contains("append-only"), "{refused}");
+    }
+    // An intruder with the database switches them off; each edit is undone after its check.
+    psql(
+        &url,
+        "ALTER TABLE audit DISABLE TRIGGER USER; CREATE TABLE kept AS SELECT * FROM audit",
+    )
+    .unwrap();
+    let restore = |k: i64| {
+        psql(
+            &url,
+            &format!(
+                "DELETE FROM audit WHERE seq IN ({k}, {k} + 1); INSERT INTO audit SELECT * FROM kept WHERE seq IN ({k}, {k} + 1)"
+            ),
+        )
+        .unwrap();
+        assert_eq!(verify(hub.path(), None), Ok(n as u64), "restored after {k}");
+    };
+    let cp = hub.path().join("cp.jsonl");
+    let last_hash = psql(&url, &format!("SELECT hash FROM audit WHERE seq = {n}")).unwrap();
+    std::fs::write(&cp, format!("{{\"seq\":{n},\"hash\":\"{last_hash}\"}}\n")).unwrap();
+    for k in (1..=n).step_by(5) {
+        psql(
+            &url,
+            &format!("UPDATE audit SET detail = detail || '\\x20'::bytea WHERE seq = {k}"),
+        )
+        .unwrap();
+        assert_eq!(verify(hub.path(), None), Err(k), "edit of {k}");
+        restore(k);
+        psql(&url, &format!("DELETE FROM audit WHERE seq = {k}")).unwrap();
+        assert_eq!(verify(hub.path(), Some(&cp)), Err(k), "deletion of {k}");
+        restore(k);
+        if k < n {
+            psql(
+                &url,
+                &format!(
+                    "UPDATE audit SET seq = -1 WHERE seq = {k}; UPDATE audit SET seq = {k} WHERE seq = {k} + 1;
+                     UPDATE audit SET seq = {k} + 1 WHERE seq = -1"
+                ),
+            )
+            .unwrap();
+            assert_eq!(
+                verify(hub.path(), None),
+                Err(k),
+                "swap of {k} and {}",
+                k + 1
+            );
+            restore(k);
+        }
     }
 }
 

@@ -5,13 +5,15 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relto");
+mod common;
+
+use common::command;
+
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
 fn relto(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
+    command(dir)
         .args(args)
-        .env("RELTO_DATA_DIR", dir)
         .env("RELTO_PW_NIS", "nis-secret")
         .env("RELTO_PW_ARMY", "army-secret")
         .env("RELTO_PW_BND", "bnd-secret")
@@ -74,9 +76,8 @@ fn apply_is_idempotent_and_explains_errors() {
         "{err}"
     );
 
-    let out = Command::new(BIN)
+    let out = command(dir.path())
         .args(["apply", &quickstart()])
-        .env("RELTO_DATA_DIR", dir.path())
         .env_remove("RELTO_PW_NIS")
         .output()
         .unwrap();
@@ -181,10 +182,9 @@ impl Drop for Server {
 }
 
 fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
+    let mut child = command(dir)
         .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
         .args(extra)
-        .env("RELTO_DATA_DIR", dir)
         .env("RELTO_ADMIN_PASSWORD", "admin-secret")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

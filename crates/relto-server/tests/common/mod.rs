@@ -1,4 +1,6 @@
-//! `spawn_app`: a real relto server on 127.0.0.1:0 over a fresh SQLite store.
+//! `spawn_app`: a real relto server on 127.0.0.1:0 over a fresh store: SQLite, or a fresh
+//! PostgreSQL database when `RELTO_TEST_BACKEND=postgres` (with `RELTO_TEST_POSTGRES_URL`).
+//! scripts/test.sh runs these suites once per backend.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -6,6 +8,7 @@ use std::sync::Arc;
 use relto_server::{AppState, ServerConfig};
 use relto_store::conformance::{plan, COLLECTION, ROOT};
 use relto_store::{HubIdentity, Store};
+use relto_store_postgres::{fresh_database, PostgresStore, TestDatabaseGuard};
 use relto_store_sqlite::SqliteStore;
 
 pub const ADMIN_PW: &str = "admin-test-password";
@@ -22,8 +25,54 @@ pub struct TestApp {
     pub root: String,
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    pub audit: relto_server::audit::Auditor,
+    _backing: Backing,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// What keeps a test's store alive: its directory (SQLite) or its database (PostgreSQL).
+pub struct Backing {
+    _dir: tempfile::TempDir,
+    _database: Option<TestDatabaseGuard>,
+}
+
+impl Backing {
+    /// Nothing to keep: the store lives elsewhere (a second node over another's database).
+    pub fn none() -> Self {
+        Backing {
+            _dir: tempfile::tempdir().expect("tempdir"),
+            _database: None,
+        }
+    }
+
+    pub fn database(guard: TestDatabaseGuard) -> Self {
+        Backing {
+            _dir: tempfile::tempdir().expect("tempdir"),
+            _database: Some(guard),
+        }
+    }
+}
+
+/// A fresh, empty store of the backend under test.
+pub async fn fresh_store() -> (Arc<dyn Store>, Backing) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if std::env::var("RELTO_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let admin = std::env::var("RELTO_TEST_POSTGRES_URL")
+            .expect("RELTO_TEST_BACKEND=postgres needs RELTO_TEST_POSTGRES_URL");
+        let (url, guard) = fresh_database(&admin).await.expect("fresh database");
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let backing = Backing {
+            _dir: dir,
+            _database: Some(guard),
+        };
+        return (Arc::new(store), backing);
+    }
+    let store = SqliteStore::open_in_dir(dir.path()).expect("open");
+    let backing = Backing {
+        _dir: dir,
+        _database: None,
+    };
+    (Arc::new(store), backing)
 }
 
 impl Drop for TestApp {
@@ -37,8 +86,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir.path()).expect("open"));
+    let (store, backing) = fresh_store().await;
+    spawn_app_on(store, backing, config).await
+}
+
+/// The standard test hub (admin, analyst, a partner reader, three collections) on `store`.
+pub async fn spawn_app_on(
+    store: Arc<dyn Store>,
+    backing: Backing,
+    config: ServerConfig,
+) -> TestApp {
     let hub = HubIdentity {
         nation: "KOR".into(),
         organization: "hub".into(),
@@ -74,25 +131,30 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     hidden.title = "National only".into();
     realm.collections.push(read_only);
     realm.collections.push(hidden);
-    serve_realm(dir, store, &realm, config).await
+    serve_realm(backing, store, &realm, config).await
 }
 
 /// A server over a fresh store holding `realm` (and the hub's admin).
 pub async fn spawn_realm(realm: &relto_store::RealmPlan) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(dir.path()).expect("open"));
-    serve_realm(dir, store, realm, ServerConfig::default()).await
+    let (store, backing) = fresh_store().await;
+    serve_realm(backing, store, realm, ServerConfig::default()).await
 }
 
 async fn serve_realm(
-    dir: tempfile::TempDir,
+    backing: Backing,
     store: Arc<dyn Store>,
     realm: &relto_store::RealmPlan,
     config: ServerConfig,
 ) -> TestApp {
     store.apply_realm(realm).await.expect("realm");
+    serve_store(backing, store, config).await
+}
+
+/// A server over a store that already holds its realm: another node of the same hub.
+pub async fn serve_store(backing: Backing, store: Arc<dyn Store>, config: ServerConfig) -> TestApp {
     let timeouts = config.timeouts();
     let state = AppState::new(store.clone(), config).await.expect("state");
+    let audit = state.audit.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -107,7 +169,8 @@ async fn serve_realm(
         base,
         store,
         client: reqwest::Client::new(),
-        _dir: dir,
+        audit,
+        _backing: backing,
         server,
     }
 }
@@ -135,6 +198,27 @@ impl TestApp {
             .header("accept", TAXII)
             .header("content-type", TAXII)
             .body(body)
+    }
+
+    /// Waits until the audit records of this node's requests so far are stored.
+    pub async fn state_flush(&self) {
+        self.audit.flush().await;
+    }
+
+    /// `add` as a task of its own (for concurrent posts).
+    pub fn add_owned(
+        &self,
+        objects: Vec<String>,
+    ) -> impl std::future::Future<Output = serde_json::Value> + Send + 'static {
+        let request = self.post(
+            &format!("{}objects/", self.main_coll()),
+            format!("{{\"objects\":[{}]}}", objects.join(",")),
+        );
+        async move {
+            let resp = request.send().await.expect("post");
+            assert_eq!(resp.status(), 202);
+            resp.json().await.expect("status json")
+        }
     }
 
     /// Posts an envelope and returns the status resource.
