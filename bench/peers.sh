@@ -3,6 +3,8 @@
 #
 #   bench/peers.sh 10000                      # relto (Basic and bearer token)
 #   PEERS="medallion opentaxii" bench/peers.sh 10000   # and the peers, same workload, same run
+#   BACKENDS="sqlite postgres" bench/peers.sh 100000     # relto on SQLite and on PostgreSQL
+#     (PostgreSQL: a fresh database relto_bench on $RELTO_BENCH_POSTGRES_URL, default the local server)
 #
 # Results: target/peers/results/*.json and a Markdown table on standard output.
 # Not a test: it prints figures. Needs ../shared/peers (read-only) beside the project.
@@ -48,11 +50,17 @@ readers = ["org:bench"]
 writers = ["org:bench"]
 TOML
 
-run_relto() {  # label, auth
-  local label=$1 auth=$2
-  rm -f "$DATA/relto.db"*
-  BENCH_PW=bench-pass BENCH_TOKEN=$TOKEN "$RELTO" apply --data-dir "$DATA" "$DATA/realm.toml" >/dev/null
-  RELTO_ADMIN_PASSWORD=admin-pass "$RELTO" serve --data-dir "$DATA" --listen 127.0.0.1:0 --log warn \
+PG_ADMIN=${RELTO_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+run_relto() {  # label, auth, backend
+  local label=$1 auth=$2 backend=${3:-sqlite}
+  rm -f "$DATA/relto.db"* "$DATA/relto.audit.db"*
+  local store=(--data-dir "$DATA")
+  if [ "$backend" = postgres ]; then
+    psql -q -X "$PG_ADMIN" -c "DROP DATABASE IF EXISTS relto_bench WITH (FORCE)" -c "CREATE DATABASE relto_bench"
+    store=(--database "${PG_ADMIN%/*}/relto_bench")
+  fi
+  BENCH_PW=bench-pass BENCH_TOKEN=$TOKEN "$RELTO" apply "${store[@]}" "$DATA/realm.toml" >/dev/null
+  RELTO_ADMIN_PASSWORD=admin-pass "$RELTO" serve "${store[@]}" --listen 127.0.0.1:0 --log warn \
     >"$PEERS_WORK/logs/$label.out" 2>"$PEERS_WORK/logs/$label.log" &
   local pid=$!
   local base=""
@@ -71,9 +79,14 @@ run_relto() {  # label, auth
 }
 
 "$PY" "$SHARED/workload.py" -n "$N" --seed 42 -o "$PEERS_WORK/w-$N.json" >/dev/null 2>&1 || true
-run_relto relto basic
-run_relto relto-token token
-results=("$PEERS_WORK/results/relto-$N.json" "$PEERS_WORK/results/relto-token-$N.json")
+results=()
+for backend in ${BACKENDS:-sqlite}; do
+  suffix=""
+  [ "$backend" = postgres ] && suffix="-pg"
+  run_relto "relto$suffix" basic "$backend"
+  run_relto "relto$suffix-token" token "$backend"
+  results+=("$PEERS_WORK/results/relto$suffix-$N.json" "$PEERS_WORK/results/relto$suffix-token-$N.json")
+done
 for peer in ${PEERS:-}; do
   RUNS="$peer:$N" bash "$SHARED/run_all.sh" >/dev/null
   results+=("$PEERS_WORK/results/$peer-$N.json")

@@ -1,0 +1,102 @@
+//! The machine's floors for the same rows: a bulk insert straight into SQLite (the table and
+//! indexes relto keeps for objects, prepared statements, a transaction per envelope, WAL),
+//! and reading the same bytes back page by page into an envelope, without HTTP.
+
+use std::time::Instant;
+
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+
+use crate::workload::Object;
+use crate::BATCH;
+
+const SCHEMA: &str = "
+CREATE TABLE objects (
+    row INTEGER PRIMARY KEY, collection INTEGER NOT NULL, stix_id TEXT NOT NULL,
+    type TEXT NOT NULL, spec_version TEXT NOT NULL, version INTEGER NOT NULL,
+    date_added INTEGER NOT NULL, is_first INTEGER NOT NULL, is_last INTEGER NOT NULL,
+    raw TEXT NOT NULL, originator TEXT NOT NULL, label_set INTEGER NOT NULL,
+    ref_a TEXT, ref_b TEXT, has_object_refs INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX objects_by_version ON objects (collection, stix_id, version);
+CREATE INDEX objects_by_added ON objects (collection, date_added, row);
+CREATE INDEX objects_by_type ON objects (collection, type, date_added, row);
+CREATE INDEX objects_visibility
+    ON objects (collection, stix_id, is_last, label_set, originator, ref_a, ref_b);
+";
+
+pub fn measure(objects: &[Object], page: usize) -> Result<Value, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut conn = Connection::open(dir.path().join("floor.db")).map_err(|e| e.to_string())?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
+    )
+    .map_err(|e| e.to_string())?;
+    conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let mut date_added = 1_700_000_000_000_000i64;
+    for chunk in objects.chunks(BATCH) {
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added,
+                       is_first, is_last, raw, originator, label_set)
+                     VALUES (1, ?1, ?2, '2.1', ?3, ?4, 1, 1, ?5, 'bench', 1)",
+                )
+                .map_err(|e| e.to_string())?;
+            for o in chunk {
+                date_added += 1;
+                let ty = o.id.split("--").next().unwrap_or("");
+                insert
+                    .execute(params![o.id, ty, date_added, date_added, o.json])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    let insert_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let mut read = 0usize;
+    let mut after = (0i64, 0i64);
+    let mut stmt = conn
+        .prepare(
+            "SELECT row, date_added, raw FROM objects WHERE collection = 1
+               AND (date_added > ?1 OR (date_added = ?1 AND row > ?2))
+             ORDER BY date_added, row LIMIT ?3",
+        )
+        .map_err(|e| e.to_string())?;
+    loop {
+        let mut envelope = String::from("{\"more\":true,\"objects\":[");
+        let mut n = 0;
+        let mut rows = stmt
+            .query(params![after.0, after.1, page as i64])
+            .map_err(|e| e.to_string())?;
+        while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+            if n > 0 {
+                envelope.push(',');
+            }
+            let raw: String = r.get(2).map_err(|e| e.to_string())?;
+            envelope.push_str(&raw);
+            after = (
+                r.get(1).map_err(|e| e.to_string())?,
+                r.get(0).map_err(|e| e.to_string())?,
+            );
+            n += 1;
+        }
+        envelope.push_str("]}");
+        std::hint::black_box(&envelope);
+        read += n;
+        if n < page {
+            break;
+        }
+    }
+    let read_s = t.elapsed().as_secs_f64();
+    if read != objects.len() {
+        return Err(format!("floor read {read} of {}", objects.len()));
+    }
+    Ok(json!({
+        "insert_objects_per_s": (objects.len() as f64 / insert_s).round(),
+        "read_objects_per_s": (read as f64 / read_s).round(),
+    }))
+}
