@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 mod common;
 
-use common::command;
+use common::{command, text};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
@@ -19,10 +19,6 @@ fn relto(dir: &Path, args: &[&str]) -> Output {
         .env("RELTO_PW_BND", "bnd-secret")
         .output()
         .expect("run relto")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn quickstart() -> String {

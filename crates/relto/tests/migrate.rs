@@ -3,11 +3,14 @@
 //! verifies with the same records, and a `next` cursor handed out by the SQLite hub continues
 //! on the PostgreSQL one. Needs RELTO_TEST_POSTGRES_URL (scripts/test.sh sets it).
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relto");
+use common::{text, BIN};
+
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
 fn relto(dir: &Path, database: Option<&str>, args: &[&str]) -> Command {
@@ -27,10 +30,6 @@ fn relto(dir: &Path, database: Option<&str>, args: &[&str]) -> Command {
 
 fn run(dir: &Path, database: Option<&str>, args: &[&str]) -> Output {
     relto(dir, database, args).output().expect("run relto")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 struct Server(Child, String);
