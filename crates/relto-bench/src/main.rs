@@ -237,7 +237,8 @@ struct Client {
 }
 
 impl Client {
-    async fn get(&self, url: &str, query: &[(&str, String)]) -> Result<Value, String> {
+    /// A GET as the bench account; an error unless it succeeded.
+    async fn send(&self, url: &str, query: &[(&str, String)]) -> Result<reqwest::Response, String> {
         let r = self
             .http
             .get(url)
@@ -250,25 +251,22 @@ impl Client {
         if !r.status().is_success() {
             return Err(format!("GET {url}: {}", r.status()));
         }
-        r.json().await.map_err(|e| e.to_string())
+        Ok(r)
+    }
+
+    async fn get(&self, url: &str, query: &[(&str, String)]) -> Result<Value, String> {
+        self.send(url, query)
+            .await?
+            .json()
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// One request's latency: until the whole body has arrived (not parsed: that is the
     /// client's cost, not the server's).
     async fn timed(&self, url: &str, query: &[(&str, String)]) -> Result<f64, String> {
         let t = Instant::now();
-        let r = self
-            .http
-            .get(url)
-            .query(query)
-            .bearer_auth(TOKEN)
-            .header("accept", TAXII)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!("GET {url}: {}", r.status()));
-        }
+        let r = self.send(url, query).await?;
         let body = r.bytes().await.map_err(|e| e.to_string())?;
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         if body.len() < 2 {
@@ -406,14 +404,11 @@ async fn run(o: &Options) -> Result<Value, String> {
     report["match_type"] = latency(by_type);
     // added_after the date_added of the collection's middle object.
     let added = client
-        .http
-        .get(&client.objects)
-        .query(&[("limit", (o.n / 2).clamp(1, 1000).to_string())])
-        .bearer_auth(TOKEN)
-        .header("accept", TAXII)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .send(
+            &client.objects,
+            &[("limit", (o.n / 2).clamp(1, 1000).to_string())],
+        )
+        .await?;
     let last_added = added
         .headers()
         .get("x-taxii-date-added-last")

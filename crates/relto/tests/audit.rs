@@ -7,9 +7,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{command, database_for, postgres, text};
+use common::{command, database_for, postgres, psql};
 use relto_store::audit::{chain, AuditEvent};
 use rusqlite::{params, Connection};
 
@@ -238,19 +237,6 @@ fn every_single_tampering_is_detected_and_named() {
             named == k || named == k + 1,
             "insertion at {k} named {named}"
         );
-    }
-}
-
-/// psql on a hub's database; the output, or a failure with PostgreSQL's message.
-fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let out = Command::new("psql")
-        .args(["-q", "-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .output()
-        .expect("psql");
-    if out.status.success() {
-        Ok(text(&out.stdout).trim().to_string())
-    } else {
-        Err(text(&out.stderr))
     }
 }
 

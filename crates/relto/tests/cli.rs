@@ -1,13 +1,13 @@
 //! The `relto` command line as a user runs it: apply, import, export, validate, token, serve
 //! (plain and TLS).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 mod common;
 
-use common::{command, text};
+use common::{command, spawn_server, text, Server};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
@@ -168,33 +168,12 @@ fn validate_reports_each_object() {
     assert!(line["error"].as_str().unwrap().len() > 5);
 }
 
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = command(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
+    let mut c = command(dir);
+    c.args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
         .args(extra)
-        .env("RELTO_ADMIN_PASSWORD", "admin-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed nothing").unwrap();
-        if let Some(rest) = line.strip_prefix("relto listening on ") {
-            break rest.to_string();
-        }
-    };
-    Server(child, url)
+        .env("RELTO_ADMIN_PASSWORD", "admin-secret");
+    spawn_server(c)
 }
 
 fn curl(args: &[&str]) -> (String, String) {

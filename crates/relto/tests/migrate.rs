@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{text, BIN};
+use common::{psql, spawn_server, text, Server, BIN};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 
@@ -32,34 +31,12 @@ fn run(dir: &Path, database: Option<&str>, args: &[&str]) -> Output {
     relto(dir, database, args).output().expect("run relto")
 }
 
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &Path, database: Option<&str>) -> Server {
-    let mut child = relto(
+    spawn_server(relto(
         dir,
         database,
         &["serve", "--listen", "127.0.0.1:0", "--log", "warn"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("spawn serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed nothing").expect("line");
-        if let Some(rest) = line.strip_prefix("relto listening on ") {
-            break rest.to_string();
-        }
-    };
-    Server(child, url)
+    ))
 }
 
 /// GET a page of the collection as nis-analyst.
@@ -148,11 +125,7 @@ fn a_sqlite_hub_moves_to_postgres_whole() {
 
     let name = format!("relto_test_migrate_{}", std::process::id());
     let psql = |sql: &str| {
-        let out = Command::new("psql")
-            .args(["-q", "-X", &admin, "-c", sql])
-            .output()
-            .expect("psql");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        psql(&admin, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     };
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     psql(&format!("CREATE DATABASE {name}"));

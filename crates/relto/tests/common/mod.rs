@@ -2,8 +2,9 @@
 //! PostgreSQL database of its own under RELTO_TEST_BACKEND=postgres.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_relto");
 
@@ -34,20 +35,12 @@ pub fn database_for(dir: &Path) -> Option<String> {
             }
         })
         .collect();
-    let exists = Command::new("psql")
-        .args(["-q", "-X", "-At", &admin, "-c"])
-        .arg(format!(
-            "SELECT 1 FROM pg_database WHERE datname = '{name}'"
-        ))
-        .output()
-        .expect("psql");
-    if text(&exists.stdout).trim() != "1" {
-        let created = Command::new("psql")
-            .args(["-q", "-X", &admin, "-c"])
-            .arg(format!("CREATE DATABASE {name}"))
-            .output()
-            .expect("psql");
-        assert!(created.status.success(), "{}", text(&created.stderr));
+    let exists = psql(
+        &admin,
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+    );
+    if exists.expect("psql") != "1" {
+        psql(&admin, &format!("CREATE DATABASE {name}")).expect("create database");
     }
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     Some(format!("{base}/{name}"))
@@ -62,4 +55,46 @@ pub fn command(dir: &Path) -> Command {
         None => c.env_remove("RELTO_DATABASE"),
     };
     c
+}
+
+/// psql on a database: its output, or a failure with PostgreSQL's message.
+pub fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args(["-q", "-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql");
+    if out.status.success() {
+        Ok(text(&out.stdout).trim().to_string())
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+/// A running `relto serve` and its base URL; killed on drop.
+pub struct Server(pub Child, pub String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` (the command holds the verb, its flags and environment) and waits for it
+/// to print where it listens.
+pub fn spawn_server(mut serve: Command) -> Server {
+    let mut child = serve
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed nothing").expect("line");
+        if let Some(rest) = line.strip_prefix("relto listening on ") {
+            break rest.to_string();
+        }
+    };
+    Server(child, url)
 }
