@@ -18,12 +18,14 @@ CREATE TABLE objects (
     type TEXT NOT NULL, spec_version TEXT NOT NULL, version INTEGER NOT NULL,
     date_added INTEGER NOT NULL, is_first INTEGER NOT NULL, is_last INTEGER NOT NULL,
     raw TEXT NOT NULL, originator TEXT NOT NULL, label_set INTEGER NOT NULL,
-    ref_a TEXT, ref_b TEXT, has_object_refs INTEGER NOT NULL DEFAULT 0);
+    ref_a TEXT, ref_b TEXT, has_object_refs INTEGER NOT NULL DEFAULT 0,
+    a_label_set INTEGER NOT NULL DEFAULT 0, a_originator TEXT NOT NULL DEFAULT '',
+    b_label_set INTEGER NOT NULL DEFAULT 0, b_originator TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX objects_by_version ON objects (collection, stix_id, version);
 CREATE INDEX objects_by_added ON objects (collection, date_added, row);
 CREATE INDEX objects_by_type ON objects (collection, type, date_added, row);
-CREATE INDEX objects_visibility
-    ON objects (collection, stix_id, is_last, label_set, originator, ref_a, ref_b);
+CREATE INDEX objects_by_ref_a ON objects (collection, ref_a, is_last, stix_id) WHERE ref_a IS NOT NULL;
+CREATE INDEX objects_by_ref_b ON objects (collection, ref_b, is_last, stix_id) WHERE ref_b IS NOT NULL;
 ";
 
 pub fn measure(objects: &[Object], page: usize) -> Result<Value, String> {

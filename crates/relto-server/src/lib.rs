@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// Record the audit chain (off only to measure what auditing costs).
     pub audit: bool,
+    /// Bytes kept of what readers received of rows that needed redaction (0: none kept).
+    pub release_cache_bytes: usize,
     pub failure_limits: auth::FailureLimits,
 }
 
@@ -69,6 +71,7 @@ impl Default for ServerConfig {
             handshake_timeout: std::time::Duration::from_secs(15),
             insecure_http: false,
             audit: true,
+            release_cache_bytes: 64 << 20,
             failure_limits: auth::FailureLimits::default(),
         }
     }
@@ -98,12 +101,13 @@ impl AppState {
         } else {
             audit::Auditor::disabled()
         };
+        let release = Arc::new(release::ReleaseCache::new(config.release_cache_bytes));
         Ok(Self {
             store,
             auth: Arc::new(auth),
             cursor_key: Arc::new(CursorKey::new(key)),
             config: Arc::new(config),
-            release: Arc::new(release::ReleaseCache::default()),
+            release,
             audit,
         })
     }

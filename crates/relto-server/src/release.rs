@@ -2,7 +2,7 @@
 //! into every store query), the redaction of each served page, the write rules, and the
 //! release preview. The decision itself is `relto_policy::ReleasePolicy::decide`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -70,15 +70,31 @@ pub fn reader_of(account: &Account) -> Reader {
 /// take effect within this time, like a credential's cache.
 const REFRESH: Duration = Duration::from_secs(1);
 
-/// Caches the view per store generation and each reader's filter per generation.
+/// Caches the view per store generation, each reader's filter per generation, and what
+/// readers received of rows that needed release work.
 #[derive(Default)]
 pub struct ReleaseCache {
     /// The view and when the store's generation was last compared with it.
     view: RwLock<Option<(Arc<ReleaseView>, Instant)>>,
     filters: Mutex<HashMap<String, (i64, Arc<ReaderFilter>)>>,
+    pub copies: CopyCache,
+}
+
+impl Default for CopyCache {
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl ReleaseCache {
+    /// With a cache of released copies of at most about `copies_budget` bytes.
+    pub fn new(copies_budget: usize) -> Self {
+        Self {
+            copies: CopyCache::new(copies_budget),
+            ..Self::default()
+        }
+    }
+
     /// Makes the next request compare the generation (after a write on this node, which
     /// may have added a label set or a marking).
     pub fn invalidate(&self) {
@@ -192,77 +208,87 @@ fn marking_refs_of(value: &Value) -> Vec<String> {
 const REF_LIST_TYPES: [&str; 4] = ["report", "grouping", "note", "opinion"];
 
 /// Redacts a page for `reader` in place: granular markings the reader fails remove what they
-/// select, and object_refs lose the ids the reader cannot see. Objects of the reader's own
-/// organization, and objects without either, keep their stored bytes. An object the
-/// redaction would leave invalid is withheld.
+/// select, and object_refs lose the entries the reader cannot see. Objects of the reader's
+/// own organization, and objects without either, keep their stored bytes. An object the
+/// redaction would leave invalid is withheld. What a reader receives of a row is kept in
+/// `copies` for the collection's write generation, so a page read again before the next
+/// write costs no reference look-ups and no redaction.
 pub async fn redact_page(
     store: &dyn Store,
     view: &ReleaseView,
+    copies: &CopyCache,
     collection: i64,
-    reader: &Reader,
-    filter: &ReaderFilter,
+    to: &Recipient<'_>,
     page: &mut Page,
 ) -> StoreResult<Redactions> {
-    let mut out = Redactions::default();
-    let own = |o: &relto_store::StoredObject| o.originator == reader.organization;
-    let ref_rows: Vec<i64> = page
-        .items
-        .iter()
-        .filter(|o| !own(o) && REF_LIST_TYPES.contains(&o.object_type()))
-        .map(|o| o.row)
-        .collect();
-    let mut hidden: HashMap<i64, HashSet<String>> = HashMap::new();
-    for (row, id) in store.hidden_refs(collection, &ref_rows, filter).await? {
-        hidden.entry(row).or_default().insert(id);
-    }
-    // Only objects with a hidden reference or a granular marking are rewritten; of those,
-    // only the two properties the release needs are parsed.
-    let mut parsed: Vec<(usize, ReleaseFields)> = Vec::new();
-    let mut drop = Vec::new();
+    let Recipient {
+        account,
+        reader,
+        filter,
+    } = *to;
+    let needs_work = |o: &relto_store::StoredObject| {
+        o.originator != reader.organization
+            && (REF_LIST_TYPES.contains(&o.object_type())
+                || o.raw.contains("\"granular_markings\""))
+    };
+    let account: Arc<str> = account.into();
+    let key = |o: &relto_store::StoredObject| CopyKey {
+        row: o.row,
+        date_added: o.date_added,
+        account: account.clone(),
+        view: view.generation,
+    };
+    let mut releases: Vec<(usize, Release)> = Vec::new();
+    let mut misses: Vec<usize> = Vec::new();
     for (i, o) in page.items.iter().enumerate() {
-        if own(o) || !(hidden.contains_key(&o.row) || o.raw.contains("\"granular_markings\"")) {
+        if !needs_work(o) {
             continue;
         }
-        match serde_json::from_str::<ReleaseFields>(&o.raw) {
-            Ok(f) => parsed.push((i, f)),
-            // Stored objects were validated; one that no longer parses is not served.
-            Err(_) => drop.push((i, "stored object could not be read for release".to_string())),
+        match page.generation.and_then(|g| copies.get(&key(o), g)) {
+            Some(r) => releases.push((i, r)),
+            None => misses.push(i),
         }
     }
-    for (i, fields) in parsed {
-        let ty = page.items[i].object_type().to_string();
-        // The store's predicate has decided visibility (rules 1-3, 5, 6); what is left is
-        // rule 4 and the pruning of object_refs.
-        let granular = granular_list(fields.granular_markings.as_ref());
-        let mut selectors = match view
-            .policy
-            .granular_decision(&ty, &granular, reader, required)
-        {
-            Decision::Redact(s) => s,
-            Decision::Allow => Vec::new(),
-            // A granular marking on a required property: the label set holds it, so the
-            // store does not return such an object; fail closed if it ever did.
-            Decision::Deny(why) => {
-                drop.push((i, why));
-                continue;
+    if !misses.is_empty() {
+        let ref_rows: Vec<i64> = misses
+            .iter()
+            .map(|&i| &page.items[i])
+            .filter(|o| REF_LIST_TYPES.contains(&o.object_type()))
+            .map(|o| o.row)
+            .collect();
+        let hidden = if ref_rows.is_empty() {
+            // Nothing read from the store: the releases hold at the page's generation.
+            relto_store::HiddenRefs {
+                generation: page.generation,
+                refs: Vec::new(),
             }
+        } else {
+            store.hidden_refs(collection, &ref_rows, filter).await?
         };
-        if let Some(gone) = hidden.get(&page.items[i].row) {
-            for (n, r) in fields.object_refs.iter().enumerate() {
-                if r.as_str().is_none_or(|r| gone.contains(r)) {
-                    selectors.push(format!("object_refs.[{n}]"));
-                }
-            }
+        let mut by_row: HashMap<i64, Vec<usize>> = HashMap::new();
+        for h in &hidden.refs {
+            by_row.entry(h.row).or_default().push(h.index);
         }
-        if selectors.is_empty() {
-            continue;
-        }
-        match redact_raw(&page.items[i].raw, &selectors, required) {
-            Ok(copy) => {
-                page.items[i].raw = copy;
-                out.redacted.insert(page.items[i].row, selectors);
+        for i in misses {
+            let o = &page.items[i];
+            let gone = by_row.get(&o.row).map_or(&[][..], Vec::as_slice);
+            let r = release_of(view, reader, o, gone);
+            if let Some(g) = hidden.generation {
+                copies.insert(key(o), g, r.clone());
             }
-            Err(why) => drop.push((i, why)),
+            releases.push((i, r));
+        }
+    }
+    let mut out = Redactions::default();
+    let mut drop = Vec::new();
+    for (i, r) in releases {
+        match r {
+            Release::Whole => {}
+            Release::Redacted(copy, selectors) => {
+                page.items[i].raw = copy.to_string();
+                out.redacted.insert(page.items[i].row, selectors.to_vec());
+            }
+            Release::Withheld(why) => drop.push((i, why.to_string())),
         }
     }
     drop.sort_by_key(|(i, _)| *i);
@@ -273,12 +299,153 @@ pub async fn redact_page(
     Ok(out)
 }
 
-/// The two properties of a stored object that its release needs; the rest is skipped.
+/// The account a page is released to, as a reader and as the store's filter.
+#[derive(Clone, Copy)]
+pub struct Recipient<'a> {
+    pub account: &'a str,
+    pub reader: &'a Reader,
+    pub filter: &'a ReaderFilter,
+}
+
+/// What a reader receives of a stored object it may see (the store's predicate has decided
+/// rules 1-3, 5 and 6): rule 4's granular redaction and the pruning of the object_refs
+/// entries at positions `hidden_refs`.
+fn release_of(
+    view: &ReleaseView,
+    reader: &Reader,
+    o: &relto_store::StoredObject,
+    hidden_refs: &[usize],
+) -> Release {
+    let mut selectors = Vec::new();
+    if o.raw.contains("\"granular_markings\"") {
+        let Ok(fields) = serde_json::from_str::<GranularFields>(&o.raw) else {
+            // Stored objects were validated; one that no longer parses is not served.
+            return Release::Withheld("stored object could not be read for release".into());
+        };
+        let granular = granular_list(fields.granular_markings.as_ref());
+        match view
+            .policy
+            .granular_decision(o.object_type(), &granular, reader, required)
+        {
+            Decision::Redact(s) => selectors = s,
+            Decision::Allow => {}
+            // A granular marking on a required property: the label set holds it, so the
+            // store does not return such an object; fail closed if it ever did.
+            Decision::Deny(why) => return Release::Withheld(why.into()),
+        }
+    }
+    selectors.extend(hidden_refs.iter().map(|n| format!("object_refs.[{n}]")));
+    if selectors.is_empty() {
+        return Release::Whole;
+    }
+    match redact_raw(&o.raw, &selectors, required) {
+        Ok(copy) => Release::Redacted(copy.into(), selectors.into()),
+        Err(why) => Release::Withheld(why.into()),
+    }
+}
+
+/// The one property of a stored object its granular release needs; the rest is skipped.
 #[derive(serde::Deserialize)]
-struct ReleaseFields {
+struct GranularFields {
     granular_markings: Option<Value>,
-    #[serde(default)]
-    object_refs: Vec<Value>,
+}
+
+/// What a reader receives of one stored row that needed release work.
+#[derive(Clone, Debug)]
+enum Release {
+    /// The stored bytes.
+    Whole,
+    /// This copy, with these selectors removed.
+    Redacted(Arc<str>, Arc<[String]>),
+    /// Nothing, for this reason.
+    Withheld(Arc<str>),
+}
+
+impl Release {
+    fn bytes(&self) -> usize {
+        match self {
+            Release::Whole => 0,
+            Release::Redacted(copy, selectors) => {
+                copy.len() + selectors.iter().map(String::len).sum::<usize>()
+            }
+            Release::Withheld(why) => why.len(),
+        }
+    }
+}
+
+/// A stored row (by row and date_added, which no two rows share) as one account receives it
+/// under one release view.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CopyKey {
+    row: i64,
+    date_added: i64,
+    account: Arc<str>,
+    view: i64,
+}
+
+/// Released copies, each valid for the collection write generation it was computed at.
+/// Bounded by bytes: two maps, and when the newer holds half the budget the older is
+/// dropped (entries read from the older move to the newer), an LRU approximation without
+/// per-entry bookkeeping.
+pub struct CopyCache {
+    budget: usize,
+    maps: Mutex<CopyMaps>,
+}
+
+#[derive(Default)]
+struct CopyMaps {
+    newer: HashMap<CopyKey, (i64, Release)>,
+    older: HashMap<CopyKey, (i64, Release)>,
+    newer_bytes: usize,
+}
+
+/// Per entry beyond its bytes: the key, the map's slot, the Arcs.
+const ENTRY_OVERHEAD: usize = 128;
+
+impl CopyCache {
+    /// A cache of at most about `budget` bytes (0: keeps nothing).
+    pub fn new(budget: usize) -> Self {
+        Self {
+            budget,
+            maps: Mutex::default(),
+        }
+    }
+
+    fn get(&self, key: &CopyKey, generation: i64) -> Option<Release> {
+        if self.budget == 0 {
+            return None;
+        }
+        let mut maps = self.maps.lock().ok()?;
+        if let Some((g, r)) = maps.newer.get(key) {
+            return (*g == generation).then(|| r.clone());
+        }
+        let (g, r) = maps.older.remove(key)?;
+        if g != generation {
+            return None;
+        }
+        maps.put(key.clone(), g, r.clone(), self.budget);
+        Some(r)
+    }
+
+    fn insert(&self, key: CopyKey, generation: i64, release: Release) {
+        if self.budget == 0 {
+            return;
+        }
+        if let Ok(mut maps) = self.maps.lock() {
+            maps.put(key, generation, release, self.budget);
+        }
+    }
+}
+
+impl CopyMaps {
+    fn put(&mut self, key: CopyKey, generation: i64, release: Release, budget: usize) {
+        self.newer_bytes += release.bytes() + ENTRY_OVERHEAD;
+        self.newer.insert(key, (generation, release));
+        if self.newer_bytes > budget / 2 {
+            self.older = std::mem::take(&mut self.newer);
+            self.newer_bytes = 0;
+        }
+    }
 }
 
 /// What `redact_page` did: the rows it redacted (with the selectors removed) and the objects
@@ -461,19 +628,13 @@ async fn decision_for(
             Decision::Deny(why) => return Ok(Decision::Deny(why)),
             Decision::Allow => Vec::new(),
         };
-    let hidden: HashSet<String> = store
-        .hidden_refs(collection, &[obj.row], &filter)
-        .await?
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
-    if let Some(refs) = value.get("object_refs").and_then(Value::as_array) {
-        for (n, r) in refs.iter().enumerate() {
-            if r.as_str().is_none_or(|r| hidden.contains(r)) {
-                removed.push(format!("object_refs.[{n}]"));
-            }
-        }
-    }
+    let hidden = store.hidden_refs(collection, &[obj.row], &filter).await?;
+    removed.extend(
+        hidden
+            .refs
+            .iter()
+            .map(|h| format!("object_refs.[{}]", h.index)),
+    );
     Ok(if removed.is_empty() {
         Decision::Allow
     } else {

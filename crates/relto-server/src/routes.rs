@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use crate::audit::{event, release_events};
 use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::release::{reader_of, redact_page, write_rules, Redactions, ReleaseView};
+use crate::release::{reader_of, redact_page, write_rules, Recipient, Redactions, ReleaseView};
 use crate::AppState;
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
@@ -510,7 +510,20 @@ async fn release_page(
     path: &str,
 ) -> ApiResult<()> {
     let reader = reader_of(&p.account);
-    let r = redact_page(st.store.as_ref(), &a.view, a.coll.pk, &reader, filter, page).await?;
+    let to = Recipient {
+        account: &p.account.name,
+        reader: &reader,
+        filter,
+    };
+    let r = redact_page(
+        st.store.as_ref(),
+        &a.view,
+        &st.release.copies,
+        a.coll.pk,
+        &to,
+        page,
+    )
+    .await?;
     audit_release(st, p, path, page, &r).await;
     Ok(())
 }

@@ -103,10 +103,8 @@ const TABLES: &[Table] = &[
         identity: Some("objects.row_id"),
     },
     Table {
-        // SQLite keeps a row's references in insertion order; PostgreSQL numbers them.
         name: "object_refs",
-        select: "SELECT row, ROW_NUMBER() OVER (PARTITION BY row ORDER BY rowid) - 1, ref
-                 FROM object_refs ORDER BY row, rowid",
+        select: "SELECT row, idx, ref FROM object_refs ORDER BY row, idx",
         insert: "INSERT INTO object_refs (row_id, idx, ref)",
         kinds: &[Int, Int, Text],
         identity: None,

@@ -659,9 +659,22 @@ async fn add_batch(
         )
         .await?;
     }
+    if out.iter().any(|o| matches!(o, AddOutcome::Added { .. })) {
+        bump_collection(&db, collection).await?;
+    }
     db.execute("UPDATE hub_clock SET last_date_added = $1", &[&last])
         .await?;
     Ok(out)
+}
+
+/// Counts a write to the collection (see `Page::generation`).
+async fn bump_collection(db: &Tx<'_>, collection: i64) -> R<()> {
+    db.execute(
+        "UPDATE collections SET generation = generation + 1 WHERE pk = $1",
+        &[&collection],
+    )
+    .await?;
+    Ok(())
 }
 
 /// A statement under construction with its parameters, numbered as they are bound.
@@ -824,27 +837,34 @@ async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &ObjectQuery) -> R
             })
         })
         .collect::<R<Vec<_>>>()?;
+    // Read by the same statement, so from the same snapshot as the rows.
+    let generation = rows.first().map(|r| r.try_get(7)).transpose()?;
     let more = items.len() > q.limit;
     items.truncate(q.limit);
-    Ok(Page { items, more })
+    Ok(Page {
+        items,
+        more,
+        generation,
+    })
 }
 
 /// The statement of one page of `q`, of `fetch` rows (its limit + 1, to know whether there
 /// are more).
 fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
-    const COLS: &str =
-        "o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, o.originator";
+    const COLS: &str = "o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, \
+                        o.originator, o.generation";
     let raw = if q.with_raw {
         "o.raw"
     } else {
         "''::text AS raw"
     };
-    let mut sql = Sql::new(&format!(
-        "SELECT o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator
-         FROM objects o WHERE o.collection = "
-    ));
+    let mut sql = Sql::new("");
     let p = sql.bind(&q.collection);
-    sql.push(&p);
+    sql.push(&format!(
+        "SELECT o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator,
+                (SELECT c.generation FROM collections c WHERE c.pk = {p}) AS generation
+         FROM objects o WHERE o.collection = {p}"
+    ));
     if let Some(f) = &q.reader {
         let r = ReaderSql::bind(&mut sql, f);
         sql.push(&r.predicate());
@@ -910,6 +930,7 @@ async fn delete_versions(
             &[&collection, &id],
         )
         .await?;
+        bump_collection(&db, collection).await?;
     }
     Ok(n as usize)
 }
@@ -1389,29 +1410,49 @@ impl Store for PostgresStore {
         collection: i64,
         rows: &[i64],
         reader: &ReaderFilter,
-    ) -> StoreResult<Vec<(i64, String)>> {
+    ) -> StoreResult<HiddenRefs> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HiddenRefs::default());
         }
-        self.read(&(collection, rows, reader), |db, (collection, rows, reader)| {
-            Box::pin(async move {
-                let mut sql = Sql::new("");
-                let (rows_p, coll_p) = (sql.bind(rows), sql.bind(collection));
-                let f = ReaderSql::bind(&mut sql, reader);
-                sql.push(&format!(
-                    "SELECT r.row_id, r.ref FROM object_refs r WHERE r.row_id = ANY({rows_p}::bigint[])
-                       AND NOT EXISTS (SELECT 1 FROM objects e
-                         WHERE e.collection = {coll_p} AND e.stix_id = r.ref AND e.is_last AND {})
-                     ORDER BY r.row_id, r.idx",
-                    f.sees("e")
-                ));
-                db.query(&sql.text, &sql.params)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect()
-            })
-        })
+        self.read(
+            &(collection, rows, reader),
+            |db, (collection, rows, reader)| {
+                Box::pin(async move {
+                    let mut sql = Sql::new("");
+                    let (rows_p, coll_p) = (sql.bind(rows), sql.bind(collection));
+                    let f = ReaderSql::bind(&mut sql, reader);
+                    // One statement, so the generation is of the snapshot the references were
+                    // read in; the collection's row comes back even when nothing is hidden.
+                    sql.push(&format!(
+                        "SELECT c.generation, h.row_id, h.idx, h.ref FROM collections c
+                     LEFT JOIN LATERAL (
+                       SELECT r.row_id, r.idx, r.ref FROM object_refs r
+                       WHERE r.row_id = ANY({rows_p}::bigint[])
+                         AND NOT EXISTS (SELECT 1 FROM objects e
+                           WHERE e.collection = {coll_p} AND e.stix_id = r.ref AND e.is_last AND {})
+                     ) h ON TRUE
+                     WHERE c.pk = {coll_p}
+                     ORDER BY h.row_id, h.idx",
+                        f.sees("e")
+                    ));
+                    let rows = db.query(&sql.text, &sql.params).await?;
+                    let mut out = HiddenRefs {
+                        generation: rows.first().map(|r| r.try_get(0)).transpose()?,
+                        refs: Vec::new(),
+                    };
+                    for r in &rows {
+                        if let Some(row) = r.try_get::<_, Option<i64>>(1)? {
+                            out.refs.push(HiddenRef {
+                                row,
+                                index: r.try_get::<_, i32>(2)? as usize,
+                                id: r.try_get(3)?,
+                            });
+                        }
+                    }
+                    Ok(out)
+                })
+            },
+        )
         .await
     }
 

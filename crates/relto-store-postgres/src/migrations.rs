@@ -14,7 +14,8 @@ pub(crate) const REALM_LOCK: i64 = 0x7265_6c74_6f00_0003;
 /// Text columns that are keys or are compared with each other use the "C" collation: byte
 /// order, as in SQLite, whatever the database's default (which also keeps mixed collations
 /// from making equality ambiguous).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 -- One row: the release generation, the realm's rules, the cursor key.
 CREATE TABLE hub_state (
     singleton BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
@@ -152,7 +153,16 @@ CREATE TRIGGER audit_no_update_or_delete BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_is_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_is_append_only();
-"#];
+"#,
+    r#"
+-- Counts the writes to each collection: a reader's redacted copies are kept per generation.
+ALTER TABLE collections ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+"#,
+];
+
+/// How many migrations this relto knows.
+#[cfg(test)]
+pub(crate) const COUNT: usize = MIGRATIONS.len();
 
 pub(crate) async fn migrate(pool: &Pool) -> R<()> {
     // A connection of its own: the session lock is released when it closes, even if a

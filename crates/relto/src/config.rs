@@ -47,7 +47,8 @@ pub struct ServeArgs {
     #[arg(long, env = "RELTO_TITLE")]
     pub title: Option<String>,
     /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
-    /// insecure_http, nation, title, description, contact, log, and a [limits] table.
+    /// insecure_http, nation, title, description, contact, log, release_cache_mib, and a
+    /// [limits] table.
     #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info or debug.
@@ -69,6 +70,8 @@ struct FileConfig {
     description: Option<String>,
     contact: Option<String>,
     log: Option<String>,
+    /// MiB kept of what readers received of objects that needed redaction (0: none).
+    release_cache_mib: Option<usize>,
     /// Limits against hostile input (safe defaults when absent).
     limits: Option<LimitsConfig>,
 }
@@ -225,6 +228,17 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
                 .unwrap_or(defaults.failure_limits.per_address),
         },
         audit: std::env::var("RELTO_AUDIT").map_or(true, |v| v != "off"),
+        release_cache_bytes: match std::env::var("RELTO_RELEASE_CACHE_MIB") {
+            Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+                CliError(format!(
+                    "RELTO_RELEASE_CACHE_MIB is '{v}': give a whole number of MiB (0 keeps no copies)"
+                ))
+            })?,
+            Err(_) => file
+                .release_cache_mib
+                .unwrap_or(defaults.release_cache_bytes >> 20),
+        }
+        .saturating_mul(1 << 20),
         title: args.title.or(file.title).unwrap_or(defaults.title),
         description: file.description.or(defaults.description),
         contact: file.contact,

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 
 use relto_policy::Marking;
 use relto_server::audit::release_events;
-use relto_server::release::{reader_of, redact_page, release_facts, write_rules, ReleaseCache};
+use relto_server::release::{
+    reader_of, redact_page, release_facts, write_rules, CopyCache, Recipient, ReleaseCache,
+};
 use relto_store::{Account, AddOutcome, Collection, NewObject, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
 use serde_json::{json, Value};
@@ -243,15 +245,14 @@ pub async fn export(
         let next = page.items.last().map(|o| o.cursor());
         let redactions = match (&reader, &filter) {
             (Some(account), Some(f)) => {
-                redact_page(
-                    store.as_ref(),
-                    &view,
-                    coll.pk,
-                    &reader_of(account),
-                    f,
-                    &mut page,
-                )
-                .await?
+                let to = Recipient {
+                    account: &account.name,
+                    reader: &reader_of(account),
+                    filter: f,
+                };
+                // An export reads each page once: no copies are kept.
+                let copies = CopyCache::new(0);
+                redact_page(store.as_ref(), &view, &copies, coll.pk, &to, &mut page).await?
             }
             _ => Default::default(),
         };
