@@ -1,6 +1,6 @@
 //! A partner's redacted copy of a report follows every write that changes what it may see of
 //! the report's references: an object the report names arriving later, a new version of a
-//! named object under another label, a named object deleted. Each write keeps the label
+//! named object under another label, a named object deleted and posted again. Each write keeps the label
 //! sets the hub already has, so only the collection's write generation tells the server
 //! that a copy it keeps is out of date; the originator always receives the stored bytes.
 
@@ -180,5 +180,10 @@ async fn a_partners_copy_follows_every_write() {
     for _ in 0..2 {
         assert_eq!(refs_of("bnd").await, json!([id(2), id(3)]));
         assert_eq!(refs_of("nis").await, all);
+    }
+    // And posted again.
+    post(vec![indicator(1, "2024-01-01T00:00:00.000Z", &nato_id)]).await;
+    for _ in 0..2 {
+        assert_eq!(refs_of("bnd").await, all);
     }
 }

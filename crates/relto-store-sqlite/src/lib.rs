@@ -467,7 +467,7 @@ fn insert_object(
             )
             .map_err(db_err)?;
         for (idx, r) in rel.object_refs.iter().enumerate() {
-            let f = head_facts(tx, collection, r)?;
+            let f = named_facts(tx, collection, r)?;
             ins.execute(params![
                 row,
                 idx as i64,
@@ -483,7 +483,16 @@ fn insert_object(
             .map_err(db_err)?;
         }
     }
-    if is_last {
+    if versions.is_empty() {
+        // A new id: only rows that named it before it arrived copy its facts.
+        let named = tx
+            .prepare_cached("DELETE FROM unresolved_refs WHERE collection = ?1 AND id = ?2")
+            .and_then(|mut s| s.execute(params![collection, obj.stix_id]))
+            .map_err(db_err)?;
+        if named > 0 {
+            propagate_head(tx, collection, &obj.stix_id)?;
+        }
+    } else if is_last {
         propagate_head(tx, collection, &obj.stix_id)?;
     }
     if obj.object_type == "marking-definition" {
@@ -524,6 +533,18 @@ impl HeadFacts {
     }
 }
 
+/// The facts a row naming `stix_id` copies; an id the collection does not hold is recorded
+/// as unresolved, so that its arrival updates the rows naming it.
+fn named_facts(tx: &Transaction<'_>, collection: i64, stix_id: &str) -> StoreResult<HeadFacts> {
+    let f = head_facts(tx, collection, stix_id)?;
+    if f.label_set == -1 {
+        tx.prepare_cached("INSERT OR IGNORE INTO unresolved_refs (collection, id) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![collection, stix_id]))
+            .map_err(db_err)?;
+    }
+    Ok(f)
+}
+
 fn head_facts(tx: &Transaction<'_>, collection: i64, stix_id: &str) -> StoreResult<HeadFacts> {
     tx.prepare_cached(
         "SELECT label_set, originator, a_label_set, a_originator, b_label_set, b_originator
@@ -553,7 +574,7 @@ fn endpoint_facts(
 ) -> StoreResult<(i64, String)> {
     match endpoint {
         None => Ok((0, String::new())),
-        Some(id) => head_facts(tx, collection, id).map(|f| (f.label_set, f.originator)),
+        Some(id) => named_facts(tx, collection, id).map(|f| (f.label_set, f.originator)),
     }
 }
 
@@ -562,7 +583,21 @@ fn endpoint_facts(
 /// on it, and in the object_refs entries naming the latest of those. The entries naming it
 /// are updated first, so that an object standing on itself ends with its own facts.
 fn propagate_head(tx: &Transaction<'_>, collection: i64, stix_id: &str) -> StoreResult<()> {
-    let f = head_facts(tx, collection, stix_id)?;
+    // Often nothing names the object or stands on it: one probe of the three indexes costs
+    // less than three updates that change nothing.
+    let named: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM object_refs WHERE collection = ?1 AND ref = ?2)
+                 OR EXISTS (SELECT 1 FROM objects WHERE collection = ?1 AND ref_a = ?2)
+                 OR EXISTS (SELECT 1 FROM objects WHERE collection = ?1 AND ref_b = ?2)",
+        )
+        .and_then(|mut s| s.query_row(params![collection, stix_id], |r| r.get(0)))
+        .map_err(db_err)?;
+    if !named {
+        return Ok(());
+    }
+    // Named (by a reference or as an endpoint) but gone: its return must update them.
+    let f = named_facts(tx, collection, stix_id)?;
     tx.prepare_cached(
         "UPDATE object_refs SET label_set = ?3, originator = ?4, a_label_set = ?5,
            a_originator = ?6, b_label_set = ?7, b_originator = ?8
@@ -1284,7 +1319,7 @@ impl Store for SqliteStore {
             );
             let sees = sql_sees_ref("r", &f);
             let sql = format!(
-                "SELECT r.row, r.idx, r.ref FROM object_refs r INDEXED BY object_refs_by_row
+                "SELECT r.row, r.idx, r.ref FROM object_refs r
                  WHERE r.row IN rarray(?) AND NOT {sees} ORDER BY r.row, r.idx"
             );
             let mut args: Vec<&dyn ToSql> = vec![&rows];
