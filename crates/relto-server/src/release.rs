@@ -80,12 +80,6 @@ pub struct ReleaseCache {
     pub copies: CopyCache,
 }
 
-impl Default for CopyCache {
-    fn default() -> Self {
-        Self::new(0)
-    }
-}
-
 impl ReleaseCache {
     /// With a cache of released copies of at most about `copies_budget` bytes.
     pub fn new(copies_budget: usize) -> Self {
@@ -401,6 +395,12 @@ struct CopyMaps {
 
 /// Per entry beyond its bytes: the key, the map's slot, the Arcs.
 const ENTRY_OVERHEAD: usize = 128;
+
+impl Default for CopyCache {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
 
 impl CopyCache {
     /// A cache of at most about `budget` bytes (0: keeps nothing).
@@ -732,4 +732,70 @@ pub async fn preview_object(
         "communities": communities,
     });
     Ok(Some((obj.originator, out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(row: i64) -> CopyKey {
+        CopyKey {
+            row,
+            date_added: row * 10,
+            account: "bnd".into(),
+            view: 1,
+        }
+    }
+
+    fn copy(text: &str) -> Release {
+        Release::Redacted(text.into(), vec!["object_refs.[0]".to_string()].into())
+    }
+
+    fn text(r: Option<Release>) -> Option<String> {
+        match r {
+            Some(Release::Redacted(t, _)) => Some(t.to_string()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn copies_hold_for_their_generation_only() {
+        let c = CopyCache::new(1 << 20);
+        c.insert(key(1), 7, copy("seven"));
+        assert_eq!(text(c.get(&key(1), 7)).as_deref(), Some("seven"));
+        assert!(c.get(&key(1), 8).is_none(), "another generation");
+        assert!(c.get(&key(2), 7).is_none(), "another row");
+        let other = CopyKey {
+            account: "nis".into(),
+            ..key(1)
+        };
+        assert!(c.get(&other, 7).is_none(), "another account");
+        c.insert(key(1), 8, copy("eight"));
+        assert_eq!(text(c.get(&key(1), 8)).as_deref(), Some("eight"));
+        assert!(c.get(&key(1), 7).is_none());
+    }
+
+    #[test]
+    fn copies_stay_within_the_budget_and_keep_what_is_read() {
+        assert!(CopyCache::new(0).get(&key(1), 1).is_none());
+        let none = CopyCache::new(0);
+        none.insert(key(1), 1, copy("x"));
+        assert!(
+            none.get(&key(1), 1).is_none(),
+            "a budget of 0 keeps nothing"
+        );
+        // Each entry counts 128 + 1 + 15 bytes: about 7 fit in half of 2,000.
+        let c = CopyCache::new(2_000);
+        for row in 0..100 {
+            c.insert(key(row), 1, copy("x"));
+            if row == 3 {
+                assert!(c.get(&key(0), 1).is_some());
+            }
+            // Row 0 is read on every insert: it moves to the newer map and stays.
+            assert!(c.get(&key(0), 1).is_some(), "row 0 after {row}");
+        }
+        let kept = (0..100).filter(|&r| c.get(&key(r), 1).is_some()).count();
+        assert!((2..=16).contains(&kept), "{kept} kept");
+        assert!(c.get(&key(50), 1).is_none(), "an old entry is gone");
+    }
 }
