@@ -68,6 +68,17 @@ struct Realm {
     labels: Vec<(String, Label)>,
 }
 
+impl Realm {
+    /// The account of an organization (each has one).
+    fn account_of(&self, organization: &str) -> String {
+        self.readers
+            .iter()
+            .find(|(_, r)| r.organization == organization)
+            .map(|(a, _)| a.clone())
+            .expect("account")
+    }
+}
+
 fn random_realm(rng: &mut Rng) -> Realm {
     let mut orgs = Vec::new();
     let mut accounts = Vec::new();
@@ -719,12 +730,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             let stored: Vec<Row> = marking_rows.iter().chain(&rows[..n]).cloned().collect();
             read_pass(&app.base, &http, &realm, &stored, "halfway", t).await;
         }
-        let account = realm
-            .readers
-            .iter()
-            .find(|(_, r)| r.organization == row.originator)
-            .map(|(a, _)| a.clone())
-            .expect("account");
+        let account = realm.account_of(&row.originator);
         post(account, vec![row.value.clone()]).await;
     }
     // Every reader has read everything before the deletes, so what the server keeps of their
@@ -747,12 +753,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
         }
         let versions: Vec<&Row> = rows.iter().filter(|r| r.id == row.id).collect();
         let which = if rng.chance(0.5) { "all" } else { "last" };
-        let account = realm
-            .readers
-            .iter()
-            .find(|(_, r)| r.organization == row.originator)
-            .map(|(a, _)| a.clone())
-            .expect("account");
+        let account = realm.account_of(&row.originator);
         let resp = http
             .delete(format!("{}{objects_url}{}/", app.base, row.id))
             .bearer_auth(token(&account))
