@@ -240,6 +240,8 @@ pub async fn export(
     }
     q.reader = filter.as_deref().cloned();
     let mut count = 0usize;
+    // An export reads each page once: no copies are kept.
+    let copies = CopyCache::new(0);
     loop {
         let mut page = store.query_objects(&q).await?;
         let next = page.items.last().map(|o| o.cursor());
@@ -250,8 +252,6 @@ pub async fn export(
                     reader: &reader_of(account),
                     filter: f,
                 };
-                // An export reads each page once: no copies are kept.
-                let copies = CopyCache::new(0);
                 redact_page(store.as_ref(), &view, &copies, coll.pk, &to, &mut page).await?
             }
             _ => Default::default(),
