@@ -23,31 +23,8 @@ sys.path.insert(0, os.path.join(ROOT, "..", "shared", "peers"))
 import workload  # noqa: E402
 
 TAXII = "application/taxii+json;version=2.1"
-COLL = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
+COLL = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"  # the collection of bench/realm.toml
 TOKEN = "audit-cost-token-0123456789abcdefghijklmnop"
-REALM = f"""
-[hub]
-nation = "KOR"
-[[api_root]]
-path = "api1"
-title = "Audit cost"
-max_content_length = 104857600
-[[organization]]
-slug = "bench"
-name = "Benchmark"
-nation = "KOR"
-[[account]]
-name = "bench"
-organization = "bench"
-roles = ["analyst", "relay"]
-token_env = "BENCH_TOKEN"
-[[collection]]
-id = "{COLL}"
-api_root = "api1"
-title = "Bench"
-readers = ["org:bench"]
-writers = ["org:bench"]
-"""
 
 
 def run(binary, objs, audit, page):
@@ -55,9 +32,7 @@ def run(binary, objs, audit, page):
     env = dict(os.environ, RELTO_DATA_DIR=work, BENCH_TOKEN=TOKEN, RELTO_ADMIN_PASSWORD="x",
                RELTO_AUDIT="on" if audit else "off")
     try:
-        with open(os.path.join(work, "realm.toml"), "w") as f:
-            f.write(REALM)
-        subprocess.run([binary, "apply", os.path.join(work, "realm.toml")], env=env, check=True,
+        subprocess.run([binary, "apply", os.path.join(HERE, "realm.toml")], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         srv = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--log", "warn"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -21,34 +21,11 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 cd "$HERE"
 cargo build --release --bin relto --quiet
 RELTO=$HERE/target/release/relto
-COLL=91a7b528-80eb-42ed-a74d-c6fbd5a26116
+COLL=91a7b528-80eb-42ed-a74d-c6fbd5a26116  # the collection of bench/realm.toml
 TOKEN=bench-nodes-token-0123456789abcdefghijklmnop
-cat >"$WORK/realm.toml" <<TOML
-[hub]
-nation = "KOR"
-[[api_root]]
-path = "api1"
-title = "Benchmark"
-max_content_length = 104857600
-[[organization]]
-slug = "bench"
-name = "Benchmark"
-nation = "KOR"
-[[account]]
-name = "bench"
-organization = "bench"
-roles = ["analyst", "relay"]
-token_env = "BENCH_TOKEN"
-[[collection]]
-id = "$COLL"
-api_root = "api1"
-title = "Bench"
-readers = ["org:bench"]
-writers = ["org:bench"]
-TOML
 psql -q -X "$PG_ADMIN" -c "DROP DATABASE IF EXISTS relto_nodes WITH (FORCE)" -c "CREATE DATABASE relto_nodes"
 export BENCH_TOKEN=$TOKEN RELTO_ADMIN_PASSWORD=admin-pass
-"$RELTO" apply --database "$DB" "$WORK/realm.toml" >/dev/null
+"$RELTO" apply --database "$DB" "$HERE/bench/realm.toml" >/dev/null
 python3 "$SHARED/workload.py" -n "$N" --seed 42 -o "$WORK/w.json"
 "$RELTO" import --quiet --database "$DB" --collection "$COLL" --as bench "$WORK/w.json" >/dev/null
 python3 - "$WORK/w.json" "$WORK/ids.lua" <<'PY'

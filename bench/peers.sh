@@ -22,33 +22,10 @@ cargo build --release --bin relto --quiet
 RELTO=$HERE/target/release/relto
 DATA=$PEERS_WORK/data/relto
 rm -rf "$DATA"; mkdir -p "$DATA"
-COLL=91a7b528-80eb-42ed-a74d-c6fbd5a26116
+COLL=91a7b528-80eb-42ed-a74d-c6fbd5a26116  # the collection of bench/realm.toml
 TOKEN=$(head -c 32 /dev/urandom | base64 | tr -d '/+=' | head -c 43)
-cat >"$DATA/realm.toml" <<TOML
-[hub]
-nation = "KOR"
-[[api_root]]
-path = "api1"
-title = "Benchmark"
-max_content_length = 104857600
-[[organization]]
-slug = "bench"
-name = "Benchmark"
-nation = "KOR"
-[[account]]
-name = "bench"
-organization = "bench"
-# relay: the workload's objects name third-party creators (created_by_ref), as a feed does
-roles = ["analyst", "relay"]
-password_env = "BENCH_PW"
-token_env = "BENCH_TOKEN"
-[[collection]]
-id = "$COLL"
-api_root = "api1"
-title = "Bench"
-readers = ["org:bench"]
-writers = ["org:bench"]
-TOML
+# bench/realm.toml, and a password for the runs with HTTP Basic.
+sed 's/^token_env = "BENCH_TOKEN"$/&\npassword_env = "BENCH_PW"/' "$HERE/bench/realm.toml" >"$DATA/realm.toml"
 
 PG_ADMIN=${RELTO_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 run_relto() {  # label, auth, backend

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 const TAXII: &str = "application/taxii+json;version=2.1";
+/// The benchmarks' hub (shared with the scripts under bench/) and its collection.
+const REALM: &str = include_str!("../../../bench/realm.toml");
 const COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
 const TOKEN: &str = "relto-bench-token-0123456789abcdefghijklmnopq";
 const BATCH: usize = 500;
@@ -104,34 +106,7 @@ fn start_hub(o: &Options) -> Result<Hub, String> {
         }
     };
     let realm = path.join("realm.toml");
-    std::fs::write(
-        &realm,
-        format!(
-            r#"[hub]
-nation = "KOR"
-[[api_root]]
-path = "api1"
-title = "Benchmark"
-max_content_length = 104857600
-[[organization]]
-slug = "bench"
-name = "Benchmark"
-nation = "KOR"
-[[account]]
-name = "bench"
-organization = "bench"
-roles = ["analyst", "relay"]
-token_env = "BENCH_TOKEN"
-[[collection]]
-id = "{COLLECTION}"
-api_root = "api1"
-title = "Bench"
-readers = ["org:bench"]
-writers = ["org:bench"]
-"#
-        ),
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(&realm, REALM).map_err(|e| e.to_string())?;
     let relto = |args: &[&str]| {
         let mut c = Command::new(&o.relto);
         c.args(args)
@@ -559,5 +534,13 @@ fn main() -> std::process::ExitCode {
             eprintln!("relto-bench: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_realm_declares_the_collection_the_bench_reads() {
+        assert!(super::REALM.contains(&format!("id = \"{}\"", super::COLLECTION)));
     }
 }
