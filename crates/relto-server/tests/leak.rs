@@ -15,6 +15,7 @@ use relto_policy::{
     Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
 };
 use relto_stix::is_required_property;
+use relto_store::conformance::Rng;
 use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
 use serde_json::{json, Value};
 
@@ -23,30 +24,9 @@ const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2b
 const NATIONS: [&str; 8] = ["KOR", "DEU", "NOR", "AUT", "USA", "FRA", "JPN", "GBR"];
 const ORGS: usize = 7;
 
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() % 10_000) as f64 / 10_000.0 < p
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
 fn uuid(rng: &mut Rng) -> String {
-    let a = rng.next();
-    let b = rng.next();
+    let a = rng.next_u64();
+    let b = rng.next_u64();
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
         a >> 32,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use relto_store::conformance;
+use relto_store::conformance::{self, Rng};
 
 async fn test_db() -> Option<(String, TestDatabaseGuard)> {
     let Ok(admin) = std::env::var(TEST_URL_VAR) else {
@@ -407,27 +407,6 @@ async fn two_nodes_share_one_order_and_one_chain() {
     }
 }
 
-/// xorshift64*: a fixed sequence, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
-
 const TYPES: [&str; 5] = [
     "indicator",
     "report",
@@ -450,17 +429,22 @@ fn id_of(rng: &mut Rng) -> String {
 fn random_object(rng: &mut Rng, step: u64) -> NewObject {
     let t = *rng.pick(&TYPES);
     let mut o = conformance::object(t, rng.below(12) as u32, 1_000 * (1 + rng.below(4) as i64));
-    o.raw = format!("{{\"step\":{step},\"r\":{}}}", rng.next());
-    if rng.chance(10) {
+    o.raw = format!("{{\"step\":{step},\"r\":{}}}", rng.next_u64());
+    if rng.chance(0.10) {
         o.version = None;
     }
-    if rng.chance(10) {
+    if rng.chance(0.10) {
         o.spec_version = "2.0".into();
     }
-    o.release.originator = if rng.chance(80) { "kor-nis" } else { "deu-bnd" }.into();
+    o.release.originator = if rng.chance(0.80) {
+        "kor-nis"
+    } else {
+        "deu-bnd"
+    }
+    .into();
     let markings: Vec<String> = MARKINGS
         .iter()
-        .filter(|_| rng.chance(40))
+        .filter(|_| rng.chance(0.40))
         .map(|m| m.to_string())
         .collect();
     o.release.label_set = LabelSet {
@@ -486,7 +470,7 @@ fn random_versions(rng: &mut Rng) -> VersionFilter {
         },
         3 => VersionFilter {
             exact: vec![1_000 * (1 + rng.below(4) as i64)],
-            last: rng.chance(50),
+            last: rng.chance(0.50),
             ..Default::default()
         },
         _ => VersionFilter::default(),
@@ -609,7 +593,7 @@ async fn same_as_sqlite(url: &str, seed: u64) {
             45..=54 => {
                 let id = id_of(&mut rng);
                 let versions = random_versions(&mut rng);
-                let specs: Vec<String> = if rng.chance(20) {
+                let specs: Vec<String> = if rng.chance(0.20) {
                     vec!["2.0".into()]
                 } else {
                     vec![]
@@ -634,26 +618,26 @@ async fn same_as_sqlite(url: &str, seed: u64) {
                 pg.append_audit(events).await.expect("pg audit");
             }
             _ => {
-                let mut q = ObjectQuery::new(lpk, 1 + rng.below(10) as usize);
+                let mut q = ObjectQuery::new(lpk, 1 + rng.below(10));
                 q.ids = (0..rng.below(3)).map(|_| id_of(&mut rng)).collect();
-                q.types = (0..rng.below(3) as usize)
+                q.types = (0..rng.below(3))
                     .map(|_| rng.pick(&TYPES).to_string())
                     .collect();
                 q.versions = random_versions(&mut rng);
-                if rng.chance(15) {
-                    q.spec_versions = vec![if rng.chance(50) { "2.0" } else { "2.1" }.into()];
+                if rng.chance(0.15) {
+                    q.spec_versions = vec![if rng.chance(0.50) { "2.0" } else { "2.1" }.into()];
                 }
-                if rng.chance(30) && !dates.is_empty() {
+                if rng.chance(0.30) && !dates.is_empty() {
                     q.added_after = Some(*rng.pick(&dates));
                 }
-                q.with_raw = rng.chance(70);
-                if rng.chance(70) {
+                q.with_raw = rng.chance(0.70);
+                if rng.chance(0.70) {
                     let sets = lite.release_state().await.expect("state").label_sets;
                     q.reader = Some(ReaderFilter {
                         organization: rng.pick(&ORGS).to_string(),
                         label_sets: sets
                             .iter()
-                            .filter(|_| rng.chance(50))
+                            .filter(|_| rng.chance(0.50))
                             .map(|s| s.id)
                             .collect(),
                     });

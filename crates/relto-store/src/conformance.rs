@@ -48,6 +48,30 @@ pub fn plan() -> RealmPlan {
     }
 }
 
+/// xorshift64*: a fixed sequence, so that a randomized test's failure can be replayed; for
+/// the stores' and the server's randomized tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in 0..n (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() % 10_000) as f64 / 10_000.0 < p
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
 /// Applies [`plan`] and returns the collection's key.
 pub async fn seed_collection(store: &dyn Store) -> i64 {
     store.apply_realm(&plan()).await.expect("apply realm");
