@@ -1,6 +1,12 @@
-//! Opaque, signed, stateless `next` cursors: the keyset position (date_added µs, row id) of
-//! the last item served, bound to the query it was issued for and signed with the hub's key
-//! (kept in the store, so a cursor stays valid after a restart and on every node).
+//! Opaque, encrypted, authenticated, stateless `next` cursors: the keyset position
+//! (date_added µs, row id) of the last item served, bound to the query it was issued for,
+//! under the hub's key (kept in the store, so a cursor stays valid after a restart and on
+//! every node). The position is encrypted, not only signed: a row id in plain text would tell
+//! a reader how many objects it was not shown.
+//!
+//! Construction (deterministic authenticated encryption in the SIV manner, from HMAC-SHA256
+//! alone): tag = HMAC(k_mac, version ‖ position ‖ query tag)[..16]; the position is XORed
+//! with HMAC(k_enc, tag)[..16]; k_mac and k_enc are derived from the hub's key.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -9,8 +15,9 @@ use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-const VERSION: u8 = 1;
-const PAYLOAD_LEN: usize = 1 + 8 + 8 + 8;
+const VERSION: u8 = 2;
+/// version ‖ encrypted (date_added, row) ‖ query tag.
+const PAYLOAD_LEN: usize = 1 + 16 + 8;
 const TAG_LEN: usize = 16;
 
 /// The secret that signs cursors.
@@ -64,23 +71,54 @@ fn query_tag(fingerprint: &str) -> [u8; 8] {
     out
 }
 
-fn mac(key: &CursorKey, payload: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-    let mut m = <HmacSha256 as Mac>::new_from_slice(&key.0).unwrap_or_else(|_| unreachable!());
-    m.update(payload);
-    m
+fn prf(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+impl CursorKey {
+    fn mac_key(&self) -> [u8; 32] {
+        prf(&self.0, &[b"relto cursor mac"])
+    }
+    fn enc_key(&self) -> [u8; 32] {
+        prf(&self.0, &[b"relto cursor enc"])
+    }
+
+    /// The tag of a plain position for a query.
+    fn tag(&self, plain: &[u8; 16], query: &[u8; 8]) -> [u8; TAG_LEN] {
+        let full = prf(&self.mac_key(), &[&[VERSION], plain, query]);
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        tag
+    }
+
+    /// XORs `data` with the keystream of `tag` (its own inverse).
+    fn crypt(&self, tag: &[u8; TAG_LEN], data: &mut [u8; 16]) {
+        let stream = prf(&self.enc_key(), &[tag]);
+        for (d, k) in data.iter_mut().zip(stream) {
+            *d ^= k;
+        }
+    }
 }
 
 impl Cursor {
     /// Encodes the cursor for the query with `fingerprint`.
     pub fn encode(&self, key: &CursorKey, fingerprint: &str) -> String {
+        let mut plain = [0u8; 16];
+        plain[..8].copy_from_slice(&self.date_added.to_be_bytes());
+        plain[8..].copy_from_slice(&self.row.to_be_bytes());
+        let query = query_tag(fingerprint);
+        let tag = key.tag(&plain, &query);
+        key.crypt(&tag, &mut plain);
         let mut buf = [0u8; PAYLOAD_LEN + TAG_LEN];
         buf[0] = VERSION;
-        buf[1..9].copy_from_slice(&self.date_added.to_be_bytes());
-        buf[9..17].copy_from_slice(&self.row.to_be_bytes());
-        buf[17..25].copy_from_slice(&query_tag(fingerprint));
-        let tag = mac(key, &buf[..PAYLOAD_LEN]).finalize().into_bytes();
-        buf[PAYLOAD_LEN..].copy_from_slice(&tag[..TAG_LEN]);
+        buf[1..17].copy_from_slice(&plain);
+        buf[17..25].copy_from_slice(&query);
+        buf[PAYLOAD_LEN..].copy_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(buf)
     }
 
@@ -92,16 +130,26 @@ impl Cursor {
         if bytes.len() != PAYLOAD_LEN + TAG_LEN || bytes[0] != VERSION {
             return Err(CursorError::Malformed);
         }
-        mac(key, &bytes[..PAYLOAD_LEN])
-            .verify_truncated_left(&bytes[PAYLOAD_LEN..])
-            .map_err(|_| CursorError::BadSignature)?;
-        if bytes[17..25] != query_tag(fingerprint) {
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&bytes[PAYLOAD_LEN..]);
+        let mut query = [0u8; 8];
+        query.copy_from_slice(&bytes[17..25]);
+        let mut plain = [0u8; 16];
+        plain.copy_from_slice(&bytes[1..17]);
+        key.crypt(&tag, &mut plain);
+        let expected = key.tag(&plain, &query);
+        // Constant time: the comparison must not tell how much of a forged tag was right.
+        let diff = expected.iter().zip(&tag).fold(0u8, |d, (a, b)| d | (a ^ b));
+        if diff != 0 {
+            return Err(CursorError::BadSignature);
+        }
+        if query != query_tag(fingerprint) {
             return Err(CursorError::OtherQuery);
         }
         let mut a = [0u8; 8];
-        a.copy_from_slice(&bytes[1..9]);
+        a.copy_from_slice(&plain[..8]);
         let mut r = [0u8; 8];
-        r.copy_from_slice(&bytes[9..17]);
+        r.copy_from_slice(&plain[8..]);
         Ok(Self {
             date_added: i64::from_be_bytes(a),
             row: i64::from_be_bytes(r),
@@ -135,5 +183,17 @@ mod tests {
         let tampered: String = chars.into_iter().collect();
         assert!(Cursor::decode(&tampered, &key, "q").is_err());
         assert_eq!(Cursor::decode("!!", &key, "q"), Err(CursorError::Malformed));
+        // The position is not in the cursor's bytes: neighbouring rows give unrelated text.
+        let bytes = URL_SAFE_NO_PAD.decode(&s).unwrap();
+        let plain_row = 42i64.to_be_bytes();
+        assert!(!bytes.windows(8).any(|w| w == plain_row));
+        let next = Cursor { row: 43, ..c }.encode(&key, "q");
+        let other = URL_SAFE_NO_PAD.decode(&next).unwrap();
+        let same = bytes[1..17]
+            .iter()
+            .zip(&other[1..17])
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(same < 8, "{same} of 16 bytes alike");
     }
 }
