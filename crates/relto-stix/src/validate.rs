@@ -48,9 +48,10 @@ pub struct ObjectMeta {
     /// `granular_markings` (empty if absent).
     pub granular_markings: Vec<GranularMarking>,
     /// What the object stands on: a relationship's `source_ref` and `target_ref`, a
-    /// sighting's `sighting_of_ref` (empty for other types).
+    /// sighting's `sighting_of_ref`, a language-content's `object_ref` (empty for other types).
     pub endpoints: Vec<String>,
-    /// `object_refs` of reports, groupings, notes and opinions (empty for other types).
+    /// `object_refs` of reports, groupings, notes, opinions and observed-data, of which a
+    /// reader must see one (empty for other types).
     pub object_refs: Vec<String>,
 }
 
@@ -743,6 +744,13 @@ pub fn is_required_property(ty: &str, name: &str) -> bool {
         &["type", "id", "spec_version", "created", "modified"]
     };
     common.contains(&name) || required_props(ty).contains(&name)
+}
+
+/// Whether removing `name` from an object of type `ty` leaves it invalid: a required property,
+/// or observed-data's `object_refs` (required where the deprecated `objects` is absent, and
+/// relto serves it only that way).
+pub fn is_required_for_release(ty: &str, name: &str) -> bool {
+    is_required_property(ty, name) || (ty == "observed-data" && name == "object_refs")
 }
 
 /// Required type-specific properties (beyond type/id/spec_version/created/modified).
@@ -1558,10 +1566,14 @@ fn validate_map(obj: &Map<String, Value>) -> Result<ObjectMeta, String> {
             .flatten()
             .collect(),
         "sighting" => ref_of("sighting_of_ref").into_iter().collect(),
+        "language-content" => ref_of("object_ref").into_iter().collect(),
         _ => Vec::new(),
     };
     let object_refs = match (ty, obj.get("object_refs")) {
-        ("report" | "grouping" | "note" | "opinion", Some(Value::Array(items))) => items
+        (
+            "report" | "grouping" | "note" | "opinion" | "observed-data",
+            Some(Value::Array(items)),
+        ) => items
             .iter()
             .filter_map(Value::as_str)
             .map(str::to_owned)
@@ -1647,6 +1659,8 @@ fn check_timestamp_order(obj: &Map<String, Value>, later: &str, strict: bool, ea
     let (Ok(ta), Ok(tb)) = (parse_micros(a), parse_micros(b)) else {
         return Ok(());
     };
+    // Microseconds truncate: digits beyond the sixth order timestamps within one microsecond.
+    let (ta, tb) = ((ta, sub_micros(a)), (tb, sub_micros(b)));
     if strict && ta <= tb {
         return Err(format!(
             "property '{later}' ({a}) must be later than '{earlier}' ({b})"
@@ -1658,6 +1672,16 @@ fn check_timestamp_order(obj: &Map<String, Value>, later: &str, strict: bool, ea
         ));
     }
     Ok(())
+}
+
+/// The fractional digits of a timestamp beyond the sixth, right-padded to 12, as a number.
+fn sub_micros(ts: &str) -> u64 {
+    let frac = ts
+        .split_once('.')
+        .map(|(_, f)| f.trim_end_matches(['Z', 'z']))
+        .unwrap_or("");
+    let beyond: String = frac.chars().skip(6).take(12).collect();
+    format!("{beyond:0<12}").parse().unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------
@@ -2811,9 +2835,31 @@ fn is_language_tag(s: &str) -> bool {
         // private use only
         return subtags.len() > 1;
     }
+    // RFC 5646 §2.2.8: the irregular grandfathered tags are a closed list.
+    const IRREGULAR: [&str; 17] = [
+        "en-GB-oed",
+        "i-ami",
+        "i-bnn",
+        "i-default",
+        "i-enochian",
+        "i-hak",
+        "i-klingon",
+        "i-lux",
+        "i-mingo",
+        "i-navajo",
+        "i-pwn",
+        "i-tao",
+        "i-tay",
+        "i-tsu",
+        "sgn-BE-FR",
+        "sgn-BE-NL",
+        "sgn-CH-DE",
+    ];
+    if IRREGULAR.iter().any(|g| g.eq_ignore_ascii_case(s)) {
+        return true;
+    }
     if first.eq_ignore_ascii_case("i") {
-        // grandfathered irregular tags such as i-klingon
-        return subtags.len() > 1 && subtags[1..].iter().all(|t| t.len() >= 2);
+        return false;
     }
     if !(alpha(first) && (2..=8).contains(&first.len())) {
         return false;
@@ -2838,7 +2884,8 @@ fn is_language_tag(s: &str) -> bool {
     {
         i += 1;
     }
-    // variants
+    // variants (§2.2.5: none repeated)
+    let mut variants: Vec<String> = Vec::new();
     while i < subtags.len() {
         let t = subtags[i];
         let is_variant =
@@ -2846,14 +2893,20 @@ fn is_language_tag(s: &str) -> bool {
         if !is_variant {
             break;
         }
-        i += 1;
-    }
-    // extensions and private use
-    while i < subtags.len() {
-        let t = subtags[i];
-        if t.len() != 1 {
+        if variants.contains(&t.to_ascii_lowercase()) {
             return false;
         }
+        variants.push(t.to_ascii_lowercase());
+        i += 1;
+    }
+    // extensions and private use (§2.2.6: no singleton repeated)
+    let mut singletons: Vec<String> = Vec::new();
+    while i < subtags.len() {
+        let t = subtags[i];
+        if t.len() != 1 || singletons.contains(&t.to_ascii_lowercase()) {
+            return false;
+        }
+        singletons.push(t.to_ascii_lowercase());
         let private = t.eq_ignore_ascii_case("x");
         i += 1;
         let start = i;
@@ -2909,6 +2962,9 @@ mod tests {
             "en-US-",
             "ko KR",
             "x",
+            "i-foo",
+            "de-1901-1901",
+            "en-a-bbb-a-ccc",
         ] {
             assert!(!is_language_tag(t), "{t}");
         }

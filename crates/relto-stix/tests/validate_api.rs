@@ -218,6 +218,17 @@ fn timestamps() {
         "valid_from",
         json!("2024-03-05T00:00:00.1Z"),
     ));
+    // Earlier by less than a microsecond is earlier too.
+    let e = err(&with(
+        with(
+            indicator(),
+            "created",
+            json!("2024-03-02T09:00:00.0000005Z"),
+        ),
+        "modified",
+        json!("2024-03-02T09:00:00.0000001Z"),
+    ));
+    assert!(e.message.contains("must be later"), "{}", e.message);
     // modified == created is allowed, earlier is not.
     ok(&with(
         indicator(),

@@ -170,10 +170,17 @@ pub fn parse_query_with(
             percent_decode(v).ok_or_else(|| err(format!("value of '{key}' is not valid UTF-8")))?;
         match key.as_str() {
             "added_after" if paged => {
+                // §3.4: each of these parameters at most once.
+                if f.added_after.is_some() {
+                    return Err(err("added_after may be given only once"));
+                }
                 let ts = parse_timestamp(&value).map_err(|e| err(format!("added_after: {e}")))?;
                 f.added_after = Some(ts.micros);
             }
             "limit" if paged => {
+                if f.limit.is_some() {
+                    return Err(err("limit may be given only once"));
+                }
                 let n: u32 = value
                     .parse()
                     .map_err(|_| err(format!("limit must be a positive integer, not '{value}'")))?;
@@ -185,6 +192,9 @@ pub fn parse_query_with(
             "next" if paged => {
                 if value.is_empty() {
                     return Err(err("next is empty"));
+                }
+                if f.next.is_some() {
+                    return Err(err("next may be given only once"));
                 }
                 f.next = Some(value);
             }
@@ -316,6 +326,9 @@ mod tests {
             "match[version]=newest",
             "match[type]=a,,b",
             "next=",
+            "added_after=2024-01-01T00:00:00Z&added_after=2025-01-01T00:00:00Z",
+            "limit=1&limit=2",
+            "next=a&next=b",
         ] {
             assert!(parse_query(Some(q), Endpoint::Objects).is_err(), "{q}");
         }
