@@ -8,6 +8,7 @@ pub mod label;
 pub mod nation;
 pub mod realm;
 pub mod redact;
+pub mod refs;
 
 pub use decide::{
     Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy, ReleaseRules,

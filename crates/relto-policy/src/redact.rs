@@ -179,6 +179,99 @@ pub fn redact_raw(
     Ok(out)
 }
 
+/// The copy of a stored object that a reader receives: `selectors` removed (as `redact`),
+/// and the copy's own `granular_markings` made true of it, so that STIX tools accept it
+/// (stix2 refuses a selector naming a property that is not there): entries whose marking is
+/// in `failed` are dropped (what they select is gone, and the reader is not told which label
+/// it failed), selectors naming what was removed are dropped, list-item selectors are
+/// re-pointed to the items' new positions, and entries left without selectors are dropped.
+/// Objects without granular markings keep every other property's text as stored.
+pub fn release_copy(
+    raw: &str,
+    selectors: &[String],
+    failed: &[String],
+    required: RequiredCheck,
+) -> Result<String, String> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    let Some(granular) = value.get("granular_markings").cloned() else {
+        return redact_raw(raw, selectors, required);
+    };
+    let mut copy = redact(&value, selectors, required)?;
+    let removed: Vec<Vec<Step>> = selectors.iter().filter_map(|s| parse_selector(s)).collect();
+    let mut kept_entries = Vec::new();
+    for entry in granular.as_array().into_iter().flatten() {
+        let marking = entry.get("marking_ref").and_then(Value::as_str);
+        if marking.is_some_and(|m| failed.iter().any(|f| f == m)) {
+            continue;
+        }
+        let mut entry = entry.clone();
+        let kept: Vec<Value> = entry
+            .get("selectors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|s| repoint(s, &removed))
+            .filter(|s| parse_selector(s).is_some_and(|p| resolves(&copy, &p)))
+            .map(Value::String)
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        entry["selectors"] = Value::Array(kept);
+        kept_entries.push(entry);
+    }
+    if let Value::Object(map) = &mut copy {
+        if kept_entries.is_empty() {
+            map.remove("granular_markings");
+        } else {
+            map.insert("granular_markings".into(), Value::Array(kept_entries));
+        }
+    }
+    Ok(copy.to_string())
+}
+
+/// `selector` as it reads after `removed` were taken out: None when it or a property or item
+/// it lies in was removed; list indices shifted down past removed items of the same list.
+fn repoint(selector: &str, removed: &[Vec<Step>]) -> Option<String> {
+    let path = parse_selector(selector)?;
+    if removed
+        .iter()
+        .any(|r| r.len() <= path.len() && path[..r.len()] == r[..])
+    {
+        return None;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(path.len());
+    for (k, step) in path.iter().enumerate() {
+        match step {
+            Step::Key(key) => out.push(key.clone()),
+            Step::Index(i) => {
+                let before = removed
+                    .iter()
+                    .filter(|r| r.len() == k + 1 && r[..k] == path[..k])
+                    .filter(|r| matches!(r[k], Step::Index(j) if j < *i))
+                    .count();
+                out.push(format!("[{}]", i - before));
+            }
+        }
+    }
+    Some(out.join("."))
+}
+
+/// Whether `path` names something in `value`.
+fn resolves(value: &Value, path: &[Step]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return true;
+    };
+    let next = match (first, value) {
+        (Step::Key(k), Value::Object(map)) => map.get(k),
+        (Step::Index(i), Value::Array(items)) => items.get(*i),
+        _ => None,
+    };
+    next.is_some_and(|v| resolves(v, rest))
+}
+
 fn redact_via_value(
     raw: &str,
     selectors: &[String],
@@ -240,6 +333,42 @@ mod tests {
             out,
             json!({"type": "report", "id": "report--1", "object_refs": ["b"],
             "external_references": [{"source_name": "x"}, {"source_name": "y"}]})
+        );
+    }
+
+    #[test]
+    fn a_released_copy_keeps_only_granular_markings_true_of_it() {
+        let raw = json!({"type": "report", "id": "report--1", "description": "secret",
+            "object_refs": ["a", "b", "c", "d"], "labels": ["x"],
+            "granular_markings": [
+                {"marking_ref": "m-failed", "selectors": ["description", "object_refs.[1]"]},
+                {"marking_ref": "m-ok", "selectors": ["object_refs.[0]", "object_refs.[3]", "labels.[0]"]},
+                {"lang": "en", "selectors": ["description"]}]})
+        .to_string();
+        let sels: Vec<String> = [
+            "description",
+            "object_refs.[1]",
+            "object_refs.[2]",
+            "labels.[0]",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out: Value = serde_json::from_str(
+            &release_copy(&raw, &sels, &["m-failed".into()], required).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"type": "report", "id": "report--1", "object_refs": ["a", "d"],
+                "granular_markings": [{"marking_ref": "m-ok", "selectors": ["object_refs.[0]", "object_refs.[1]"]}]})
+        );
+        // Without granular markings the fast path gives the same object.
+        let plain =
+            json!({"type": "report", "id": "report--1", "object_refs": ["a", "b"]}).to_string();
+        assert_eq!(
+            release_copy(&plain, &["object_refs.[0]".into()], &[], required).unwrap(),
+            redact_raw(&plain, &["object_refs.[0]".into()], required).unwrap()
         );
     }
 

@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use relto_policy::decide::DefaultLabel;
 use relto_policy::label::parse_marking;
-use relto_policy::redact::redact_raw;
+use relto_policy::redact::release_copy;
+use relto_policy::refs::{
+    has_required_object_refs, may_have_prunable_refs, prunable_refs, PrunableRef,
+};
 use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
-use relto_stix::{is_required_property, ObjectMeta};
+use relto_stix::{is_required_for_release, ObjectMeta};
 use relto_store::{
     Account, LabelSet, Page, ReaderFilter, ReleaseFacts, Store, StoreResult, StoredLabelSet,
 };
@@ -160,7 +163,7 @@ impl ReleaseCache {
 }
 
 fn required(ty: &str, prop: &str) -> bool {
-    is_required_property(ty, prop)
+    is_required_for_release(ty, prop)
 }
 
 /// The granular markings of an object as (marking_ref, selectors).
@@ -199,12 +202,25 @@ fn marking_refs_of(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-const REF_LIST_TYPES: [&str; 4] = ["report", "grouping", "note", "opinion"];
+/// Whether the stored text may hold granular markings: the key as written, or a `\u`
+/// escape, which could spell it (`"granular_marking\u0073"` is the same key to every JSON
+/// parser, so a text search for the plain key alone would serve it unredacted).
+fn may_have_granular(raw: &str) -> bool {
+    raw.contains("\"granular_markings\"") || raw.contains("\\u")
+}
 
-/// Redacts a page for `reader` in place: granular markings the reader fails remove what they
-/// select, and object_refs lose the entries the reader cannot see. Objects of the reader's
-/// own organization, and objects without either, keep their stored bytes. An object the
-/// redaction would leave invalid is withheld. What a reader receives of a row is kept in
+/// Whether a stored object needs release work for a reader of another organization: its
+/// required object_refs (some may be hidden), granular markings, or references to prune.
+fn needs_release_work(o: &relto_store::StoredObject) -> bool {
+    let ty = o.object_type();
+    has_required_object_refs(ty) || may_have_granular(&o.raw) || may_have_prunable_refs(ty, &o.raw)
+}
+
+/// Redacts a page for `reader` in place (DESIGN §3 rules 4 and 5): granular markings the
+/// reader fails remove what they select, and every reference to what the reader cannot see
+/// is pruned (required object_refs entries, and each other `*_ref`/`*_refs`). Objects of the
+/// reader's own organization, and objects without either, keep their stored bytes. An object
+/// the redaction would leave invalid is withheld. What a reader receives of a row is kept in
 /// `copies` for the collection's write generation, so a page read again before the next
 /// write costs no reference look-ups and no redaction.
 pub async fn redact_page(
@@ -221,9 +237,7 @@ pub async fn redact_page(
         filter,
     } = *to;
     let needs_work = |o: &relto_store::StoredObject| {
-        o.originator != reader.organization
-            && (REF_LIST_TYPES.contains(&o.object_type())
-                || o.raw.contains("\"granular_markings\""))
+        o.originator != reader.organization && needs_release_work(o)
     };
     let account: Arc<str> = account.into();
     let key = |o: &relto_store::StoredObject| CopyKey {
@@ -244,30 +258,48 @@ pub async fn redact_page(
         }
     }
     if !misses.is_empty() {
+        let pending: Vec<(usize, Parsed)> = misses
+            .iter()
+            .map(|&i| (i, Parsed::of(&page.items[i])))
+            .collect();
         let ref_rows: Vec<i64> = misses
             .iter()
             .map(|&i| &page.items[i])
-            .filter(|o| REF_LIST_TYPES.contains(&o.object_type()))
+            .filter(|o| has_required_object_refs(o.object_type()))
             .map(|o| o.row)
             .collect();
-        let hidden = if ref_rows.is_empty() {
-            // Nothing read from the store: the releases hold at the page's generation.
-            relto_store::HiddenRefs {
-                generation: page.generation,
-                refs: Vec::new(),
-            }
-        } else {
-            store.hidden_refs(collection, &ref_rows, filter).await?
-        };
+        let mut ref_ids: Vec<String> = pending
+            .iter()
+            .filter_map(|(_, p)| p.prunable.as_ref().ok())
+            .flatten()
+            .map(|r| r.id.clone())
+            .collect();
+        ref_ids.sort();
+        ref_ids.dedup();
+        let hidden = store.hidden_refs(collection, &ref_rows, filter).await?;
+        let mut hidden_ids = store.hidden_ids(collection, &ref_ids, filter).await?;
+        hidden_ids.ids.sort();
+        // What was read from the store holds at the page's generation only if every read saw it.
+        let generation = [hidden.generation, hidden_ids.generation]
+            .into_iter()
+            .zip([ref_rows.is_empty(), ref_ids.is_empty()])
+            .try_fold(page.generation, |g, (read, skipped)| {
+                match (skipped, g, read) {
+                    (true, g, _) => Some(g),
+                    (false, Some(g), Some(r)) if g == r => Some(Some(g)),
+                    _ => None,
+                }
+            })
+            .flatten();
         let mut by_row: HashMap<i64, Vec<usize>> = HashMap::new();
         for h in &hidden.refs {
             by_row.entry(h.row).or_default().push(h.index);
         }
-        for i in misses {
+        for (i, parsed) in pending {
             let o = &page.items[i];
             let gone = by_row.get(&o.row).map_or(&[][..], Vec::as_slice);
-            let r = release_of(view, reader, o, gone);
-            if let Some(g) = hidden.generation {
+            let r = release_of(view, reader, o, parsed, gone, &hidden_ids.ids);
+            if let Some(g) = generation {
                 copies.insert(key(o), g, r.clone());
             }
             releases.push((i, r));
@@ -301,47 +333,88 @@ pub struct Recipient<'a> {
     pub filter: &'a ReaderFilter,
 }
 
+/// What release work needs of a stored object's JSON, read once: its granular markings and
+/// the references to prune if hidden (Err: the object cannot be pruned).
+struct Parsed {
+    granular: Vec<(String, Vec<String>)>,
+    prunable: Result<Vec<PrunableRef>, String>,
+}
+
+impl Parsed {
+    fn of(o: &relto_store::StoredObject) -> Self {
+        let ty = o.object_type();
+        let (granular, prunable) = (
+            may_have_granular(&o.raw),
+            may_have_prunable_refs(ty, &o.raw),
+        );
+        if !granular && !prunable {
+            return Self {
+                granular: Vec::new(),
+                prunable: Ok(Vec::new()),
+            };
+        }
+        match serde_json::from_str::<Value>(&o.raw) {
+            Ok(v) => Self {
+                granular: granular_of(&v),
+                prunable: prunable_refs(&v),
+            },
+            // Stored objects were validated; one that no longer parses is not served.
+            Err(_) => Self {
+                granular: Vec::new(),
+                prunable: Err("stored object could not be read for release".into()),
+            },
+        }
+    }
+}
+
 /// What a reader receives of a stored object it may see (the store's predicate has decided
-/// rules 1-3, 5 and 6): rule 4's granular redaction and the pruning of the object_refs
-/// entries at positions `hidden_refs`.
+/// rules 1-3, 5's endpoints and required lists, and 6): rule 4's granular redaction, the
+/// required object_refs entries at positions `hidden_refs` and every other reference naming
+/// one of `hidden_ids` pruned.
 fn release_of(
     view: &ReleaseView,
     reader: &Reader,
     o: &relto_store::StoredObject,
+    parsed: Parsed,
     hidden_refs: &[usize],
+    hidden_ids: &[String],
 ) -> Release {
-    let mut selectors = Vec::new();
-    if o.raw.contains("\"granular_markings\"") {
-        let Ok(fields) = serde_json::from_str::<GranularFields>(&o.raw) else {
-            // Stored objects were validated; one that no longer parses is not served.
-            return Release::Withheld("stored object could not be read for release".into());
-        };
-        let granular = granular_list(fields.granular_markings.as_ref());
+    let prunable = match parsed.prunable {
+        Ok(p) => p,
+        Err(why) => return Release::Withheld(why.into()),
+    };
+    let mut selectors =
         match view
             .policy
-            .granular_decision(o.object_type(), &granular, reader, required)
+            .granular_decision(o.object_type(), &parsed.granular, reader, required)
         {
-            Decision::Redact(s) => selectors = s,
-            Decision::Allow => {}
-            // A granular marking on a required property: the label set holds it, so the
-            // store does not return such an object; fail closed if it ever did.
+            Decision::Redact(s) => s,
+            Decision::Allow => Vec::new(),
+            // A granular marking on a required property: the label set holds it, so the store
+            // does not return such an object; fail closed if it ever did.
             Decision::Deny(why) => return Release::Withheld(why.into()),
-        }
-    }
+        };
     selectors.extend(hidden_refs.iter().map(|n| format!("object_refs.[{n}]")));
+    selectors.extend(
+        prunable
+            .into_iter()
+            .filter(|r| hidden_ids.binary_search(&r.id).is_ok())
+            .map(|r| r.selector),
+    );
     if selectors.is_empty() {
         return Release::Whole;
     }
-    match redact_raw(&o.raw, &selectors, required) {
+    let failed: Vec<String> = parsed
+        .granular
+        .iter()
+        .map(|(m, _)| m)
+        .filter(|m| view.policy.marking_denial(m, reader).is_some())
+        .cloned()
+        .collect();
+    match release_copy(&o.raw, &selectors, &failed, required) {
         Ok(copy) => Release::Redacted(copy.into(), selectors.into()),
         Err(why) => Release::Withheld(why.into()),
     }
-}
-
-/// The one property of a stored object its granular release needs; the rest is skipped.
-#[derive(serde::Deserialize)]
-struct GranularFields {
-    granular_markings: Option<Value>,
 }
 
 /// What a reader receives of one stored row that needed release work.
@@ -458,7 +531,8 @@ pub struct Redactions {
 }
 
 /// Why an object may not be written by `poster`, or the release facts to store with it.
-/// `envelope_markings` are the markings defined in the same envelope.
+/// `envelope_markings` are the markings defined in the same envelope that passed their own
+/// checks (see `ingest`).
 pub fn write_rules(
     view: &ReleaseView,
     poster: &Account,
@@ -476,9 +550,10 @@ pub fn write_rules(
         }
     }
     let check = |m: &str| -> Result<(), String> {
-        let marking = match envelope_markings.get(m) {
-            Some(found) => found,
-            None => view.policy.marking(m).ok_or_else(|| {
+        // The hub's definition first: an envelope cannot redefine what a known id means.
+        let marking = match view.policy.marking(m) {
+            Some(known) => known,
+            None => envelope_markings.get(m).ok_or_else(|| {
                 format!("marking {m} is neither known to the hub nor defined in this envelope")
             })?,
         };
@@ -490,9 +565,6 @@ pub fn write_rules(
             Marking::NonRestrictive => Ok(()),
         }
     };
-    if meta.object_type == "marking-definition" {
-        check_label_definition(view, meta, envelope_markings)?;
-    }
     for m in &meta.object_marking_refs {
         check(m)?;
     }
@@ -508,38 +580,6 @@ pub fn write_rules(
     ))
 }
 
-/// A label's id cannot be taken by another definition: STIX marking-definitions are never
-/// versioned, so an id already known must define the same marking; and a name-based
-/// (UUIDv5) id, which anyone can compute, must be the label's canonical id.
-fn check_label_definition(
-    view: &ReleaseView,
-    meta: &ObjectMeta,
-    envelope_markings: &HashMap<String, Marking>,
-) -> Result<(), String> {
-    let Some(posted) = envelope_markings.get(&meta.id) else {
-        return Ok(());
-    };
-    if let Some(known) = view.policy.marking(&meta.id) {
-        if known != posted {
-            return Err(format!(
-                "{} is already defined differently; marking-definitions cannot be changed",
-                meta.id
-            ));
-        }
-    }
-    if let Marking::Label(label) = posted {
-        let uuid = meta.id.trim_start_matches("marking-definition--");
-        let name_based = uuid.chars().nth(14) == Some('5');
-        if name_based && label.id() != meta.id {
-            return Err(format!(
-                "a label with a name-based (UUIDv5) id must carry its canonical id {}",
-                label.id()
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The release facts of an object created by `originator` (of `nation`): its label set is
 /// its object-level markings plus granular ones on required properties, with the default
 /// label when it has no object-level marking.
@@ -550,7 +590,7 @@ pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> Relea
             let on_required = g
                 .selectors
                 .iter()
-                .any(|s| !s.contains('.') && is_required_property(&meta.object_type, s));
+                .any(|s| !s.contains('.') && is_required_for_release(&meta.object_type, s));
             if on_required {
                 set.push(m.clone());
             }
@@ -595,9 +635,9 @@ async fn decision_for(
     let filter = view.filter(reader);
     let mut q = relto_store::ObjectQuery::new(collection, 1);
     q.ids = vec![obj.stix_id.clone()];
-    q.with_raw = false;
     q.reader = Some(filter.clone());
-    if store.query_objects(&q).await?.items.is_empty() {
+    let mut page = store.query_objects(&q).await?;
+    if page.items.is_empty() {
         // Say why: a label, else the references (rule 5).
         let markings = marking_refs_of(value);
         let granular = granular_of(value);
@@ -615,30 +655,30 @@ async fn decision_for(
             ),
         });
     }
-    if obj.originator == reader.organization {
-        return Ok(Decision::Allow);
+    // Exactly what a read would serve: the same redaction of a page, here of one object.
+    let to = Recipient {
+        account: "",
+        reader,
+        filter: &filter,
+    };
+    let r = redact_page(
+        store,
+        view,
+        &CopyCache::default(),
+        collection,
+        &to,
+        &mut page,
+    )
+    .await?;
+    if let Some((_, why)) = r.dropped.into_iter().next() {
+        return Ok(Decision::Deny(why));
     }
-    let granular = granular_of(value);
-    let mut removed =
-        match view
-            .policy
-            .granular_decision(obj.object_type(), &granular, reader, required)
-        {
-            Decision::Redact(s) => s,
-            Decision::Deny(why) => return Ok(Decision::Deny(why)),
-            Decision::Allow => Vec::new(),
-        };
-    let hidden = store.hidden_refs(collection, &[obj.row], &filter).await?;
-    removed.extend(
-        hidden
-            .refs
-            .iter()
-            .map(|h| format!("object_refs.[{}]", h.index)),
-    );
-    Ok(if removed.is_empty() {
-        Decision::Allow
-    } else {
-        Decision::Redact(removed)
+    Ok(match r.redacted.into_values().next() {
+        Some(mut removed) => {
+            removed.sort();
+            Decision::Redact(removed)
+        }
+        None => Decision::Allow,
     })
 }
 

@@ -441,28 +441,18 @@ async fn add_batch(
     for obj in objects {
         let vs = known.entry(obj.stix_id.clone()).or_default();
         let date_added = last.saturating_add(1).max(now_us);
-        let version = match obj.version {
-            Some(v) => v,
-            // Without created/modified the object has one version only: its first date_added.
-            None if !vs.all.is_empty() => {
-                out.push(AddOutcome::Duplicate {
-                    version: vs.all[0].0,
-                });
+        let version = match admit_version(&vs.all, &obj.release.originator, obj.version, date_added)
+        {
+            Admission::Add { version } => version,
+            Admission::Duplicate { version } => {
+                out.push(AddOutcome::Duplicate { version });
                 continue;
             }
-            None => date_added,
+            Admission::Refused(why) => {
+                out.push(AddOutcome::Refused(why));
+                continue;
+            }
         };
-        if vs.all.iter().any(|(v, _)| *v == version) {
-            out.push(AddOutcome::Duplicate { version });
-            continue;
-        }
-        if let Some((_, creator)) = vs.all.iter().find(|(_, o)| o != &obj.release.originator) {
-            out.push(AddOutcome::Refused(format!(
-                "only the creating organization ({creator}) may add versions of {}",
-                obj.stix_id
-            )));
-            continue;
-        }
         let at = vs.all.partition_point(|(v, _)| *v < version);
         vs.all.insert(at, (version, obj.release.originator.clone()));
         last = date_added;
@@ -752,18 +742,32 @@ impl ReaderSql {
 
     /// The release predicate for rows of alias `o` (DESIGN §3): the reader's organization
     /// created it, or it passes the label set, its endpoints are visible and, if it has
-    /// object_refs, the reader sees one of them.
+    /// object_refs, the reader sees one of them. An older version is visible only while the
+    /// object's latest version is (for a reader an object is the versions it may see, the
+    /// same on every endpoint; a narrowed latest version hides the object).
     fn predicate(&self) -> String {
         format!(
-            " AND (o.originator = {} OR ({} AND {} AND {} \
-              AND (NOT o.has_object_refs OR EXISTS (SELECT 1 FROM object_refs r \
-                   JOIN objects e ON e.collection = o.collection AND e.stix_id = r.ref AND e.is_last \
-                   WHERE r.row_id = o.row_id AND {}))))",
+            " AND {} AND (o.is_last OR EXISTS (SELECT 1 FROM objects l \
+               WHERE l.collection = o.collection AND l.stix_id = o.stix_id AND l.is_last AND {}))",
+            self.row_visible("o", "r", "e"),
+            self.row_visible("l", "lr", "le"),
+        )
+    }
+
+    /// The row `alias` is visible (its object_refs entries and their objects looked at as
+    /// `refs` and `target`).
+    fn row_visible(&self, alias: &str, refs: &str, target: &str) -> String {
+        format!(
+            "({alias}.originator = {} OR ({} AND {} AND {} \
+              AND (NOT {alias}.has_object_refs OR EXISTS (SELECT 1 FROM object_refs {refs} \
+                   JOIN objects {target} ON {target}.collection = {alias}.collection \
+                     AND {target}.stix_id = {refs}.ref AND {target}.is_last \
+                   WHERE {refs}.row_id = {alias}.row_id AND {}))))",
             self.org,
-            self.visible("o"),
-            self.endpoint("o", "e", "ref_a"),
-            self.endpoint("o", "e", "ref_b"),
-            self.sees("e"),
+            self.visible(alias),
+            self.endpoint(alias, &format!("{alias}x"), "ref_a"),
+            self.endpoint(alias, &format!("{alias}x"), "ref_b"),
+            self.sees(target),
         )
     }
 }
@@ -1447,6 +1451,51 @@ impl Store for PostgresStore {
                                 index: r.try_get::<_, i32>(2)? as usize,
                                 id: r.try_get(3)?,
                             });
+                        }
+                    }
+                    Ok(out)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn hidden_ids(
+        &self,
+        collection: i64,
+        ids: &[String],
+        reader: &ReaderFilter,
+    ) -> StoreResult<HiddenIds> {
+        if ids.is_empty() {
+            return Ok(HiddenIds::default());
+        }
+        self.read(
+            &(collection, ids, reader),
+            |db, (collection, ids, reader)| {
+                Box::pin(async move {
+                    let mut sql = Sql::new("");
+                    let (ids_p, coll_p) = (sql.bind(ids), sql.bind(collection));
+                    let f = ReaderSql::bind(&mut sql, reader);
+                    // One statement: the generation is of the snapshot the ids were read in.
+                    sql.push(&format!(
+                        "SELECT c.generation, h.id FROM collections c
+                     LEFT JOIN LATERAL (
+                       SELECT DISTINCT u.id FROM unnest({ids_p}::text[]) u(id)
+                       WHERE NOT EXISTS (SELECT 1 FROM objects e
+                         WHERE e.collection = {coll_p} AND e.stix_id = u.id AND e.is_last AND {})
+                     ) h ON TRUE
+                     WHERE c.pk = {coll_p}
+                     ORDER BY h.id",
+                        f.sees("e")
+                    ));
+                    let rows = db.query(&sql.text, &sql.params).await?;
+                    let mut out = HiddenIds {
+                        generation: rows.first().map(|r| r.try_get(0)).transpose()?,
+                        ids: Vec::new(),
+                    };
+                    for r in &rows {
+                        if let Some(id) = r.try_get::<_, Option<String>>(1)? {
+                            out.ids.push(id);
                         }
                     }
                     Ok(out)

@@ -158,6 +158,20 @@ CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
 -- Counts the writes to each collection: a reader's redacted copies are kept per generation.
 ALTER TABLE collections ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Rule 5 over every STIX reference: a language-content stands on the object it translates,
+-- and observed-data needs one of its object_refs seen, as reports do.
+UPDATE objects SET ref_a = (raw::jsonb)->>'object_ref'
+WHERE type = 'language-content' AND ref_a IS NULL;
+INSERT INTO object_refs (row_id, idx, ref)
+SELECT o.row_id, (j.ord - 1)::integer, j.ref
+FROM objects o,
+     jsonb_array_elements_text((o.raw::jsonb)->'object_refs') WITH ORDINALITY AS j(ref, ord)
+WHERE o.type = 'observed-data' AND NOT o.has_object_refs
+  AND jsonb_typeof((o.raw::jsonb)->'object_refs') = 'array';
+UPDATE objects SET has_object_refs = TRUE
+WHERE type = 'observed-data' AND jsonb_typeof((raw::jsonb)->'object_refs') = 'array';
+"#,
 ];
 
 /// How many migrations this relto knows.

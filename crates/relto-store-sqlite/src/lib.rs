@@ -388,25 +388,11 @@ fn insert_object(
         .map_err(db_err)?;
     let versions: Vec<i64> = existing.iter().map(|(v, _)| *v).collect();
     let date_added = (*last + 1).max(now_us);
-    let version = match obj.version {
-        Some(v) => v,
-        // Without created/modified the object has one version only: its first date_added.
-        None if !versions.is_empty() => {
-            return Ok(AddOutcome::Duplicate {
-                version: versions[0],
-            })
-        }
-        None => date_added,
+    let version = match admit_version(&existing, &obj.release.originator, obj.version, date_added) {
+        Admission::Add { version } => version,
+        Admission::Duplicate { version } => return Ok(AddOutcome::Duplicate { version }),
+        Admission::Refused(why) => return Ok(AddOutcome::Refused(why)),
     };
-    if versions.contains(&version) {
-        return Ok(AddOutcome::Duplicate { version });
-    }
-    if let Some((_, creator)) = existing.iter().find(|(_, o)| o != &obj.release.originator) {
-        return Ok(AddOutcome::Refused(format!(
-            "only the creating organization ({creator}) may add versions of {}",
-            obj.stix_id
-        )));
-    }
     let is_last = versions.iter().all(|&v| v < version);
     let is_first = versions.iter().all(|&v| v > version);
     if !versions.is_empty() && is_last {
@@ -672,21 +658,33 @@ fn sql_sees_ref(alias: &str, f: &ReaderFilterArgs) -> String {
 /// The release predicate for rows of alias `o` (DESIGN §3): the reader's organization
 /// created it, or it passes the label set, its endpoints are visible and, if it has
 /// object_refs, the reader sees one of them. Everything it needs is on the row and its
-/// object_refs entries (see the migration that put the facts there).
+/// object_refs entries (see the migration that put the facts there). An older version is
+/// visible only while the object's latest version is: for a reader an object is the versions
+/// it may see, the same on every endpoint, and a narrowed latest version hides the object.
 fn push_reader<'a>(sql: &mut String, args: &mut Vec<&'a dyn ToSql>, f: &'a ReaderFilterArgs) {
     let fragment = format!(
-        " AND (o.originator = ? OR ({} AND {} \
-          AND (o.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs r \
-               WHERE r.row = o.row AND {}))))",
-        f.passes("o.label_set"),
-        sql_stands("o", f),
-        sql_sees_ref("r", f),
+        " AND {} AND (o.is_last = 1 OR EXISTS (SELECT 1 FROM objects l INDEXED BY objects_by_version \
+          WHERE l.collection = o.collection AND l.stix_id = o.stix_id AND l.is_last = 1 AND {}))",
+        sql_visible("o", "r", f),
+        sql_visible("l", "lr", f),
     );
     // Every placeholder of the fragment is the reader's organization.
     for _ in 0..fragment.matches('?').count() {
         args.push(&f.organization);
     }
     sql.push_str(&fragment);
+}
+
+/// The row `alias` is visible to the reader (its object_refs entries looked at as `refs`).
+fn sql_visible(alias: &str, refs: &str, f: &ReaderFilterArgs) -> String {
+    format!(
+        "({alias}.originator = ? OR ({} AND {} \
+          AND ({alias}.has_object_refs = 0 OR EXISTS (SELECT 1 FROM object_refs {refs} \
+               WHERE {refs}.row = {alias}.row AND {}))))",
+        f.passes(&format!("{alias}.label_set")),
+        sql_stands(alias, f),
+        sql_sees_ref(refs, f),
+    )
 }
 
 /// A reader filter in the form the SQL takes: the organization is bound, the label sets are
@@ -1361,6 +1359,49 @@ impl Store for SqliteStore {
                 Ok(HiddenRefs {
                     generation: collection_generation(c, collection)?,
                     refs,
+                })
+            })
+        })
+    }
+
+    async fn hidden_ids(
+        &self,
+        collection: i64,
+        ids: &[String],
+        reader: &ReaderFilter,
+    ) -> StoreResult<HiddenIds> {
+        if ids.is_empty() {
+            return Ok(HiddenIds::default());
+        }
+        self.read_now(|c| {
+            let f = ReaderFilterArgs::new(reader);
+            let ids = std::rc::Rc::new(
+                ids.iter()
+                    .map(|i| rusqlite::types::Value::Text(i.clone()))
+                    .collect::<Vec<_>>(),
+            );
+            let sees = sql_sees_ref("o", &f);
+            let sql = format!(
+                "SELECT DISTINCT u.value FROM rarray(?) u WHERE NOT EXISTS (
+                   SELECT 1 FROM objects o INDEXED BY objects_by_version
+                   WHERE o.collection = ? AND o.stix_id = u.value AND o.is_last = 1 AND {sees})
+                 ORDER BY u.value"
+            );
+            let mut args: Vec<&dyn ToSql> = vec![&ids, &collection];
+            for _ in 0..sees.matches('?').count() {
+                args.push(&f.organization);
+            }
+            snapshot(c, |c| {
+                let ids = c
+                    .prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_map(params_from_iter(args.iter()), |r| r.get(0))?
+                            .collect::<Result<Vec<String>, _>>()
+                    })
+                    .map_err(db_err)?;
+                Ok(HiddenIds {
+                    generation: collection_generation(c, collection)?,
+                    ids,
                 })
             })
         })

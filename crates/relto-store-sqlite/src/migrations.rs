@@ -167,6 +167,37 @@ DROP INDEX objects_visibility;
 -- Counts the writes to each collection: a reader's redacted copies are kept per generation.
 ALTER TABLE collections ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Rule 5 over every STIX reference: a language-content stands on the object it translates,
+-- and observed-data needs one of its object_refs seen, as reports do (facts as migration 2).
+UPDATE objects SET ref_a = json_extract(raw, '$.object_ref')
+WHERE type = 'language-content' AND ref_a IS NULL;
+UPDATE objects SET
+    a_label_set = coalesce((SELECT x.label_set FROM objects x WHERE x.collection = objects.collection
+                            AND x.stix_id = objects.ref_a AND x.is_last = 1), -1),
+    a_originator = coalesce((SELECT x.originator FROM objects x WHERE x.collection = objects.collection
+                             AND x.stix_id = objects.ref_a AND x.is_last = 1), '')
+WHERE type = 'language-content' AND ref_a IS NOT NULL;
+UPDATE object_refs SET
+    a_label_set = (SELECT x.a_label_set FROM objects x WHERE x.collection = object_refs.collection
+                   AND x.stix_id = object_refs.ref AND x.is_last = 1),
+    a_originator = (SELECT x.a_originator FROM objects x WHERE x.collection = object_refs.collection
+                    AND x.stix_id = object_refs.ref AND x.is_last = 1)
+WHERE ref IN (SELECT stix_id FROM objects WHERE type = 'language-content' AND is_last = 1);
+INSERT INTO object_refs (row, idx, collection, ref, label_set, originator,
+                         a_label_set, a_originator, b_label_set, b_originator)
+SELECT o.row, CAST(j.key AS INTEGER), o.collection, j.value,
+       coalesce(h.label_set, -1), coalesce(h.originator, ''),
+       coalesce(h.a_label_set, 0), coalesce(h.a_originator, ''),
+       coalesce(h.b_label_set, 0), coalesce(h.b_originator, '')
+FROM objects o JOIN json_each(o.raw, '$.object_refs') j
+LEFT JOIN objects h ON h.collection = o.collection AND h.stix_id = j.value AND h.is_last = 1
+WHERE o.type = 'observed-data' AND o.has_object_refs = 0;
+UPDATE objects SET has_object_refs = 1
+WHERE type = 'observed-data' AND json_type(raw, '$.object_refs') = 'array';
+INSERT OR IGNORE INTO unresolved_refs SELECT collection, ref FROM object_refs WHERE label_set = -1;
+INSERT OR IGNORE INTO unresolved_refs SELECT collection, ref_a FROM objects WHERE a_label_set = -1;
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to

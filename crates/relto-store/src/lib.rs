@@ -36,6 +36,48 @@ impl std::error::Error for StoreError {}
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What a store does with a new object, given the versions it holds of that id (version,
+/// originator): the domain rule both backends share (DESIGN §3, writes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Store it at this version.
+    Add { version: i64 },
+    /// This (id, version) is already stored, by the same organization: nothing changes.
+    Duplicate { version: i64 },
+    /// Not stored: the id is another organization's.
+    Refused(String),
+}
+
+/// Only the creator organization adds versions; a re-post of a stored version changes
+/// nothing; an object without created/modified has one version, its first date_added. The
+/// creator check comes first and its message names neither the creator nor anything else of
+/// the stored object: the poster may not be allowed to see it (DESIGN §3 residual: that an
+/// id is taken can still be learnt by posting under it; such refusals are audited).
+pub fn admit_version(
+    existing: &[(i64, String)],
+    poster: &str,
+    posted_version: Option<i64>,
+    date_added: i64,
+) -> Admission {
+    if existing.iter().any(|(_, o)| o != poster) {
+        return Admission::Refused(
+            "this id belongs to an object of another organization: only the organization that \
+             created an object may add versions of it; post under a new id"
+                .into(),
+        );
+    }
+    let version = match (posted_version, existing.first()) {
+        (Some(v), _) => v,
+        (None, Some((v, _))) => return Admission::Duplicate { version: *v },
+        (None, None) => date_added,
+    };
+    if existing.iter().any(|(v, _)| *v == version) {
+        Admission::Duplicate { version }
+    } else {
+        Admission::Add { version }
+    }
+}
+
 /// Everything relto keeps. Implementations are cheap to share (`Arc<dyn Store>`) and safe to
 /// call from many tasks at once.
 #[async_trait]
@@ -116,6 +158,17 @@ pub trait Store: Send + Sync + 'static {
         rows: &[i64],
         reader: &ReaderFilter,
     ) -> StoreResult<HiddenRefs>;
+
+    /// Of `ids`, those whose latest version in the collection the reader does not see (absent
+    /// ones included): seeing is as for an object_refs entry (its organization created it, or
+    /// it passes the labels and stands on what the reader sees). For the references a
+    /// reader's copy loses (DESIGN §3 rule 5).
+    async fn hidden_ids(
+        &self,
+        collection: i64,
+        ids: &[String],
+        reader: &ReaderFilter,
+    ) -> StoreResult<HiddenIds>;
 
     /// Appends events to the audit chain, in order, in one transaction (each record gets the
     /// next number and the hash of the one before).

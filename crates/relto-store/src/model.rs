@@ -281,6 +281,14 @@ pub struct HiddenRefs {
     pub refs: Vec<HiddenRef>,
 }
 
+/// Ids a reader does not see, read in one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HiddenIds {
+    /// The collection's write generation in that snapshot (see [`Page::generation`]).
+    pub generation: Option<i64>,
+    pub ids: Vec<String>,
+}
+
 /// One object_refs entry: the row holding it, its position in the list, the id it names.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HiddenRef {
