@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 mod error;
+pub mod ingest;
 pub mod release;
 mod routes;
 mod serve;

@@ -11,12 +11,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use relto_stix::timestamp::format_micros;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use relto_policy::label::parse_marking;
-use relto_policy::{Marking, ReleasePolicy};
-use relto_stix::ObjectMeta;
+use relto_policy::ReleasePolicy;
 use relto_store::{
     AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, ReaderFilter,
     StatusRow,
@@ -29,7 +26,8 @@ use serde_json::{json, Value};
 use crate::audit::{event, release_events};
 use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::release::{reader_of, redact_page, write_rules, Recipient, Redactions, ReleaseView};
+use crate::ingest::{check_objects, Poster};
+use crate::release::{reader_of, redact_page, Recipient, Redactions, ReleaseView};
 use crate::AppState;
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
@@ -451,7 +449,7 @@ fn paging(st: &AppState, raw: Option<&str>, endpoint: Endpoint, scope: &str) -> 
 }
 
 impl Paging {
-    fn query(&self, collection: i64, endpoint: Endpoint, with_raw: bool) -> ObjectQuery {
+    fn query(&self, collection: i64, endpoint: Endpoint) -> ObjectQuery {
         let mut q = ObjectQuery::new(collection, self.limit);
         q.ids = self.filters.ids.clone();
         q.types = self.filters.types.clone();
@@ -459,31 +457,7 @@ impl Paging {
         q.spec_versions = self.filters.spec_versions.clone();
         q.added_after = self.filters.added_after;
         q.after = self.after;
-        q.with_raw = with_raw;
         q
-    }
-
-    /// `more` and `next` of a page, and its X-TAXII-Date-Added headers.
-    fn finish(&self, st: &AppState, page: &Page) -> (String, Vec<(HeaderName, String)>) {
-        let mut head = String::from(if page.more {
-            "{\"more\":true"
-        } else {
-            "{\"more\":false"
-        });
-        if page.more {
-            if let Some(last) = page.items.last() {
-                let next = last.cursor().encode(&st.cursor_key, &self.fingerprint);
-                head.push_str(",\"next\":\"");
-                head.push_str(&next);
-                head.push('"');
-            }
-        }
-        let mut headers = Vec::new();
-        if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
-            headers.push((DATE_ADDED_FIRST, format_micros(first.date_added)));
-            headers.push((DATE_ADDED_LAST, format_micros(last.date_added)));
-        }
-        (head, headers)
     }
 }
 
@@ -500,32 +474,99 @@ async fn audit_release(st: &AppState, p: &Principal, path: &str, page: &Page, r:
         .await;
 }
 
-/// Redacts a page for the caller and records the release of each of its objects.
-async fn release_page(
+/// One page as the caller receives it, through the one release path of every read endpoint
+/// (objects, one object, versions, manifest): the store's predicate, then the redaction of
+/// the page, refilled when the redaction withholds an object, so that `more`, `next` and the
+/// X-TAXII-Date-Added headers are computed from what is served and a withheld object is
+/// indistinguishable from one that does not exist. Each served object's release is audited.
+struct Served {
+    page: Page,
+    head: String,
+    headers: Vec<(HeaderName, String)>,
+}
+
+async fn released_page(
     st: &AppState,
     a: &Access,
     p: &Principal,
-    filter: &ReaderFilter,
-    page: &mut Page,
+    pg: &Paging,
+    mut q: ObjectQuery,
     path: &str,
-) -> ApiResult<()> {
+) -> ApiResult<Served> {
+    let filter = a.filter(st, p);
     let reader = reader_of(&p.account);
     let to = Recipient {
         account: &p.account.name,
         reader: &reader,
-        filter,
+        filter: &filter,
     };
-    let r = redact_page(
-        st.store.as_ref(),
-        &a.view,
-        &st.release.copies,
-        a.coll.pk,
-        &to,
+    q.reader = Some(filter.clone());
+    q.with_raw = true;
+    // One object beyond the page tells whether there is more to serve.
+    let want = pg.limit + 1;
+    let mut served: Vec<relto_store::StoredObject> = Vec::new();
+    let mut redactions = Redactions::default();
+    loop {
+        q.limit = want - served.len();
+        let mut page = st.store.query_objects(&q).await?;
+        let examined = page.items.last().map(|o| o.cursor());
+        let more = page.more;
+        let r = redact_page(
+            st.store.as_ref(),
+            &a.view,
+            &st.release.copies,
+            a.coll.pk,
+            &to,
+            &mut page,
+        )
+        .await?;
+        served.extend(page.items);
+        redactions.redacted.extend(r.redacted);
+        redactions.dropped.extend(r.dropped);
+        match examined {
+            Some(c) if more && served.len() < want => q.after = Some(c),
+            _ => break,
+        }
+    }
+    let more = served.len() > pg.limit;
+    served.truncate(pg.limit);
+    // Objects withheld beyond the last one served were not part of this page.
+    if let Some(last) = served.last().map(|o| o.cursor()) {
+        if more {
+            redactions
+                .dropped
+                .retain(|(o, _)| (o.date_added, o.row) <= (last.date_added, last.row));
+        }
+    }
+    let page = Page {
+        items: served,
+        more,
+        generation: None,
+    };
+    audit_release(st, p, path, &page, &redactions).await;
+    let mut head = String::from(if more {
+        "{\"more\":true"
+    } else {
+        "{\"more\":false"
+    });
+    if more {
+        if let Some(last) = page.items.last() {
+            let next = last.cursor().encode(&st.cursor_key, &pg.fingerprint);
+            head.push_str(",\"next\":\"");
+            head.push_str(&next);
+            head.push('"');
+        }
+    }
+    let mut headers = Vec::new();
+    if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+        headers.push((DATE_ADDED_FIRST, format_micros(first.date_added)));
+        headers.push((DATE_ADDED_LAST, format_micros(last.date_added)));
+    }
+    Ok(Served {
         page,
-    )
-    .await?;
-    audit_release(st, p, path, page, &r).await;
-    Ok(())
+        head,
+        headers,
+    })
 }
 
 /// Records a denial when `oid` exists in the collection but the reader may not see it (the
@@ -554,6 +595,20 @@ async fn audit_hidden(
         st.audit.record(e).await;
     }
     Ok(())
+}
+
+/// An object's version as it was posted (`modified`, else `created`: TAXII 2.1 §3.6 versions
+/// are the objects' own timestamps), else its first date_added (objects without either).
+fn posted_version(o: &relto_store::StoredObject) -> String {
+    #[derive(serde::Deserialize)]
+    struct Stamps {
+        modified: Option<String>,
+        created: Option<String>,
+    }
+    serde_json::from_str::<Stamps>(&o.raw)
+        .ok()
+        .and_then(|s| s.modified.or(s.created))
+        .unwrap_or_else(|| format_micros(o.version))
 }
 
 /// Writes an envelope from stored bytes without re-serialising the objects.
@@ -590,13 +645,9 @@ async fn get_objects(
         Endpoint::Objects,
         &format!("objects|{}", c.pk),
     )?;
-    let filter = a.filter(&st, &p);
-    let mut q = pg.query(c.pk, Endpoint::Objects, true);
-    q.reader = Some(filter.clone());
-    let mut page = st.store.query_objects(&q).await?;
-    let (head, headers) = pg.finish(&st, &page);
-    release_page(&st, &a, &p, &filter, &mut page, "objects").await?;
-    Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
+    let q = pg.query(c.pk, Endpoint::Objects);
+    let s = released_page(&st, &a, &p, &pg, q, "objects").await?;
+    Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 
 async fn manifest(
@@ -614,11 +665,12 @@ async fn manifest(
         Endpoint::Objects,
         &format!("manifest|{}", c.pk),
     )?;
-    let mut q = pg.query(c.pk, Endpoint::Objects, false);
-    q.reader = Some(a.filter(&st, &p));
-    let page = st.store.query_objects(&q).await?;
-    audit_release(&st, &p, "manifest", &page, &Redactions::default()).await;
-    let (mut body, headers) = pg.finish(&st, &page);
+    let q = pg.query(c.pk, Endpoint::Objects);
+    let Served {
+        page,
+        head: mut body,
+        headers,
+    } = released_page(&st, &a, &p, &pg, q, "manifest").await?;
     if !page.items.is_empty() {
         let records: Vec<Value> = page
             .items
@@ -627,7 +679,7 @@ async fn manifest(
                 json!({
                     "id": o.stix_id,
                     "date_added": format_micros(o.date_added),
-                    "version": format_micros(o.version),
+                    "version": posted_version(o),
                     "media_type": STIX_MEDIA_TYPE,
                 })
             })
@@ -660,21 +712,17 @@ async fn get_object(
         Endpoint::Object,
         &format!("object|{}|{oid}", c.pk),
     )?;
-    let filter = a.filter(&st, &p);
-    let mut q = pg.query(c.pk, Endpoint::Object, true);
+    let mut q = pg.query(c.pk, Endpoint::Object);
     q.ids = vec![oid.clone()];
-    q.reader = Some(filter.clone());
-    let mut page = st.store.query_objects(&q).await?;
+    let s = released_page(&st, &a, &p, &pg, q, "object").await?;
     // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
     // answers 404), unless the client is paging past the end. An object the reader may not
-    // see answers exactly the same.
-    if page.items.is_empty() && pg.after.is_none() {
+    // see, or whose every version the release withholds, answers exactly the same.
+    if s.page.items.is_empty() && pg.after.is_none() {
         audit_hidden(&st, &p, c.pk, &oid, "object").await?;
         return Err(no_object(&oid));
     }
-    let (head, headers) = pg.finish(&st, &page);
-    release_page(&st, &a, &p, &filter, &mut page, "object").await?;
-    Ok(taxii(StatusCode::OK, envelope(head, &page), &headers))
+    Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 
 async fn versions(
@@ -692,24 +740,21 @@ async fn versions(
         Endpoint::Versions,
         &format!("versions|{}|{oid}", c.pk),
     )?;
-    let mut q = pg.query(c.pk, Endpoint::Versions, false);
+    let mut q = pg.query(c.pk, Endpoint::Versions);
     q.ids = vec![oid.clone()];
-    q.reader = Some(a.filter(&st, &p));
-    let page = st.store.query_objects(&q).await?;
+    let Served {
+        page,
+        head: mut body,
+        headers,
+    } = released_page(&st, &a, &p, &pg, q, "versions").await?;
     // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
     // answers 404), unless the client is paging past the end.
     if page.items.is_empty() && pg.after.is_none() {
         audit_hidden(&st, &p, c.pk, &oid, "versions").await?;
         return Err(no_object(&oid));
     }
-    audit_release(&st, &p, "versions", &page, &Redactions::default()).await;
-    let (mut body, headers) = pg.finish(&st, &page);
     if !page.items.is_empty() {
-        let list: Vec<String> = page
-            .items
-            .iter()
-            .map(|o| format_micros(o.version))
-            .collect();
+        let list: Vec<String> = page.items.iter().map(posted_version).collect();
         body.push_str(",\"versions\":");
         body.push_str(&json!(list).to_string());
     }
@@ -899,51 +944,22 @@ async fn add_objects(
             ),
         )));
     }
-    let metas: Vec<Result<ObjectMeta, relto_stix::ValidationError>> = raws
-        .iter()
-        .map(|r| relto_stix::validate_object(r.get()))
-        .collect();
-    // Markings defined in this envelope may be used by its other objects.
-    let envelope_markings: HashMap<String, Marking> = raws
-        .iter()
-        .zip(&metas)
-        .filter(|(_, m)| {
-            m.as_ref()
-                .is_ok_and(|m| m.object_type == "marking-definition")
-        })
-        .filter_map(|(r, _)| {
-            let v: Value = serde_json::from_str(r.get()).ok()?;
-            parse_marking(&v).ok().flatten()
-        })
-        .collect();
+    let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
     let mut failures: Vec<Value> = Vec::new();
     let mut accepted: Vec<Accepted> = Vec::with_capacity(raws.len());
     let mut to_store: Vec<NewObject> = Vec::with_capacity(raws.len());
-    for (raw, meta) in raws.iter().zip(metas) {
-        let checked = meta.map_err(|e| (e.id, e.message)).and_then(|meta| {
-            write_rules(&a.view, &p.account, &meta, &envelope_markings)
-                .map(|facts| (meta.clone(), facts))
-                .map_err(|why| (Some(meta.id.clone()), why))
-        });
+    for checked in check_objects(&a.view, Poster::Account(&p.account), &raw_refs) {
         match checked {
-            Ok((meta, release)) => {
-                let version = meta.version().map(|t| t.micros);
+            Ok((object, version_text)) => {
                 accepted.push(Accepted {
-                    id: meta.id.clone(),
-                    version_text: meta.version().map(|t| t.text.clone()),
+                    id: object.stix_id.clone(),
+                    version_text,
                 });
-                to_store.push(NewObject {
-                    stix_id: meta.id,
-                    object_type: meta.object_type,
-                    spec_version: meta.spec_version,
-                    version,
-                    raw: raw.get().to_string(),
-                    release,
-                });
+                to_store.push(object);
             }
-            Err((id, message)) => {
-                let mut f = json!({ "id": id.unwrap_or_default(), "message": message });
-                if let Some(v) = version_hint(raw.get()) {
+            Err(r) => {
+                let mut f = json!({ "id": r.id.unwrap_or_default(), "message": r.message });
+                if let Some(v) = r.version {
                     f["version"] = json!(v);
                 }
                 failures.push(f);
@@ -1025,15 +1041,6 @@ async fn add_objects(
         })
         .await?;
     Ok(taxii(StatusCode::ACCEPTED, json, &[]))
-}
-
-/// The `modified` (else `created`) text of an object that failed validation, if readable.
-fn version_hint(raw: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(raw).ok()?;
-    v.get("modified")
-        .or_else(|| v.get("created"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 #[derive(serde::Deserialize)]

@@ -4,14 +4,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use std::collections::HashMap;
-
-use relto_policy::Marking;
 use relto_server::audit::release_events;
+use relto_server::ingest::{check_objects, Poster};
 use relto_server::release::{
-    reader_of, redact_page, release_facts, write_rules, CopyCache, Recipient, ReleaseCache,
+    reader_of, redact_page, CopyCache, Recipient, ReleaseCache, ReleaseView,
 };
-use relto_store::{Account, AddOutcome, Collection, NewObject, ObjectQuery, Store};
+use relto_store::{Account, AddOutcome, Collection, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
 use serde_json::{json, Value};
 
@@ -69,6 +67,32 @@ async fn find_collection(
     }
 }
 
+/// Refuses `--as ACCOUNT` on a collection the account may not use over TAXII: the CLI grants
+/// nothing the HTTP API would not.
+fn check_grant(
+    account: &Account,
+    coll: &Collection,
+    view: &ReleaseView,
+    write: bool,
+) -> CliResult<()> {
+    let p = relto_server::auth::Principal {
+        account: std::sync::Arc::new(account.clone()),
+        source: "cli".into(),
+    };
+    let (ok, verb, list) = if write {
+        (p.can_write(coll, &view.policy), "write to", "writers")
+    } else {
+        (p.can_read(coll, &view.policy), "read", "readers")
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(CliError(format!(
+        "account '{}' may not {verb} collection '{}' ({}); add it (or its organization or community) to the collection's {list} in the realm",
+        account.name, coll.title, coll.id
+    )))
+}
+
 /// The account `--as` names, or the operator (the hub's organization, no release checks).
 async fn acting_account(store: &dyn Store, name: Option<&str>) -> CliResult<Option<Account>> {
     match name {
@@ -96,6 +120,9 @@ pub async fn import(
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let poster = acting_account(store.as_ref(), as_account).await?;
     let view = ReleaseCache::default().view(store.as_ref()).await?;
+    if let Some(p) = &poster {
+        check_grant(p, &coll, &view, true)?;
+    }
     // The operator imports for the hub's own organization (created at the first `serve`).
     let (operator_org, operator_nation) = match store.account("admin").await? {
         Some(a) => (a.organization.slug, a.organization.nation),
@@ -109,14 +136,17 @@ pub async fn import(
             (hub.organization, hub.nation)
         }
     };
-    // Markings defined anywhere in the file may be used by its objects.
-    let file_markings: HashMap<String, Marking> = raws
-        .iter()
-        .filter_map(|r| {
-            let v: Value = serde_json::from_str(r.get()).ok()?;
-            relto_policy::label::parse_marking(&v).ok().flatten()
-        })
-        .collect();
+    // One check of the whole file, as a TAXII POST checks an envelope: markings defined in it
+    // may be used by its other objects.
+    let poster_kind = match &poster {
+        Some(p) => Poster::Account(p),
+        None => Poster::Operator {
+            organization: &operator_org,
+            nation: &operator_nation,
+        },
+    };
+    let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
+    let mut checks = check_objects(&view, poster_kind, &raw_refs).into_iter();
     let mut progress = Progress::new(raws.len(), quiet);
     let (actor, org) = match &poster {
         Some(p) => (p.name.clone(), p.organization.slug.clone()),
@@ -135,28 +165,12 @@ pub async fn import(
     for chunk in raws.chunks(IMPORT_BATCH) {
         let mut batch = Vec::with_capacity(chunk.len());
         let mut events = Vec::with_capacity(chunk.len());
-        for raw in chunk {
-            let checked = relto_stix::validate_object(raw.get())
-                .map_err(|e| format!("{}: {}", e.id.as_deref().unwrap_or("(no id)"), e.message))
-                .and_then(|meta| {
-                    let facts = match &poster {
-                        Some(p) => write_rules(&view, p, &meta, &file_markings)
-                            .map_err(|why| format!("{}: {why}", meta.id))?,
-                        None => release_facts(&meta, &operator_org, &operator_nation),
-                    };
-                    Ok((meta, facts))
-                });
+        for checked in checks.by_ref().take(chunk.len()) {
             match checked {
-                Ok((meta, release)) => batch.push(NewObject {
-                    version: meta.version().map(|t| t.micros),
-                    stix_id: meta.id,
-                    object_type: meta.object_type,
-                    spec_version: meta.spec_version,
-                    raw: raw.get().to_string(),
-                    release,
-                }),
-                Err(f) => {
-                    let id = f.split(':').next().unwrap_or("");
+                Ok((object, _)) => batch.push(object),
+                Err(r) => {
+                    let id = r.id.as_deref().unwrap_or("(no id)");
+                    let f = format!("{id}: {}", r.message);
                     events.push(write_event(id, String::new(), "rejected", &f));
                     failures.push(f);
                 }
@@ -218,6 +232,9 @@ pub async fn export(
     let reader = acting_account(store.as_ref(), as_account).await?;
     let cache = ReleaseCache::default();
     let view = cache.view(store.as_ref()).await?;
+    if let Some(a) = &reader {
+        check_grant(a, &coll, &view, false)?;
+    }
     let filter = reader.as_ref().map(|a| cache.filter(&view, a));
     if reader.is_none() {
         eprintln!("relto: exporting every object unfiltered (operator); use --as ACCOUNT for what that account may receive");

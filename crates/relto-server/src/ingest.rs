@@ -1,0 +1,156 @@
+//! The one check of posted objects, for every way in (TAXII POST, `relto import`): STIX
+//! validation, the marking-definition rules, and the write rules of DESIGN §3, giving per
+//! object either what to store or why not.
+
+use std::collections::HashMap;
+
+use relto_policy::label::{parse_marking, LABEL_EXTENSION};
+use relto_policy::Marking;
+use relto_stix::ObjectMeta;
+use relto_store::{Account, NewObject};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::release::{release_facts, write_rules, ReleaseView};
+
+/// Who posts: an account (the write rules apply), or the operator importing for the hub's own
+/// organization.
+#[derive(Clone, Copy)]
+pub enum Poster<'a> {
+    Account(&'a Account),
+    Operator {
+        organization: &'a str,
+        nation: &'a str,
+    },
+}
+
+/// Why one posted object is not stored: its id when it has one, the message, and its version
+/// as posted when readable.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub id: Option<String>,
+    pub message: String,
+    pub version: Option<String>,
+}
+
+/// One posted object, checked: what to store (with its version as posted), or why not.
+pub type Checked = Result<(NewObject, Option<String>), Refusal>;
+
+/// Checks every object of an envelope, in order. Markings defined in the envelope may be used
+/// by its other objects, but only those that pass themselves; a marking the hub already knows
+/// is judged by the hub's definition, never by the envelope's copy.
+pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue]) -> Vec<Checked> {
+    let metas: Vec<Result<ObjectMeta, Refusal>> = raws
+        .iter()
+        .map(|raw| {
+            relto_stix::validate_object(raw.get()).map_err(|e| Refusal {
+                id: e.id,
+                message: e.message,
+                version: version_hint(raw.get()),
+            })
+        })
+        .collect();
+    // First the marking-definitions: each must define what its id means, and only those that
+    // pass are the envelope's markings.
+    let mut envelope_markings: HashMap<String, Marking> = HashMap::new();
+    let mut definitions: HashMap<usize, Result<(), String>> = HashMap::new();
+    for (i, (raw, meta)) in raws.iter().zip(&metas).enumerate() {
+        let Ok(meta) = meta else { continue };
+        if meta.object_type != "marking-definition" {
+            continue;
+        }
+        let checked = check_definition(view, raw.get(), &meta.id);
+        if let Ok(Some(marking)) = &checked {
+            envelope_markings.insert(meta.id.clone(), marking.clone());
+        }
+        definitions.insert(i, checked.map(|_| ()));
+    }
+    raws.iter()
+        .zip(metas)
+        .enumerate()
+        .map(|(i, (raw, meta))| {
+            let meta = meta?;
+            let refuse = |message: String| Refusal {
+                id: Some(meta.id.clone()),
+                message,
+                version: meta.version().map(|t| t.text.clone()),
+            };
+            if let Some(Err(why)) = definitions.get(&i) {
+                return Err(refuse(why.clone()));
+            }
+            let release = match poster {
+                Poster::Account(account) => {
+                    write_rules(view, account, &meta, &envelope_markings).map_err(refuse)?
+                }
+                Poster::Operator {
+                    organization,
+                    nation,
+                } => release_facts(&meta, organization, nation),
+            };
+            let version_text = meta.version().map(|t| t.text.clone());
+            Ok((
+                NewObject {
+                    version: meta.version().map(|t| t.micros),
+                    stix_id: meta.id,
+                    object_type: meta.object_type,
+                    spec_version: meta.spec_version,
+                    raw: raw.get().to_string(),
+                    release,
+                },
+                version_text,
+            ))
+        })
+        .collect()
+}
+
+/// A marking-definition's id means one thing for good (STIX marking-definitions are never
+/// versioned, and relto's decisions read the stored definition): an id the hub already knows
+/// (TLP, a stored label or statement) must be defined the same; a name-based (UUIDv5) id,
+/// which anyone can compute for a relto label, must be exactly that label; and a relto label
+/// must be well-formed (a malformed one stored would deny everything marked with it). Returns
+/// the marking it defines.
+fn check_definition(view: &ReleaseView, raw: &str, id: &str) -> Result<Option<Marking>, String> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    let posted = match parse_marking(&value) {
+        Ok(Some((_, m))) => m,
+        Ok(None) => return Ok(None),
+        Err(why) => return Err(format!("malformed relto label ({LABEL_EXTENSION}): {why}")),
+    };
+    if let Some(known) = view.policy.marking(id) {
+        if known != &posted {
+            return Err(format!(
+                "{id} is already defined differently; marking-definitions cannot be changed"
+            ));
+        }
+    }
+    let uuid = id.trim_start_matches("marking-definition--");
+    let name_based = uuid.chars().nth(14) == Some('5');
+    if name_based {
+        match &posted {
+            Marking::Label(label) if label.id() == id => {}
+            Marking::Label(label) => {
+                return Err(format!(
+                    "a label with a name-based (UUIDv5) id must carry its canonical id {}",
+                    label.id()
+                ))
+            }
+            Marking::NonRestrictive => {
+                return Err(format!(
+                    "{id} is a name-based (UUIDv5) id, the kind relto labels have: only the \
+                     relto label it names may be defined under it; give this marking a random \
+                     (UUIDv4) id"
+                ))
+            }
+        }
+    }
+    Ok(Some(posted))
+}
+
+/// The `modified` (else `created`) text of an object that failed validation, if readable.
+pub fn version_hint(raw: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    v.get("modified")
+        .or_else(|| v.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
