@@ -1,9 +1,17 @@
-//! The leak test: random realms × random labels (object-level and granular) × every reader
-//! × every read path (objects with limits 1, 7 and 1000 and every filter, following `next`
-//! to the end; manifest; one object; versions), each served answer compared with what the
-//! release decision says. A leak is an object served that should be denied or a redacted
-//! field served; a miss is an allowed object not served; a pagination error is a short page
-//! or a wrong `more`/`next`.
+//! The leak test: random realms × random labels (object-level and granular, some under an
+//! escaped key) × objects of every generated STIX type with reference properties
+//! (relationships, sightings, observed-data over SCOs, language-content, reports, notes,
+//! opinions, groupings, custom `x_…_ref`; all, some or none of their references hidden;
+//! several versions with only some visible) × hostile envelopes (label ids taken over,
+//! malformed labels) × every reader × every read path (objects with limits 1, 7 and 1000 and
+//! every filter, following `next` to the end; manifest at limits 9 and 1; one object;
+//! versions; denied ids compared with an id that never existed; POST answers under other
+//! organizations' ids), each served answer compared with what an oracle of DESIGN §3 —
+//! with its own table of the specification's reference properties — says. A leak is an
+//! object served that should be denied, a redacted field or reference served, a granular
+//! marking in a copy that names a removed property or a label the reader fails, or an answer
+//! that tells a denied object from a missing one; a miss is an allowed object not served; a
+//! pagination error is a short page or a wrong `more`/`next`.
 
 mod common;
 
@@ -14,7 +22,7 @@ use relto_policy::redact::redact;
 use relto_policy::{
     Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
 };
-use relto_stix::is_required_property;
+use relto_stix::is_required_for_release;
 use relto_store::conformance::Rng;
 use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
 use serde_json::{json, Value};
@@ -205,9 +213,24 @@ fn random_realm(rng: &mut Rng) -> Realm {
 struct Row {
     id: String,
     ty: String,
+    /// `modified` as posted; empty for objects without one (SCOs: one version).
     version: String,
     originator: String,
     value: Value,
+    /// Posted with the key `granular_markings` spelled with a JSON escape.
+    escaped: bool,
+}
+
+impl Row {
+    /// The JSON text posted.
+    fn text(&self) -> String {
+        let t = self.value.to_string();
+        if self.escaped {
+            t.replace("\"granular_markings\"", "\"granular_marking\\u0073\"")
+        } else {
+            t
+        }
+    }
 }
 
 fn ts(n: usize) -> String {
@@ -219,37 +242,101 @@ fn ts(n: usize) -> String {
     )
 }
 
-/// Random objects: markings from the realm's labels (or none, or TLP only), granular
-/// markings on optional and required properties, relationships, reports and notes over
-/// earlier objects, and later versions of some indicators.
+/// The reference properties of the generated types, from the STIX 2.1 specification's
+/// property tables (written here, apart from relto's own code): what the object stands on,
+/// its required list, and the optional references a copy loses. `x_source_ref` is a custom
+/// property, which STIX (§3.1) makes a reference by its name.
+struct SpecRefs {
+    endpoints: &'static [&'static str],
+    required_list: Option<&'static str>,
+    optional_lists: &'static [&'static str],
+    optional_single: &'static [&'static str],
+}
+
+fn spec_refs(ty: &str) -> SpecRefs {
+    let none = SpecRefs {
+        endpoints: &[],
+        required_list: None,
+        optional_lists: &[],
+        optional_single: &[],
+    };
+    match ty {
+        "relationship" => SpecRefs {
+            endpoints: &["source_ref", "target_ref"],
+            ..none
+        },
+        "sighting" => SpecRefs {
+            endpoints: &["sighting_of_ref"],
+            optional_lists: &["observed_data_refs", "where_sighted_refs"],
+            ..none
+        },
+        "language-content" => SpecRefs {
+            endpoints: &["object_ref"],
+            ..none
+        },
+        "report" | "note" | "opinion" | "grouping" | "observed-data" => SpecRefs {
+            required_list: Some("object_refs"),
+            ..none
+        },
+        "indicator" => SpecRefs {
+            optional_single: &["x_source_ref"],
+            ..none
+        },
+        _ => none,
+    }
+}
+
+/// Random objects of every generated type: markings from the realm's labels (or none, or TLP
+/// only), granular markings on optional and required properties (some under an escaped key),
+/// relationships, sightings, observed-data over SCOs, language-content, reports, notes,
+/// opinions and groupings over earlier objects, optional references, and later versions of
+/// some indicators and reports.
 fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     let mut clock = 1;
     let label_ids: Vec<String> = realm.labels.iter().map(|(id, _)| id.clone()).collect();
-    for _ in 0..110 {
+    let of = |rows: &[Row], types: &[&str]| -> Vec<String> {
+        let mut ids: Vec<String> = rows
+            .iter()
+            .filter(|r| types.contains(&r.ty.as_str()))
+            .map(|r| r.id.clone())
+            .collect();
+        ids.dedup();
+        ids
+    };
+    for _ in 0..150 {
         clock += 1;
         let roll = rng.below(100);
         let ty = match roll {
-            0..=34 => "indicator",
-            35..=49 => "identity",
-            50..=69 if rows.len() > 2 => "relationship",
-            70..=79 if rows.len() > 2 => "report",
-            80..=89 if rows.len() > 2 => "note",
+            0..=21 => "indicator",
+            22..=31 => "identity",
+            32..=39 => "ipv4-addr",
+            40..=51 => "relationship",
+            52..=57 => "sighting",
+            58..=62 => "observed-data",
+            63..=65 => "language-content",
+            66..=74 => "report",
+            75..=82 => "note",
+            83..=87 => "opinion",
+            88..=92 => "grouping",
             _ => "indicator",
         };
-        // Versions: sometimes a new version of an earlier indicator, by its originator.
-        let earlier: Vec<&Row> = rows.iter().filter(|r| r.ty == "indicator").collect();
-        let (id, created, originator) =
-            if ty == "indicator" && !earlier.is_empty() && rng.chance(0.15) {
-                let e = earlier[rng.below(earlier.len())];
-                (
-                    e.id.clone(),
-                    e.value["created"].as_str().unwrap_or_default().to_string(),
-                    e.originator.clone(),
-                )
-            } else {
-                (format!("{ty}--{}", uuid(rng)), ts(clock), String::new())
-            };
+        // Versions: sometimes a new version of an earlier indicator or report, by its
+        // originator.
+        let earlier: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.ty == ty && matches!(ty, "indicator" | "report"))
+            .collect();
+        let (id, created, originator) = if !earlier.is_empty() && rng.chance(0.15) {
+            let e = earlier[rng.below(earlier.len())];
+            (
+                e.id.clone(),
+                e.value["created"].as_str().unwrap_or_default().to_string(),
+                e.originator.clone(),
+            )
+        } else {
+            (format!("{ty}--{}", uuid(rng)), ts(clock), String::new())
+        };
         let markings: Vec<String> = match rng.below(10) {
             0 => vec![],
             1 => vec![TLP_GREEN.into()],
@@ -261,12 +348,30 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
             "created": created, "modified": ts(clock),
             "description": format!("secret detail {clock}"),
         });
-        let objects: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let endpoints: Vec<String> = rows
-            .iter()
-            .filter(|r| r.ty == "indicator" || r.ty == "identity")
-            .map(|r| r.id.clone())
-            .collect();
+        let any: Vec<String> = of(
+            &rows,
+            &[
+                "indicator",
+                "identity",
+                "ipv4-addr",
+                "relationship",
+                "sighting",
+                "observed-data",
+                "report",
+                "note",
+                "opinion",
+                "grouping",
+            ],
+        );
+        let sdos = of(&rows, &["indicator", "identity", "report", "note"]);
+        let ends = of(&rows, &["indicator", "identity", "ipv4-addr"]);
+        let identities = of(&rows, &["identity"]);
+        let scos = of(&rows, &["ipv4-addr"]);
+        let observed = of(&rows, &["observed-data"]);
+        let some = |rng: &mut Rng, from: &[String], most: usize| -> Vec<String> {
+            let n = 1 + rng.below(most);
+            (0..n).map(|_| rng.pick(from).clone()).collect()
+        };
         match ty {
             "indicator" => {
                 v["name"] = json!(format!("Signal {clock}"));
@@ -275,37 +380,62 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
                 v["valid_from"] = json!("2024-01-01T00:00:00Z");
                 v["external_references"] =
                     json!([{"source_name": "src", "url": format!("https://x.example/{clock}")}]);
+                if !identities.is_empty() && rng.chance(0.3) {
+                    v["x_source_ref"] = json!(rng.pick(&identities));
+                }
             }
             "identity" => {
                 v["name"] = json!(format!("Unit {clock}"));
                 v["identity_class"] = json!("organization");
             }
-            "relationship" if !endpoints.is_empty() => {
+            "ipv4-addr" => {
+                v = json!({"type": "ipv4-addr", "spec_version": "2.1", "id": id,
+                    "value": format!("203.0.{}.{}", clock / 250, clock % 250)});
+            }
+            "relationship" if !ends.is_empty() => {
                 v["relationship_type"] = json!("related-to");
-                v["source_ref"] = json!(rng.pick(&endpoints));
-                v["target_ref"] = json!(rng.pick(&endpoints));
+                v["source_ref"] = json!(rng.pick(&ends));
+                v["target_ref"] = json!(rng.pick(&ends));
             }
-            "relationship" => continue,
-            "report" => {
-                v["name"] = json!(format!("Sitrep {clock}"));
-                v["published"] = json!(ts(clock));
-                let n = 1 + rng.below(4);
-                v["object_refs"] = json!((0..n)
-                    .map(|_| rng.pick(&objects).clone())
-                    .collect::<Vec<_>>());
+            "sighting" if !sdos.is_empty() => {
+                v["sighting_of_ref"] = json!(rng.pick(&sdos));
+                if !observed.is_empty() && rng.chance(0.7) {
+                    v["observed_data_refs"] = json!(some(rng, &observed, 3));
+                }
+                if !identities.is_empty() && rng.chance(0.7) {
+                    v["where_sighted_refs"] = json!(some(rng, &identities, 3));
+                }
             }
-            _ => {
-                v["content"] = json!(format!("Assessment {clock}"));
-                let n = 1 + rng.below(3);
-                v["object_refs"] = json!((0..n)
-                    .map(|_| rng.pick(&objects).clone())
-                    .collect::<Vec<_>>());
+            "observed-data" if !scos.is_empty() => {
+                v["first_observed"] = json!(ts(clock));
+                v["last_observed"] = json!(ts(clock));
+                v["number_observed"] = json!(1);
+                v["object_refs"] = json!(some(rng, &scos, 3));
             }
+            "language-content" if !sdos.is_empty() => {
+                v["object_ref"] = json!(rng.pick(&sdos));
+                v["contents"] = json!({"de": {"description": format!("Geheim {clock}")}});
+            }
+            "report" | "note" | "opinion" | "grouping" if !any.is_empty() => {
+                let n = if ty == "opinion" { 2 } else { 4 };
+                v["object_refs"] = json!(some(rng, &any, n));
+                match ty {
+                    "report" => {
+                        v["name"] = json!(format!("Sitrep {clock}"));
+                        v["published"] = json!(ts(clock));
+                    }
+                    "note" => v["content"] = json!(format!("Assessment {clock}")),
+                    "opinion" => v["opinion"] = json!("agree"),
+                    _ => v["context"] = json!("suspicious-activity"),
+                }
+            }
+            _ => continue,
         }
         if !markings.is_empty() {
             v["object_marking_refs"] = json!(markings);
         }
-        if rng.chance(0.45) {
+        let mut escaped = false;
+        if ty != "ipv4-addr" && rng.chance(0.45) {
             let mut selectors = vec!["description".to_string()];
             if ty == "indicator" && rng.chance(0.2) {
                 selectors = vec!["pattern".into()];
@@ -314,6 +444,7 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
             }
             v["granular_markings"] =
                 json!([{"marking_ref": rng.pick(&label_ids), "selectors": selectors}]);
+            escaped = rng.chance(0.3);
         }
         // The poster: the earlier version's organization, else one cleared for every label.
         let used: Vec<&Label> = realm
@@ -346,18 +477,20 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
         }) {
             continue; // a new version whose labels its originator may not apply
         }
+        let version = v["modified"].as_str().unwrap_or_default().to_string();
         rows.push(Row {
             id,
             ty: ty.into(),
-            version: ts(clock),
+            version,
             originator,
             value: v,
+            escaped,
         });
     }
-    // Forward references: some reports and notes also name an object posted after them, so
-    // that object's arrival must change what readers of the earlier one receive.
+    // Forward references: some containers also name an object posted after them, so that
+    // object's arrival must change what readers of the earlier one receive.
     for i in 0..rows.len().saturating_sub(1) {
-        if matches!(rows[i].ty.as_str(), "report" | "note") && rng.chance(0.3) {
+        if matches!(rows[i].ty.as_str(), "report" | "note" | "grouping") && rng.chance(0.3) {
             let later = rows[i + 1 + rng.below(rows.len() - i - 1)].id.clone();
             if let Some(refs) = rows[i].value["object_refs"].as_array_mut() {
                 refs.push(json!(later));
@@ -373,7 +506,7 @@ struct Oracle<'a> {
 }
 
 fn required(t: &str, p: &str) -> bool {
-    is_required_property(t, p)
+    is_required_for_release(t, p)
 }
 
 fn str_list(v: &Value, key: &str) -> Vec<String> {
@@ -401,6 +534,22 @@ fn granular(v: &Value) -> Vec<(String, Vec<String>)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether a selector (STIX §7.2.3.1) names something in `v`.
+fn resolves(v: &Value, selector: &str) -> bool {
+    let mut at = v;
+    for step in selector.split('.') {
+        let next = match step.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(n) => n.parse::<usize>().ok().and_then(|i| at.get(i)),
+            None => at.get(step),
+        };
+        match next {
+            Some(n) => at = n,
+            None => return false,
+        }
+    }
+    true
 }
 
 impl Oracle<'_> {
@@ -444,7 +593,7 @@ impl Oracle<'_> {
     }
 
     /// A referenced object is seen when it is visible and, unless the reader created it, the
-    /// objects it stands on (relationship ends) are visible too.
+    /// objects it stands on are visible too.
     fn sees_ref(&self, id: &str, reader: &Reader) -> bool {
         let Some(r) = self.latest(id) else {
             return false;
@@ -453,7 +602,7 @@ impl Oracle<'_> {
             return false;
         }
         r.originator == reader.organization
-            || ["source_ref", "target_ref"].iter().all(|k| {
+            || spec_refs(&r.ty).endpoints.iter().all(|k| {
                 r.value
                     .get(*k)
                     .and_then(Value::as_str)
@@ -461,32 +610,72 @@ impl Oracle<'_> {
             })
     }
 
-    /// DESIGN §3 for one row: None when denied, else the JSON the reader must receive.
+    /// DESIGN §3 for one row: None when denied, else the JSON the reader must receive (its
+    /// granular markings aside: `check_granular` holds those to the copy).
     fn expected(&self, row: &Row, reader: &Reader) -> Option<Value> {
         if row.originator == reader.organization {
-            return Some(row.value.clone());
+            let mut whole = row.value.clone();
+            if let Some(m) = whole.as_object_mut() {
+                m.remove("granular_markings");
+            }
+            return Some(whole);
+        }
+        // An object is the versions the reader may see: a hidden latest version hides all.
+        if let Some(latest) = self.latest(&row.id) {
+            if latest.version != row.version && self.expected(latest, reader).is_none() {
+                return None;
+            }
         }
         let mut selectors = match self.decide(row, reader) {
             Decision::Deny(_) => return None,
             Decision::Allow => vec![],
             Decision::Redact(s) => s,
         };
-        for key in ["source_ref", "target_ref"] {
-            if let Some(id) = row.value.get(key).and_then(Value::as_str) {
+        let refs = spec_refs(&row.ty);
+        for key in refs.endpoints {
+            if let Some(id) = row.value.get(*key).and_then(Value::as_str) {
                 if !self.visible(id, reader) {
                     return None;
                 }
             }
         }
-        for (n, id) in str_list(&row.value, "object_refs").iter().enumerate() {
-            if !self.sees_ref(id, reader) {
-                selectors.push(format!("object_refs.[{n}]"));
+        for key in refs.required_list.iter().chain(refs.optional_lists) {
+            for (n, id) in str_list(&row.value, key).iter().enumerate() {
+                if !self.sees_ref(id, reader) {
+                    selectors.push(format!("{key}.[{n}]"));
+                }
             }
         }
-        if selectors.is_empty() {
-            return Some(row.value.clone());
+        for key in refs.optional_single {
+            if let Some(id) = row.value.get(*key).and_then(Value::as_str) {
+                if !self.sees_ref(id, reader) {
+                    selectors.push(key.to_string());
+                }
+            }
         }
-        redact(&row.value, &selectors, required).ok()
+        let mut out = if selectors.is_empty() {
+            row.value.clone()
+        } else {
+            redact(&row.value, &selectors, required).ok()?
+        };
+        if let Some(m) = out.as_object_mut() {
+            m.remove("granular_markings");
+        }
+        Some(out)
+    }
+
+    /// A served copy's granular markings must be true of it (every selector names something
+    /// there; stix2 refuses the object otherwise) and name no label the reader fails.
+    fn check_granular(&self, served: &Value, reader: &Reader) -> Option<String> {
+        for (marking, selectors) in granular(served) {
+            if let Some(why) = self.realm.policy.marking_denial(&marking, reader) {
+                return Some(format!("names {marking}, which the reader fails ({why})"));
+            }
+            if let Some(s) = selectors.iter().find(|s| !resolves(served, s)) {
+                return Some(format!("selector {s} names nothing in the copy"));
+            }
+        }
+        None
     }
 
     fn is_first(&self, row: &Row) -> bool {
@@ -619,9 +808,22 @@ fn compare(
         .collect();
     for s in served {
         if let Some(e) = by_key.get(&key(s)) {
-            if s != *e {
+            let mut bare = s.clone();
+            if let Some(m) = bare.as_object_mut() {
+                m.remove("granular_markings");
+            }
+            if bare != **e {
                 t.leaks.push(format!(
                     "{what}: {} served as {s} but must be {e}",
+                    key(s).0
+                ));
+            }
+            let own = candidates
+                .iter()
+                .any(|r| key(s).0 == r.id && r.originator == reader.organization);
+            if let Some(why) = oracle.check_granular(s, reader).filter(|_| !own) {
+                t.leaks.push(format!(
+                    "{what}: {} served with a granular marking that {why}",
                     key(s).0
                 ));
             }
@@ -662,6 +864,53 @@ async fn read_pass(
     }
 }
 
+/// An envelope a partner might post to take over a label's id: a statement marking under it
+/// (or, half the time, a relto label with a malformed classification), a label with a
+/// random id whose extension is malformed, and an indicator marked with the id.
+fn hostile_envelope(rng: &mut Rng, label_id: &str) -> Vec<String> {
+    let takeover = if rng.chance(0.5) {
+        json!({"type": "marking-definition", "spec_version": "2.1", "id": label_id,
+            "created": "2024-01-01T00:00:00.000Z", "definition_type": "statement",
+            "definition": {"statement": "open to all"}})
+    } else {
+        json!({"type": "marking-definition", "spec_version": "2.1", "id": label_id,
+            "created": "2024-01-01T00:00:00.000Z", "name": "broken",
+            "extensions": {(relto_policy::label::LABEL_EXTENSION): {
+                "extension_type": "property-extension", "policy": "NATO", "classification": 5}}})
+    };
+    let malformed = json!({"type": "marking-definition", "spec_version": "2.1",
+        "id": format!("marking-definition--{}", uuid(rng)),
+        "created": "2024-01-01T00:00:00.000Z", "name": "broken",
+        "extensions": {(relto_policy::label::LABEL_EXTENSION): {
+            "extension_type": "property-extension", "policy": "NATO", "classification": 5}}});
+    let n = rng.below(1_000_000);
+    let indicator = json!({"type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--{}", uuid(rng)),
+        "created": "2024-02-01T00:00:00.000Z", "modified": "2024-02-01T00:00:00.000Z",
+        "name": format!("Hostile {n}"), "pattern": "[ipv4-addr:value = '192.0.2.1']",
+        "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z",
+        "x_hostile": true, "object_marking_refs": [label_id]});
+    vec![
+        takeover.to_string(),
+        malformed.to_string(),
+        indicator.to_string(),
+    ]
+}
+
+/// Whether an answer about `id` is the answer about `unknown` (an id that never existed),
+/// the id aside: status, body, and no date headers.
+async fn same_as_unknown(
+    resp: reqwest::Response,
+    id: &str,
+    unknown: &str,
+    answer: &(reqwest::StatusCode, String),
+) -> bool {
+    let status = resp.status();
+    let dated = resp.headers().contains_key("x-taxii-date-added-first");
+    let text = resp.text().await.expect("body");
+    status == answer.0 && !dated && text == answer.1.replace(unknown, id)
+}
+
 async fn check_realm(seed: u64, t: &mut Tally) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let realm = random_realm(&mut rng);
@@ -675,7 +924,8 @@ async fn check_realm(seed: u64, t: &mut Tally) {
         .iter()
         .map(|(_, l)| l.to_marking_definition("2024-01-01T00:00:00.000Z"))
         .collect();
-    let post = |account: String, objects: Vec<Value>| {
+    // Posts an envelope (its objects' JSON texts) and returns the status resource.
+    let post_texts = |account: String, texts: Vec<String>| {
         let http = http.clone();
         let url = format!("{}{objects_url}", app.base);
         async move {
@@ -683,17 +933,56 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 .post(url)
                 .bearer_auth(token(&account))
                 .header("content-type", common::TAXII)
-                .body(json!({"objects": objects}).to_string())
+                .body(format!("{{\"objects\":[{}]}}", texts.join(",")))
                 .send()
                 .await
                 .expect("post");
             assert_eq!(resp.status(), 202);
-            let st: Value = resp.json().await.expect("status");
-            assert_eq!(st["failure_count"], 0, "{st}");
+            resp.json::<Value>().await.expect("status")
         }
     };
-    post("a0".into(), markings.clone()).await;
-    let marking_rows: Vec<Row> = markings
+    // Hostile envelopes before the labels exist: a partner defines a statement under a
+    // label's (computable, UUIDv5) id, or a malformed label, beside an object marked with it.
+    // Neither definition may be stored, so the object marked with it is refused too.
+    for (lid, _) in realm.labels.iter().take(3) {
+        let who = realm.readers[1 + rng.below(ORGS - 1)].0.clone();
+        let st = post_texts(who, hostile_envelope(&mut rng, lid)).await;
+        t.comparisons += 1;
+        if st["success_count"] != 0 {
+            t.leaks
+                .push(format!("a hostile envelope was accepted: {st}"));
+        }
+    }
+    // The labels (posted by o0, cleared for all), then each row as its originator.
+    let st = post_texts("a0".into(), markings.iter().map(Value::to_string).collect()).await;
+    assert_eq!(st["failure_count"], 0, "{st}");
+    // After: redefinitions are still refused; the object is judged by the stored label, so it
+    // is stored only when its poster is cleared for that label, and joins the rows.
+    let mut hostile_rows: Vec<Row> = Vec::new();
+    for (lid, label) in realm.labels.iter().take(3) {
+        let (who, reader) = realm.readers[1 + rng.below(ORGS - 1)].clone();
+        let texts = hostile_envelope(&mut rng, lid);
+        let st = post_texts(who, texts.clone()).await;
+        let cleared = realm.policy.clearance_denial(label, &reader).is_none();
+        t.comparisons += 1;
+        if st["success_count"] != json!(usize::from(cleared)) {
+            t.leaks
+                .push(format!("hostile envelope, poster cleared {cleared}: {st}"));
+        }
+        if cleared {
+            let value: Value = serde_json::from_str(&texts[2]).expect("indicator");
+            hostile_rows.push(Row {
+                id: value["id"].as_str().unwrap_or("").into(),
+                ty: "indicator".into(),
+                version: value["modified"].as_str().unwrap_or("").into(),
+                originator: reader.organization.clone(),
+                value,
+                escaped: false,
+            });
+        }
+    }
+    // What was stored before the rows: the labels, then the hostile envelopes' objects.
+    let mut marking_rows: Vec<Row> = markings
         .iter()
         .map(|m| Row {
             id: m["id"].as_str().unwrap_or("").into(),
@@ -701,8 +990,10 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             version: "2024-01-01T00:00:00.000Z".into(),
             originator: "o0".into(),
             value: m.clone(),
+            escaped: false,
         })
         .collect();
+    marking_rows.extend(hostile_rows);
     for (n, row) in rows.iter().enumerate() {
         // Halfway, every reader reads everything: the objects posted after (new versions,
         // objects that earlier reports already name) must change what they receive next.
@@ -711,7 +1002,8 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             read_pass(&app.base, &http, &realm, &stored, "halfway", t).await;
         }
         let account = realm.account_of(&row.originator);
-        post(account, vec![row.value.clone()]).await;
+        let st = post_texts(account, vec![row.text()]).await;
+        assert_eq!(st["failure_count"], 0, "{st}");
     }
     // Every reader has read everything before the deletes, so what the server keeps of their
     // redacted copies must follow the deletes below.
@@ -882,7 +1174,8 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 .iter()
                 .position(|r| {
                     r.id == pivot["id"].as_str().unwrap_or("")
-                        && format_version(&r.version) == pivot["version"].as_str().unwrap_or("")
+                        && (r.version.is_empty()
+                            || r.version == pivot["version"].as_str().unwrap_or(""))
                 })
                 .expect("pivot row");
             let cands: Vec<&Row> = every[idx + 1..].to_vec();
@@ -895,7 +1188,31 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 t,
             );
         }
-        // One object and its versions, for every id (denied ones must be plain 404s).
+        // The manifest walked one record at a time: no page may say `more` without a record.
+        let walked = c
+            .all_pages(
+                &format!("/leak/collections/{COLL}/manifest/"),
+                &[("match[version]", "all".into())],
+                1,
+                "objects",
+                t,
+            )
+            .await;
+        t.comparisons += every.len();
+        if walked != manifest {
+            t.leaks.push(format!(
+                "{account} manifest at limit 1 differs from limit 9"
+            ));
+        }
+        // What an id that never existed answers: a denied object must answer the same.
+        let unknown = format!("indicator--{}", uuid(&mut rng));
+        let resp = c.get(&format!("{objects_url}{unknown}/"), &[]).await;
+        let unknown_object = (resp.status(), resp.text().await.expect("body"));
+        let resp = c
+            .get(&format!("{objects_url}{unknown}/versions/"), &[])
+            .await;
+        let unknown_versions = (resp.status(), resp.text().await.expect("body"));
+        // One object and its versions, for every id (denied ones exactly like unknown ones).
         let ids: Vec<&String> = {
             let mut seen = HashSet::new();
             all_rows
@@ -904,11 +1221,16 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 .filter(|i| seen.insert(*i))
                 .collect()
         };
+        let mut probes: Vec<&Row> = Vec::new();
         for id in ids {
             let latest = oracle.latest(id).expect("row");
             let resp = c.get(&format!("{objects_url}{id}/"), &[]).await;
             t.comparisons += 1;
-            match oracle.expected(latest, reader) {
+            let expected = oracle.expected(latest, reader);
+            if expected.is_none() || latest.originator != reader.organization {
+                probes.push(latest);
+            }
+            match expected {
                 Some(e) => {
                     if resp.status() != 200 {
                         t.misses
@@ -916,7 +1238,11 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                         continue;
                     }
                     let env: Value = resp.json().await.expect("json");
-                    if env["objects"] != json!([e]) {
+                    let mut got = env["objects"].clone();
+                    if let Some(o) = got.get_mut(0).and_then(Value::as_object_mut) {
+                        o.remove("granular_markings");
+                    }
+                    if got != json!([e]) {
                         t.leaks.push(format!(
                             "{account} GET {id}: {} but must be {e}",
                             env["objects"]
@@ -924,42 +1250,75 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                     }
                 }
                 None => {
-                    let status = resp.status();
-                    let body: Value = resp.json().await.expect("json");
-                    if status != 404
-                        || body["description"]
-                            != json!(format!("no object '{id}' in this collection"))
-                    {
+                    if !same_as_unknown(resp, id, &unknown, &unknown_object).await {
                         t.leaks.push(format!(
-                            "{account} GET {id}: {status} {body} for a denied object"
+                            "{account} GET {id}: a denied object answers unlike an unknown id"
                         ));
                     }
                 }
             }
-            let versions: Vec<String> = all_rows
+            let visible: Vec<&Row> = all_rows
                 .iter()
                 .filter(|r| &r.id == id && oracle.expected(r, reader).is_some())
-                .map(|r| format_version(&r.version))
                 .collect();
             let resp = c.get(&format!("{objects_url}{id}/versions/"), &[]).await;
             t.comparisons += 1;
+            if visible.is_empty() {
+                if !same_as_unknown(resp, id, &unknown, &unknown_versions).await {
+                    t.leaks.push(format!(
+                        "{account} versions of {id}: a denied object answers unlike an unknown id"
+                    ));
+                }
+                continue;
+            }
             let got: Vec<String> = if resp.status() == 200 {
                 str_list(&resp.json::<Value>().await.expect("json"), "versions")
             } else {
                 vec![]
             };
-            if got != versions {
+            // An object without `modified` has one version, named by its date_added.
+            let matches = got.len() == visible.len()
+                && visible
+                    .iter()
+                    .zip(&got)
+                    .all(|(r, g)| r.version.is_empty() || &r.version == g);
+            if !matches {
+                let want: Vec<&str> = visible.iter().map(|r| r.version.as_str()).collect();
                 t.leaks.push(format!(
-                    "{account} versions of {id}: {got:?}, expected {versions:?}"
+                    "{account} versions of {id}: {got:?}, expected {want:?}"
                 ));
             }
         }
+        // POST answers: a new version under another organization's id is refused with one
+        // message, whether or not the poster may see that object: it names no creator, and
+        // carries nothing of the stored object.
+        let mut messages: HashSet<String> = HashSet::new();
+        for row in probes.iter().take(6) {
+            let mut v = row.value.clone();
+            if let Some(m) = v.as_object_mut() {
+                m.remove("granular_markings");
+                m.remove("x_source_ref");
+                if m.contains_key("modified") {
+                    m.insert("modified".into(), json!("2025-06-01T00:00:00.000Z"));
+                }
+            }
+            v["object_marking_refs"] = json!([TLP_GREEN]);
+            let st = post_texts(account.clone(), vec![v.to_string()]).await;
+            t.comparisons += 1;
+            if st["success_count"] != 0 || st.to_string().contains(&row.originator) {
+                t.leaks.push(format!(
+                    "{account} posting under {} (of {}): {st}",
+                    row.id, row.originator
+                ));
+            }
+            messages.insert(st["failures"][0]["message"].to_string());
+        }
+        if messages.len() > 1 {
+            t.leaks.push(format!(
+                "{account}: POST answers differ by the object's visibility: {messages:?}"
+            ));
+        }
     }
-}
-
-fn format_version(v: &str) -> String {
-    // "…SS.mmmZ" → "…SS.mmm000Z" (TAXII versions carry microseconds).
-    format!("{}000Z", v.trim_end_matches('Z'))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -967,7 +1326,7 @@ async fn no_leaks_no_misses_no_pagination_errors() {
     let realms: u64 = std::env::var("RELTO_LEAK_REALMS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
+        .unwrap_or(28);
     let mut t = Tally::default();
     for seed in 1..=realms {
         check_realm(seed, &mut t).await;
@@ -995,7 +1354,7 @@ async fn no_leaks_no_misses_no_pagination_errors() {
         &t.paging[..t.paging.len().min(5)]
     );
     assert!(
-        t.comparisons >= 100_000 || realms < 6,
+        t.comparisons >= 300_000 || realms < 28,
         "only {} comparisons",
         t.comparisons
     );
