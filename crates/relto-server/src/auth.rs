@@ -109,7 +109,14 @@ pub struct Authenticator {
     /// A hash to verify against when the account does not exist, so that an unknown name
     /// costs the same time as a wrong password (made on first need).
     decoy_hash: std::sync::OnceLock<String>,
+    /// The store's release generation the cache was filled under, and when it was last
+    /// compared: a realm apply, a password change or a revoked token changes it, and the
+    /// cache is emptied within `REALM_REFRESH` on every node.
+    realm: Mutex<(Option<i64>, Option<Instant>)>,
 }
+
+/// How often the cache's realm generation is compared with the store's.
+const REALM_REFRESH: Duration = Duration::from_secs(1);
 
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -210,7 +217,33 @@ impl Authenticator {
             failures: Mutex::new(HashMap::new()),
             limits,
             decoy_hash: std::sync::OnceLock::new(),
+            realm: Mutex::new((None, None)),
         }
+    }
+
+    /// Empties the credential cache when the realm changed (accounts disabled, passwords
+    /// changed, tokens rotated or revoked), looking at the store at most once per
+    /// `REALM_REFRESH`.
+    async fn follow_realm(&self) -> ApiResult<()> {
+        let due = self
+            .realm
+            .lock()
+            .map(|r| r.1.is_none_or(|at| at.elapsed() >= REALM_REFRESH))
+            .unwrap_or(true);
+        if !due {
+            return Ok(());
+        }
+        let now = self.store.release_generation().await?;
+        if let Ok(mut r) = self.realm.lock() {
+            if r.0 != Some(now) {
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.clear();
+                }
+                r.0 = Some(now);
+            }
+            r.1 = Some(Instant::now());
+        }
+        Ok(())
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<Arc<Account>> {
@@ -294,6 +327,7 @@ impl Authenticator {
 
     /// Checks a user name and password (also used by the token endpoint).
     pub async fn basic(&self, user: &str, password: &str) -> ApiResult<Arc<Account>> {
+        self.follow_realm().await?;
         let key = sha256(&[b"basic\0", user.as_bytes(), b"\0", password.as_bytes()]);
         if let Some(acct) = self.cached(&key) {
             return Ok(acct);
@@ -330,6 +364,7 @@ impl Authenticator {
     }
 
     async fn bearer(&self, token: &str) -> ApiResult<Arc<Account>> {
+        self.follow_realm().await?;
         let sha = token_sha256(token);
         let key = sha256(&[b"bearer\0", &sha]);
         if let Some(acct) = self.cached(&key) {

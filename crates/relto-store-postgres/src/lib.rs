@@ -300,6 +300,15 @@ async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> {
             &a.password_hash,
             &clearances,
         ];
+        if a.password_hash.is_some() {
+            // A new password ends the sessions the old one opened.
+            db.execute(
+                "DELETE FROM tokens WHERE account = $1 AND label = 'session' AND EXISTS
+                   (SELECT 1 FROM accounts WHERE name = $1 AND password_hash IS DISTINCT FROM $2::text)",
+                &[&a.name, &a.password_hash],
+            )
+            .await?;
+        }
         let changed = if existed {
             db.execute(
                 "UPDATE accounts SET organization = $2, roles = $3,
@@ -319,11 +328,18 @@ async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> {
             .await?
         };
         tally(&mut s, existed, changed);
-        if let Some(sha) = &a.token_sha256 {
+        // The realm's token is the one it names now: a rotated or removed one stops working.
+        let sha = a.token_sha256.as_ref().map(|s| s.to_vec());
+        db.execute(
+            "DELETE FROM tokens WHERE account = $1 AND label = 'realm' AND sha256 IS DISTINCT FROM $2::bytea",
+            &[&a.name, &sha],
+        )
+        .await?;
+        if let Some(sha) = &sha {
             db.execute(
                 "INSERT INTO tokens (sha256, account, label, created_us, expires_us)
                  VALUES ($1, $2, 'realm', 0, NULL) ON CONFLICT (sha256) DO NOTHING",
-                &[&&sha[..], &a.name],
+                &[sha, &a.name],
             )
             .await?;
         }
@@ -1332,7 +1348,43 @@ impl Store for PostgresStore {
                 if n == 0 {
                     return Err(StoreError::Invalid(format!("no account named '{account}'")).into());
                 }
+                // A new password ends the sessions the old one opened; servers drop what they
+                // cached of the account.
+                db.execute(
+                    "DELETE FROM tokens WHERE account = $1 AND label = 'session'",
+                    &[account],
+                )
+                .await?;
+                db.execute(
+                    "UPDATE hub_state SET release_generation = release_generation + 1",
+                    &[],
+                )
+                .await?;
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn revoke_tokens(&self, account: &str, token: Option<&[u8; 32]>) -> StoreResult<usize> {
+        if has_nul(account) {
+            return Ok(0);
+        }
+        let sha = token.map(|t| t.to_vec());
+        self.write(&(account, sha), |db, (account, sha)| {
+            Box::pin(async move {
+                let n = db
+                    .execute(
+                        "DELETE FROM tokens WHERE account = $1 AND ($2::bytea IS NULL OR sha256 = $2::bytea)",
+                        &[account, sha],
+                    )
+                    .await?;
+                db.execute(
+                    "UPDATE hub_state SET release_generation = release_generation + 1",
+                    &[],
+                )
+                .await?;
+                Ok(n as usize)
             })
         })
         .await

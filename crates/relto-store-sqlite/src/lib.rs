@@ -947,6 +947,15 @@ impl Store for SqliteStore {
                 let roles = json_list(&a.roles);
                 let clearances =
                     serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
+                if a.password_hash.is_some() {
+                    // A new password ends the sessions the old one opened.
+                    tx.execute(
+                        "DELETE FROM tokens WHERE account = ?1 AND label = 'session' AND EXISTS
+                           (SELECT 1 FROM accounts WHERE name = ?1 AND password_hash IS NOT ?2)",
+                        params![a.name, a.password_hash],
+                    )
+                    .map_err(db_err)?;
+                }
                 let changed = tx
                     .execute(
                         "INSERT INTO accounts (name, organization, roles, password_hash, clearances, enabled, builtin)
@@ -961,11 +970,18 @@ impl Store for SqliteStore {
                     )
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed);
-                if let Some(sha) = &a.token_sha256 {
+                // The realm's token is the one it names now: a rotated or removed one stops working.
+                let sha = a.token_sha256.as_ref().map(|s| s.to_vec());
+                tx.execute(
+                    "DELETE FROM tokens WHERE account = ?1 AND label = 'realm' AND sha256 IS NOT ?2",
+                    params![a.name, sha],
+                )
+                .map_err(db_err)?;
+                if let Some(sha) = &sha {
                     tx.execute(
                         "INSERT OR IGNORE INTO tokens (sha256, account, label, created_us, expires_us)
                          VALUES (?1, ?2, 'realm', 0, NULL)",
-                        params![&sha[..], a.name],
+                        params![sha, a.name],
                     )
                     .map_err(db_err)?;
                 }
@@ -1172,7 +1188,29 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::Invalid(format!("no account named '{account}'")));
             }
-            Ok(())
+            // A new password ends the sessions the old one opened; servers drop what they
+            // cached of the account.
+            tx.execute(
+                "DELETE FROM tokens WHERE account = ?1 AND label = 'session'",
+                params![account],
+            )
+            .map_err(db_err)?;
+            bump_generation(tx)
+        })
+        .await
+    }
+
+    async fn revoke_tokens(&self, account: &str, token: Option<&[u8; 32]>) -> StoreResult<usize> {
+        let (account, sha) = (account.to_string(), token.map(|t| t.to_vec()));
+        self.write(move |tx, _| {
+            let n = tx
+                .execute(
+                    "DELETE FROM tokens WHERE account = ?1 AND (?2 IS NULL OR sha256 = ?2)",
+                    params![account, sha],
+                )
+                .map_err(db_err)?;
+            bump_generation(tx)?;
+            Ok(n)
         })
         .await
     }

@@ -118,8 +118,13 @@ pub trait Store: Send + Sync + 'static {
         now_us: i64,
     ) -> StoreResult<Option<Account>>;
     async fn add_token(&self, token: &NewToken) -> StoreResult<()>;
-    /// Sets (or replaces) an account's password hash.
+    /// Sets (or replaces) an account's password hash; ends the account's sessions (tokens of
+    /// POST /management/auth) and changes the release generation, so servers drop cached
+    /// credentials.
     async fn set_password(&self, account: &str, password_hash: &str) -> StoreResult<()>;
+    /// Revokes an account's API tokens: the one with this SHA-256, or all of them. Changes
+    /// the release generation, so servers drop cached credentials. Returns how many.
+    async fn revoke_tokens(&self, account: &str, token: Option<&[u8; 32]>) -> StoreResult<usize>;
 
     /// Stores validated objects in one transaction; each gets a strictly increasing
     /// `date_added`. An object whose (id, version) is already present is not stored again.

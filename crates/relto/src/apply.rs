@@ -178,3 +178,52 @@ pub async fn create_token(
     eprintln!("relto: token for '{account}' created; it is shown only now (stored as SHA-256)");
     Ok(())
 }
+
+/// `relto token revoke`: one token (read from standard input when `token` is `-`) or every
+/// token of the account.
+pub async fn revoke_tokens(
+    store_args: &StoreArgs,
+    account: &str,
+    token: Option<&str>,
+) -> CliResult<()> {
+    let sha = match token {
+        None => None,
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_line(&mut text)
+                .map_err(|e| CliError(format!("cannot read the token from standard input: {e}")))?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(CliError(
+                    "no token on standard input: pipe the token to revoke, or use --all".into(),
+                ));
+            }
+            Some(token_sha256(text))
+        }
+        Some(_) => {
+            return Err(CliError(
+                "give --token - and the token on standard input (a token on the command line stays in the shell's history)".into(),
+            ))
+        }
+    };
+    let store = store_args.open().await?;
+    if store.account(account).await?.is_none() {
+        return Err(CliError(format!("no enabled account named '{account}'")));
+    }
+    let n = store.revoke_tokens(account, sha.as_ref()).await?;
+    let mut e = crate::audit_cmd::cli_event("token.revoke", account, "");
+    e.outcome = if n > 0 { "ok" } else { "none" }.into();
+    e.detail = format!(
+        "{n} revoked ({})",
+        if sha.is_some() { "one token" } else { "all" }
+    );
+    store.append_audit(vec![e]).await?;
+    if sha.is_some() && n == 0 {
+        return Err(CliError(format!(
+            "account '{account}' has no such token: nothing revoked"
+        )));
+    }
+    eprintln!("relto: {n} token(s) of '{account}' revoked; servers refuse them within a second");
+    Ok(())
+}

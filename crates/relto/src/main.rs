@@ -203,6 +203,22 @@ enum TokenCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// Revoke an account's API tokens: the one given on standard input (--token -), or all of
+    /// them (--all). Servers stop accepting them within a second.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Account name.
+        #[arg(long)]
+        account: String,
+        /// `-`: read the token to revoke from standard input (never from the command line,
+        /// where it would stay in the shell's history).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        token: Option<String>,
+        /// Revoke every token of the account (sessions, CLI and realm tokens).
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// A failure the user can act on: the message says what to fix.
@@ -441,6 +457,17 @@ fn main() -> ExitCode {
                         label,
                     },
             } => apply::create_token(&store, &account, expires_days, &label)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Command::Token {
+                command:
+                    TokenCommand::Revoke {
+                        store,
+                        account,
+                        token,
+                        all: _,
+                    },
+            } => apply::revoke_tokens(&store, &account, token.as_deref())
                 .await
                 .map(|_| ExitCode::SUCCESS),
         }
