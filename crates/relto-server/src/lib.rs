@@ -39,6 +39,11 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers, and to finish a TLS handshake.
     pub header_timeout: std::time::Duration,
     pub handshake_timeout: std::time::Duration,
+    /// Time a client has to send a whole request body (a body trickled a byte at a time
+    /// would otherwise hold its connection and buffer for ever): then 408.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
     /// Allow credentials over plain HTTP from non-loopback peers (behind a TLS proxy).
     pub insecure_http: bool,
     /// Record the audit chain (off only to measure what auditing costs).
@@ -53,6 +58,7 @@ impl ServerConfig {
         Timeouts {
             header: self.header_timeout,
             handshake: self.handshake_timeout,
+            max_connections: self.max_connections,
         }
     }
 }
@@ -70,6 +76,8 @@ impl Default for ServerConfig {
             query_limits: relto_taxii::query::QueryLimits::default(),
             header_timeout: std::time::Duration::from_secs(30),
             handshake_timeout: std::time::Duration::from_secs(15),
+            body_timeout: std::time::Duration::from_secs(120),
+            max_connections: 1024,
             insecure_http: false,
             audit: true,
             release_cache_bytes: 64 << 20,

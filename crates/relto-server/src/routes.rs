@@ -131,16 +131,9 @@ impl FromRequestParts<AppState> for Caller {
                 tls: false,
             });
         let claimed = claimed_user(&parts.headers);
-        let keys: Vec<String> = claimed
-            .iter()
-            .map(|u| format!("user:{u}"))
-            .chain([format!("ip:{}", conn.peer.ip())])
-            .collect();
-        if st.auth.throttled(&keys) {
-            return Err(ApiError(TaxiiError::too_many_requests(
-                "too many failed authentications; wait a minute and try again",
-            )));
-        }
+        let source = conn.peer.ip().to_string();
+        let keys = failure_keys(claimed.as_deref(), &source);
+        refuse_if_throttled(st, &keys, claimed.as_deref().unwrap_or(""), &source).await?;
         let principal = match st.auth.authenticate(&parts.headers, &conn).await {
             Ok(p) => p,
             Err(e) => {
@@ -151,7 +144,7 @@ impl FromRequestParts<AppState> for Caller {
                         "auth.failure",
                         claimed.as_deref().unwrap_or(""),
                         "",
-                        &conn.peer.ip().to_string(),
+                        &source,
                     );
                     ev.outcome = "failure".into();
                     ev.detail = e.0.description.clone().unwrap_or_default();
@@ -169,6 +162,37 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller(principal))
     }
+}
+
+/// What failed authentications are counted against: the address, and the claimed account
+/// from that address. Not the account alone: then anyone could lock an account for everyone
+/// by guessing wrong twenty times.
+fn failure_keys(claimed: Option<&str>, source: &str) -> Vec<String> {
+    claimed
+        .iter()
+        .map(|u| format!("user:{u}@{source}"))
+        .chain([format!("ip:{source}")])
+        .collect()
+}
+
+/// 429 while the failures counted against `keys` are over their limits; each refusal is
+/// audited.
+async fn refuse_if_throttled(
+    st: &AppState,
+    keys: &[String],
+    claimed: &str,
+    source: &str,
+) -> ApiResult<()> {
+    if !st.auth.throttled(keys) {
+        return Ok(());
+    }
+    let mut ev = event("auth.throttled", claimed, "", source);
+    ev.outcome = "refused".into();
+    ev.detail = "too many failed authentications from this address".into();
+    st.audit.record(ev).await;
+    Err(ApiError(TaxiiError::too_many_requests(
+        "too many failed authentications; wait a minute and try again",
+    )))
 }
 
 fn path_err(e: PathRejection) -> ApiError {
@@ -782,11 +806,23 @@ async fn release_preview(
         crate::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
             .await?
             .ok_or_else(|| no_object(&oid))?;
-    let allowed =
-        p.is_admin() || p.account.has_role("releaser") || p.account.organization.slug == originator;
+    // What every organization receives is the originator's releasing officers' business
+    // (and the administrators'), not that of another organization's officers.
+    let allowed = p.is_admin()
+        || (p.account.has_role("releaser") && p.account.organization.slug == originator);
+    let mut e = event(
+        "release.preview",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    e.object_id = oid.clone();
+    e.outcome = if allowed { "ok" } else { "refused" }.into();
+    e.detail = format!("collection {}", a.coll.id);
+    st.audit.record(e).await;
     if !allowed {
         return Err(ApiError(TaxiiError::forbidden(
-            "release previews are for releasing officers and the originating organization",
+            "release previews are for the originating organization's releasing officers and administrators",
         )));
     }
     let mut resp = (StatusCode::OK, body.to_string()).into_response();
@@ -864,7 +900,27 @@ const DRAIN_MAX: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads a request body of at most `limit` bytes; more is a 413.
-async fn read_body(headers: &HeaderMap, mut body: Body, limit: u64) -> ApiResult<Vec<u8>> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    timeout: std::time::Duration,
+) -> ApiResult<Vec<u8>> {
+    tokio::time::timeout(timeout, read_body_within(headers, body, limit))
+        .await
+        .map_err(|_| {
+            ApiError(TaxiiError::new(
+                408,
+                "Request Timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs()
+                ),
+            ))
+        })?
+}
+
+async fn read_body_within(headers: &HeaderMap, mut body: Body, limit: u64) -> ApiResult<Vec<u8>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -929,7 +985,13 @@ async fn add_objects(
     if !is_taxii_content_type(ct) {
         return Err(ApiError(TaxiiError::unsupported_media_type()));
     }
-    let bytes = read_body(&headers, body, a.api_root.max_content_length).await?;
+    let bytes = read_body(
+        &headers,
+        body,
+        a.api_root.max_content_length,
+        st.config.body_timeout,
+    )
+    .await?;
     let now = now_us();
     let raws = relto_stix::parse_envelope_with_depth(&bytes, st.config.max_json_depth)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
@@ -1063,19 +1125,15 @@ async fn management_auth(State(st): State<AppState>, req: Request) -> ApiResult<
         )));
     }
     let headers = req.headers().clone();
-    let bytes = read_body(&headers, req.into_body(), 64 * 1024).await?;
+    let bytes = read_body(&headers, req.into_body(), 64 * 1024, st.config.body_timeout).await?;
     let body: AuthRequest = serde_json::from_slice(&bytes).map_err(|_| {
         ApiError(TaxiiError::bad_request(
             "send JSON {\"username\": …, \"password\": …}",
         ))
     })?;
     let source = conn.peer.ip().to_string();
-    let keys = [format!("user:{}", body.username), format!("ip:{source}")];
-    if st.auth.throttled(&keys) {
-        return Err(ApiError(TaxiiError::too_many_requests(
-            "too many failed authentications; wait a minute and try again",
-        )));
-    }
+    let keys = failure_keys(Some(&body.username), &source);
+    refuse_if_throttled(&st, &keys, &body.username, &source).await?;
     let account = match st.auth.basic(&body.username, &body.password).await {
         Ok(a) => a,
         Err(e) => {

@@ -20,11 +20,12 @@ use tower::ServiceExt;
 use crate::auth::ConnInfo;
 
 /// How long a client may take to send a request's headers (slow-loris defence) and to
-/// finish a TLS handshake.
+/// finish a TLS handshake, and how many connections are served at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub header: Duration,
     pub handshake: Duration,
+    pub max_connections: usize,
 }
 
 #[derive(Debug)]
@@ -81,7 +82,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
+    // Each connection holds a permit: at the cap, the loop stops accepting until one ends,
+    // and the kernel's backlog holds the rest (a flood of idle connections cannot exhaust
+    // memory or file descriptors).
+    let permits = Arc::new(tokio::sync::Semaphore::new(timeouts.max_connections.max(1)));
     loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return Ok(()),
+            },
+            _ = &mut shutdown => return Ok(()),
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -98,6 +110,7 @@ pub async fn serve(
         let app = app.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let info = ConnInfo {
                 peer,
                 tls: tls.is_some(),

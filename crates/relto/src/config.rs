@@ -87,6 +87,8 @@ struct LimitsConfig {
     page_size: Option<u32>,
     header_timeout_secs: Option<u64>,
     tls_handshake_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     auth_failures_per_account: Option<u32>,
     auth_failures_per_address: Option<u32>,
 }
@@ -219,6 +221,10 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         handshake_timeout: l
             .tls_handshake_timeout_secs
             .map_or(defaults.handshake_timeout, Duration::from_secs),
+        body_timeout: l
+            .body_timeout_secs
+            .map_or(defaults.body_timeout, Duration::from_secs),
+        max_connections: l.max_connections.unwrap_or(defaults.max_connections),
         failure_limits: relto_server::auth::FailureLimits {
             per_account: l
                 .auth_failures_per_account

@@ -370,6 +370,11 @@ pub async fn release_preview(
         relto_server::release::preview_object(store.as_ref(), &view, coll.pk, object)
             .await?
             .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
+    let mut e = crate::audit_cmd::cli_event("release.preview", "operator", "");
+    e.object_id = object.to_string();
+    e.outcome = "ok".into();
+    e.detail = format!("collection {}", coll.id);
+    store.append_audit(vec![e]).await?;
     let text = serde_json::to_string_pretty(&preview).unwrap_or_else(|_| preview.to_string());
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = writeln!(std::io::stdout(), "{text}");
