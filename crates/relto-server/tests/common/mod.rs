@@ -136,8 +136,13 @@ pub async fn spawn_app_on(
 
 /// A server over a fresh store holding `realm` (and the hub's admin).
 pub async fn spawn_realm(realm: &relto_store::RealmPlan) -> TestApp {
+    spawn_realm_with(realm, ServerConfig::default()).await
+}
+
+/// `spawn_realm` with a server configuration of the test's own.
+pub async fn spawn_realm_with(realm: &relto_store::RealmPlan, config: ServerConfig) -> TestApp {
     let (store, backing) = fresh_store().await;
-    serve_realm(backing, store, realm, ServerConfig::default()).await
+    serve_realm(backing, store, realm, config).await
 }
 
 async fn serve_realm(
