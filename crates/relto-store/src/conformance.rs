@@ -228,6 +228,54 @@ async fn tokens(store: &dyn Store) {
         store.add_token(&bad).await,
         Err(StoreError::Invalid(_))
     ));
+    // A session ends with a password change; revocation ends one token or all; the realm's
+    // token is the one it names now. Each changes the release generation.
+    let session = |sha: [u8; 32]| NewToken {
+        account: "nis-analyst".into(),
+        sha256: sha,
+        label: "session".into(),
+        created_us: 0,
+        expires_us: None,
+    };
+    store.add_token(&session([6; 32])).await.expect("session");
+    let g = store.release_generation().await.expect("g");
+    store
+        .set_password("nis-analyst", "$argon2id$changed")
+        .await
+        .expect("set");
+    assert!(store.release_generation().await.expect("g") > g);
+    let lookup = |sha: [u8; 32]| async move {
+        store
+            .account_by_token(&sha, 0)
+            .await
+            .expect("lookup")
+            .is_some()
+    };
+    assert!(
+        !lookup([6; 32]).await,
+        "a session outlived a password change"
+    );
+    assert!(lookup([9; 32]).await, "the realm token is not a session");
+    store.add_token(&session([7; 32])).await.expect("session");
+    store.add_token(&session([8; 32])).await.expect("session");
+    assert_eq!(
+        store
+            .revoke_tokens("nis-analyst", Some(&[7; 32]))
+            .await
+            .expect("revoke"),
+        1
+    );
+    assert!(!lookup([7; 32]).await && lookup([8; 32]).await);
+    let mut rotated = plan();
+    rotated.accounts[0].token_sha256 = Some([10; 32]);
+    store.apply_realm(&rotated).await.expect("rotate");
+    assert!(!lookup([9; 32]).await, "a rotated realm token still works");
+    assert!(lookup([10; 32]).await);
+    assert!(store.revoke_tokens("nis-analyst", None).await.expect("all") >= 2);
+    assert!(!lookup([8; 32]).await && !lookup([10; 32]).await);
+    // Back to the plan's token and password for the rest of the suite.
+    store.apply_realm(&plan()).await.expect("restore");
+    assert!(lookup([9; 32]).await);
 }
 
 async fn add_and_duplicates(store: &dyn Store, pk: i64) {
@@ -688,6 +736,30 @@ async fn release_predicate(store: &dyn Store) {
     ];
     expect.sort();
     assert_eq!(hidden.refs, expect);
+    // Which of some ids the reader does not see: a denied one, one standing on a denied
+    // one, one the collection does not hold; not a visible one nor the reader's own.
+    let absent = "identity--99999999-9999-4999-8999-999999999999".to_string();
+    let hidden_ids = store
+        .hidden_ids(
+            pk,
+            &[
+                open_a.stix_id.clone(),
+                secret.stix_id.clone(),
+                rel_hidden.stix_id.clone(),
+                absent.clone(),
+                mine.stix_id.clone(),
+                secret.stix_id.clone(),
+            ],
+            &reader,
+        )
+        .await
+        .expect("hidden ids");
+    let mut want = vec![secret.stix_id.clone(), rel_hidden.stix_id.clone(), absent];
+    want.sort();
+    let mut got = hidden_ids.ids.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(hidden_ids.generation, hidden.generation);
     // The generation: the same for the page and its hidden references while nothing is
     // written, another after each write to the collection (when the store reports one).
     let page = store.query_objects(&oq).await.expect("q");
@@ -731,10 +803,16 @@ async fn release_predicate(store: &dyn Store) {
     let mut other = labelled("indicator", 901, "deu-bnd", &[ns]);
     other.version = Some(2_000);
     let out = store.add_objects(pk, vec![other], 50).await.expect("add");
+    // The refusal names nobody: the poster may not be allowed to see the object.
     assert!(
-        matches!(&out[0], AddOutcome::Refused(m) if m.contains("kor-nis")),
+        matches!(&out[0], AddOutcome::Refused(m) if !m.contains("kor-nis")),
         "{out:?}"
     );
+    // The same id at a version already stored: refused too, not "already present".
+    let mut same = labelled("indicator", 901, "deu-bnd", &[ns]);
+    same.version = secret.version;
+    let out = store.add_objects(pk, vec![same], 50).await.expect("add");
+    assert!(matches!(&out[0], AddOutcome::Refused(_)), "{out:?}");
     let mut own = labelled("indicator", 901, "kor-nis", &[ns]);
     own.version = Some(2_000);
     let out = store.add_objects(pk, vec![own], 50).await.expect("add");
