@@ -11,6 +11,7 @@ binary is a failure, not a skip.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from taxii2client.v21 import Collection
+
+from taxii_helpers import SERVED_STIX, check_served_objects
 
 RELTO_BIN = os.environ.get("RELTO_BIN", "/work/main/target/debug/relto")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +115,29 @@ title = "Partner feed"
 readers = ["org:kor-nis"]
 writers = ["org:kor-nis"]
 """
+
+# Every object that taxii2client's Collection reads (get_objects, get_object, as_pages and
+# stix2's TAXIICollectionSource use these two) is checked as served STIX; raw reads are
+# checked in taxii_helpers.Client.get.
+def _checking(read):
+    @functools.wraps(read)
+    def checked(self, *args, **kwargs):
+        envelope = read(self, *args, **kwargs)
+        who = getattr(self._conn.session.auth, "username", None) or "anonymous"
+        check_served_objects(envelope.get("objects", []),
+                             f"{who}: taxii2client Collection.{read.__name__} {args} {kwargs} at {self.url}")
+        return envelope
+    return checked
+
+
+Collection.get_objects = _checking(Collection.get_objects)
+Collection.get_object = _checking(Collection.get_object)
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"served STIX objects checked with stix2 and stix2validator: "
+                                f"{SERVED_STIX['checked']} ({len(SERVED_STIX['distinct'])} distinct)")
+
 
 LISTEN_RE = re.compile(r"relto listening on (http://127\.0\.0\.1:(\d+))")
 

@@ -5,12 +5,16 @@ Section numbers refer to that document.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import requests
+import stix2
+from stix2validator import ValidationOptions, validate_instance
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 
@@ -172,11 +176,49 @@ def check_status(body) -> dict:
     return body
 
 
+# ---------------------------------------------------------------------------------------
+# Served STIX: every object the hub serves must be STIX 2.1 that the OASIS tools accept.
+# ---------------------------------------------------------------------------------------
+
+STIX_OPTIONS = ValidationOptions(version="2.1")  # as in test_stix_agreement.py
+# Get Objects (§5.4) and Get an Object (§5.6); not .../versions/.
+OBJECTS_PATH_RE = re.compile(r"/collections/[^/]+/objects/(?:[^/]+/)?$")
+# Counts for the end-of-run summary (conftest.py): objects checked, and the distinct ones.
+SERVED_STIX = {"checked": 0, "distinct": set()}
+
+
+def check_served_objects(objects, where: str) -> None:
+    """Each object must parse with stix2.parse(allow_custom=True) and pass stix2validator
+    (errors only; warnings do not count).  `where` names the reader and the request."""
+    for obj in objects:
+        SERVED_STIX["checked"] += 1
+        key = json.dumps(obj, sort_keys=True)
+        if key in SERVED_STIX["distinct"]:
+            continue
+        oid = obj.get("id") if isinstance(obj, dict) else obj
+        try:
+            stix2.parse(copy.deepcopy(obj), allow_custom=True)
+        except Exception as e:
+            raise AssertionError(f"served object {oid} ({where}) does not parse with stix2: "
+                                 f"{type(e).__name__}: {e}") from None
+        result = validate_instance(copy.deepcopy(obj), STIX_OPTIONS)
+        assert result.is_valid, (f"served object {oid} ({where}) fails stix2validator: "
+                                 + "; ".join(str(e) for e in result.errors))
+        SERVED_STIX["distinct"].add(key)
+
+
+def check_served_response(resp: requests.Response, who: str) -> None:
+    """Checks the objects of a successful GET of an objects or object endpoint."""
+    if resp.request.method == "GET" and resp.status_code == 200 and OBJECTS_PATH_RE.search(urlsplit(resp.url).path):
+        check_served_objects(resp.json().get("objects", []), f"{who}: GET {resp.url}")
+
+
 class Client:
     """A thin `requests` client that sends the TAXII Accept header and basic auth."""
 
     def __init__(self, auth=None, accept=TAXII_MEDIA, bearer=None):
         self.s = requests.Session()
+        self.who = auth[0] if auth else "bearer token" if bearer else "anonymous"
         if auth:
             self.s.auth = auth
         if bearer:
@@ -185,7 +227,9 @@ class Client:
             self.s.headers["Accept"] = accept
 
     def get(self, url, params=None, **kw):
-        return self.s.get(url, params=params, timeout=30, **kw)
+        r = self.s.get(url, params=params, timeout=30, **kw)
+        check_served_response(r, self.who)
+        return r
 
     def delete(self, url, params=None, **kw):
         return self.s.delete(url, params=params, timeout=30, **kw)

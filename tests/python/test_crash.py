@@ -13,6 +13,7 @@ import time
 import requests
 
 from conftest import database_for
+from taxii_helpers import check_served_objects
 
 BIN = os.environ.get("RELTO_BIN", "/work/main/target/debug/relto")
 TAXII = "application/taxii+json;version=2.1"
@@ -94,6 +95,7 @@ def read_ids(base, ids):
     for i in range(0, len(ids), 100):
         r = s.get(url, params={"match[id]": ",".join(ids[i:i + 100]), "limit": 1000}, timeout=30)
         assert r.status_code == 200, r.text
+        check_served_objects(r.json().get("objects", []), f"writer: GET {url} (match[id], after a kill)")
         for o in r.json().get("objects", []):
             served[o["id"]] = o
             page_of[o["id"]] = r.text
