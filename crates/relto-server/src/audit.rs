@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use relto_store::audit::AuditEvent;
-use relto_store::{Page, Store, StoreError};
+use relto_store::{Store, StoreError};
 
-use crate::release::Redactions;
+pub use relto_hub::audit::{event, release_events};
 use tokio::sync::{mpsc, oneshot};
 
 /// Requests' batches waiting to be appended (each holds one request's events).
@@ -101,48 +101,4 @@ async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
             let _ = f.send(());
         }
     }
-}
-
-/// An event stamped now.
-pub fn event(kind: &str, actor: &str, organization: &str, source: &str) -> AuditEvent {
-    AuditEvent {
-        ts_us: crate::auth::now_us(),
-        kind: kind.into(),
-        actor: actor.into(),
-        organization: organization.into(),
-        source: source.into(),
-        ..AuditEvent::default()
-    }
-}
-
-/// One `object.release` record per object of a served page (allow, or redact with what was
-/// removed) and per object the redaction withheld (deny, with why), each a copy of `base`
-/// (who, from where, when) naming the read path in its detail.
-pub fn release_events(
-    base: &AuditEvent,
-    path: &str,
-    page: &Page,
-    r: &Redactions,
-) -> Vec<AuditEvent> {
-    let stamped = |o: &relto_store::StoredObject, outcome: &str, detail: String| AuditEvent {
-        kind: "object.release".into(),
-        object_id: o.stix_id.clone(),
-        object_version: relto_stix::timestamp::format_micros(o.version),
-        outcome: outcome.into(),
-        detail,
-        ..base.clone()
-    };
-    let served = page.items.iter().map(|o| match r.redacted.get(&o.row) {
-        Some(removed) => stamped(
-            o,
-            "redact",
-            format!("{path}; removed {}", removed.join(", ")),
-        ),
-        None => stamped(o, "allow", path.to_string()),
-    });
-    let withheld = r
-        .dropped
-        .iter()
-        .map(|(o, why)| stamped(o, "deny", format!("{path}; {why}")));
-    served.chain(withheld).collect()
 }

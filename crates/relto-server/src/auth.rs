@@ -17,7 +17,7 @@ use base64::Engine;
 use relto_policy::ReleasePolicy;
 use relto_store::{Account, Collection, Store};
 
-use crate::release::reader_of;
+use relto_hub::release::reader_of;
 use relto_taxii::TaxiiError;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -164,12 +164,7 @@ pub fn new_token() -> Result<String, String> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use relto_hub::now_us;
 
 enum Credential {
     Basic { user: String, password: String },

@@ -5,8 +5,6 @@
 pub mod audit;
 pub mod auth;
 mod error;
-pub mod ingest;
-pub mod release;
 mod routes;
 mod serve;
 
@@ -15,10 +13,9 @@ use std::sync::Arc;
 use relto_store::Store;
 use relto_taxii::CursorKey;
 
-pub use auth::{
-    hash_password, new_token, now_us, token_sha256, verify_password, Authenticator, ConnInfo,
-};
+pub use auth::{hash_password, new_token, token_sha256, verify_password, Authenticator, ConnInfo};
 pub use error::ApiError;
+pub use relto_hub::now_us;
 pub use routes::router;
 pub use serve::{load_tls, serve, Timeouts, TlsError};
 
@@ -93,7 +90,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub cursor_key: Arc<CursorKey>,
     pub config: Arc<ServerConfig>,
-    pub release: Arc<release::ReleaseCache>,
+    /// The application: every operation the handlers call.
+    pub hub: Arc<relto_hub::Hub>,
     pub audit: audit::Auditor,
 }
 
@@ -110,13 +108,16 @@ impl AppState {
         } else {
             audit::Auditor::disabled()
         };
-        let release = Arc::new(release::ReleaseCache::new(config.release_cache_bytes));
+        let hub = Arc::new(relto_hub::Hub::new(
+            store.clone(),
+            config.release_cache_bytes,
+        ));
         Ok(Self {
             store,
             auth: Arc::new(auth),
             cursor_key: Arc::new(CursorKey::new(key)),
             config: Arc::new(config),
-            release,
+            hub,
             audit,
         })
     }

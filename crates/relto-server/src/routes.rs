@@ -14,10 +14,7 @@ use relto_stix::timestamp::format_micros;
 use std::sync::Arc;
 
 use relto_policy::ReleasePolicy;
-use relto_store::{
-    AddOutcome, ApiRoot, Collection, NewObject, NewToken, ObjectQuery, Page, ReaderFilter,
-    StatusRow,
-};
+use relto_store::{ApiRoot, Collection, NewToken, ObjectQuery, Page, ReaderFilter, StatusRow};
 use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
 use relto_taxii::query::{parse_query_with, Endpoint};
 use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
@@ -26,9 +23,9 @@ use serde_json::{json, Value};
 use crate::audit::{event, release_events};
 use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
 use crate::error::{ApiError, ApiResult};
-use crate::ingest::{check_objects, Poster};
-use crate::release::{reader_of, redact_page, Recipient, Redactions, ReleaseView};
 use crate::AppState;
+use relto_hub::ingest::{Outcome, Poster, DUPLICATE};
+use relto_hub::release::{Redactions, ReleaseView};
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
 const DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
@@ -291,7 +288,7 @@ struct Access {
 impl Access {
     /// The caller's store-side filter: what the release decision lets it see.
     fn filter(&self, st: &AppState, p: &Principal) -> ReaderFilter {
-        (*st.release.filter(&self.view, &p.account)).clone()
+        (*st.hub.release.filter(&self.view, &p.account)).clone()
     }
 }
 
@@ -311,7 +308,7 @@ async fn visible_collection(
             return Err(no_collection(cid));
         }
     };
-    let view = st.release.view(st.store.as_ref()).await?;
+    let view = st.hub.view().await?;
     if p.can_read(&coll, &view.policy) || p.can_write(&coll, &view.policy) {
         Ok(Access {
             api_root,
@@ -395,7 +392,7 @@ async fn collections(
 ) -> ApiResult<Response> {
     let Path(root) = path.map_err(path_err)?;
     find_root(&st, &root).await?;
-    let view = st.release.view(st.store.as_ref()).await?;
+    let view = st.hub.view().await?;
     let policy = &view.policy;
     let list: Vec<Value> = st
         .store
@@ -514,59 +511,12 @@ async fn released_page(
     a: &Access,
     p: &Principal,
     pg: &Paging,
-    mut q: ObjectQuery,
+    q: ObjectQuery,
     path: &str,
 ) -> ApiResult<Served> {
-    let filter = a.filter(st, p);
-    let reader = reader_of(&p.account);
-    let to = Recipient {
-        account: &p.account.name,
-        reader: &reader,
-        filter: &filter,
-    };
-    q.reader = Some(filter.clone());
-    q.with_raw = true;
-    // One object beyond the page tells whether there is more to serve.
-    let want = pg.limit + 1;
-    let mut served: Vec<relto_store::StoredObject> = Vec::new();
-    let mut redactions = Redactions::default();
-    loop {
-        q.limit = want - served.len();
-        let mut page = st.store.query_objects(&q).await?;
-        let examined = page.items.last().map(|o| o.cursor());
-        let more = page.more;
-        let r = redact_page(
-            st.store.as_ref(),
-            &a.view,
-            &st.release.copies,
-            a.coll.pk,
-            &to,
-            &mut page,
-        )
-        .await?;
-        served.extend(page.items);
-        redactions.redacted.extend(r.redacted);
-        redactions.dropped.extend(r.dropped);
-        match examined {
-            Some(c) if more && served.len() < want => q.after = Some(c),
-            _ => break,
-        }
-    }
-    let more = served.len() > pg.limit;
-    served.truncate(pg.limit);
-    // Objects withheld beyond the last one served were not part of this page.
-    if let Some(last) = served.last().map(|o| o.cursor()) {
-        if more {
-            redactions
-                .dropped
-                .retain(|(o, _)| (o.date_added, o.row) <= (last.date_added, last.row));
-        }
-    }
-    let page = Page {
-        items: served,
-        more,
-        generation: None,
-    };
+    let relto_hub::read::Served { page, redactions } =
+        st.hub.read_page(&a.view, &p.account, q).await?;
+    let more = page.more;
     audit_release(st, p, path, &page, &redactions).await;
     let mut head = String::from(if more {
         "{\"more\":true"
@@ -803,7 +753,7 @@ async fn release_preview(
         return Err(no_object(&oid));
     }
     let (originator, body) =
-        crate::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
+        relto_hub::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
             .await?
             .ok_or_else(|| no_object(&oid))?;
     // What every organization receives is the originator's releasing officers' business
@@ -964,11 +914,6 @@ async fn read_body_within(headers: &HeaderMap, mut body: Body, limit: u64) -> Ap
     Ok(buf)
 }
 
-struct Accepted {
-    id: String,
-    version_text: Option<String>,
-}
-
 async fn add_objects(
     State(st): State<AppState>,
     Caller(p): Caller,
@@ -1007,75 +952,45 @@ async fn add_objects(
         )));
     }
     let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
-    let mut failures: Vec<Value> = Vec::new();
-    let mut accepted: Vec<Accepted> = Vec::with_capacity(raws.len());
-    let mut to_store: Vec<NewObject> = Vec::with_capacity(raws.len());
-    for checked in check_objects(&a.view, Poster::Account(&p.account), &raw_refs) {
-        match checked {
-            Ok((object, version_text)) => {
-                accepted.push(Accepted {
-                    id: object.stix_id.clone(),
-                    version_text,
-                });
-                to_store.push(object);
-            }
-            Err(r) => {
-                let mut f = json!({ "id": r.id.unwrap_or_default(), "message": r.message });
-                if let Some(v) = r.version {
-                    f["version"] = json!(v);
-                }
-                failures.push(f);
-            }
-        }
-    }
-    let outcomes = st.store.add_objects(c.pk, to_store, now).await?;
-    // New label sets or markings may have come in: readers must see them at once.
-    st.release.invalidate();
-    let mut successes: Vec<Value> = Vec::with_capacity(outcomes.len());
-    for (acc, outcome) in accepted.iter().zip(&outcomes) {
-        let (version, message) = match outcome {
-            AddOutcome::Added { version, .. } => (*version, None),
-            AddOutcome::Duplicate { version } => {
-                (*version, Some("this version was already in the collection"))
-            }
-            AddOutcome::Refused(why) => {
-                failures.push(json!({"id": acc.id, "message": why}));
-                continue;
-            }
-        };
-        let mut v = json!({
-            "id": acc.id,
-            "version": acc.version_text.clone().unwrap_or_else(|| format_micros(version)),
-        });
-        if let Some(m) = message {
-            v["message"] = json!(m);
-        }
-        successes.push(v);
-    }
+    let written = st
+        .hub
+        .ingest(
+            &a.view,
+            Poster::Account(&p.account),
+            c.pk,
+            &raw_refs,
+            usize::MAX,
+            |_| {},
+        )
+        .await?;
     let base = event(
         "object.write",
         &p.account.name,
         &p.account.organization.slug,
         &p.source,
     );
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let mut events = Vec::with_capacity(successes.len() + failures.len());
-    for (list, ok) in [(&successes, true), (&failures, false)] {
-        for v in list {
-            let mut e = base.clone();
-            e.object_id = text(v, "id");
-            e.object_version = text(v, "version");
-            e.detail = text(v, "message");
-            e.outcome = match (ok, e.detail.is_empty()) {
-                (true, true) => "ok",
-                (true, false) => "duplicate",
-                (false, _) => "rejected",
+    st.audit
+        .record_all(relto_hub::ingest::write_events(&base, &written))
+        .await;
+    // The status resource (TAXII 2.1 §4.3.1): each object's id and version, and why not.
+    let (mut successes, mut failures) = (Vec::new(), Vec::new());
+    for w in written {
+        let mut entry = json!({ "id": w.id.unwrap_or_default() });
+        if let Some(v) = w.version {
+            entry["version"] = json!(v);
+        }
+        match w.outcome {
+            Outcome::Added => successes.push(entry),
+            Outcome::Duplicate => {
+                entry["message"] = json!(DUPLICATE);
+                successes.push(entry);
             }
-            .into();
-            events.push(e);
+            Outcome::Rejected(why) => {
+                entry["message"] = json!(why);
+                failures.push(entry);
+            }
         }
     }
-    st.audit.record_all(events).await;
     let status_id = uuid::Uuid::new_v4().to_string();
     let mut status = json!({
         "id": status_id,

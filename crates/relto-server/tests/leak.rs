@@ -928,18 +928,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     let post_texts = |account: String, texts: Vec<String>| {
         let http = http.clone();
         let url = format!("{}{objects_url}", app.base);
-        async move {
-            let resp = http
-                .post(url)
-                .bearer_auth(token(&account))
-                .header("content-type", common::TAXII)
-                .body(format!("{{\"objects\":[{}]}}", texts.join(",")))
-                .send()
-                .await
-                .expect("post");
-            assert_eq!(resp.status(), 202);
-            resp.json::<Value>().await.expect("status")
-        }
+        async move { common::post_objects(&http, &url, &token(&account), &texts).await }
     };
     // Hostile envelopes before the labels exist: a partner defines a statement under a
     // label's (computable, UUIDv5) id, or a malformed label, beside an object marked with it.

@@ -170,17 +170,7 @@ impl Hub {
     }
 
     async fn post_text(&self, account: &str, texts: &[String]) -> Value {
-        let resp = self
-            .http
-            .post(self.url("objects/"))
-            .bearer_auth(token(account))
-            .header("content-type", common::TAXII)
-            .body(format!("{{\"objects\":[{}]}}", texts.join(",")))
-            .send()
-            .await
-            .expect("post");
-        assert_eq!(resp.status(), 202);
-        resp.json().await.expect("status")
+        common::post_objects(&self.http, &self.url("objects/"), &token(account), texts).await
     }
 
     async fn post(&self, account: &str, objects: &[Value]) -> Value {

@@ -4,12 +4,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use relto_server::audit::release_events;
-use relto_server::ingest::{check_objects, Poster};
-use relto_server::release::{
-    reader_of, redact_page, CopyCache, Recipient, ReleaseCache, ReleaseView,
-};
-use relto_store::{Account, AddOutcome, Collection, ObjectQuery, Store};
+use relto_hub::audit::release_events;
+use relto_hub::ingest::{write_events, Outcome, Poster};
+use relto_hub::release::ReleaseView;
+use relto_hub::Hub;
+use relto_store::{Account, Collection, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
 use serde_json::{json, Value};
 
@@ -119,7 +118,8 @@ pub async fn import(
     let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let poster = acting_account(store.as_ref(), as_account).await?;
-    let view = ReleaseCache::default().view(store.as_ref()).await?;
+    let hub = Hub::new(store.clone(), 0);
+    let view = hub.view().await?;
     if let Some(p) = &poster {
         check_grant(p, &coll, &view, true)?;
     }
@@ -146,59 +146,28 @@ pub async fn import(
         },
     };
     let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
-    let mut checks = check_objects(&view, poster_kind, &raw_refs).into_iter();
     let mut progress = Progress::new(raws.len(), quiet);
+    let written = hub
+        .ingest(&view, poster_kind, coll.pk, &raw_refs, IMPORT_BATCH, |n| {
+            progress.advance(n)
+        })
+        .await?;
     let (actor, org) = match &poster {
-        Some(p) => (p.name.clone(), p.organization.slug.clone()),
-        None => ("operator".to_string(), operator_org.clone()),
+        Some(p) => (p.name.as_str(), p.organization.slug.as_str()),
+        None => ("operator", operator_org.as_str()),
     };
-    let write_event = |id: &str, version: String, outcome: &str, detail: &str| {
-        let mut e = crate::audit_cmd::cli_event("object.write", &actor, &org);
-        e.object_id = id.to_string();
-        e.object_version = version;
-        e.outcome = outcome.into();
-        e.detail = detail.into();
-        e
-    };
+    let base = crate::audit_cmd::cli_event("object.write", actor, org);
+    store.append_audit(write_events(&base, &written)).await?;
     let (mut added, mut duplicates) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
-    for chunk in raws.chunks(IMPORT_BATCH) {
-        let mut batch = Vec::with_capacity(chunk.len());
-        let mut events = Vec::with_capacity(chunk.len());
-        for checked in checks.by_ref().take(chunk.len()) {
-            match checked {
-                Ok((object, _)) => batch.push(object),
-                Err(r) => {
-                    let id = r.id.as_deref().unwrap_or("(no id)");
-                    let f = format!("{id}: {}", r.message);
-                    events.push(write_event(id, String::new(), "rejected", &f));
-                    failures.push(f);
-                }
+    for w in &written {
+        match &w.outcome {
+            Outcome::Added => added += 1,
+            Outcome::Duplicate => duplicates += 1,
+            Outcome::Rejected(why) => {
+                failures.push(format!("{}: {why}", w.id.as_deref().unwrap_or("(no id)")))
             }
         }
-        let ids: Vec<String> = batch.iter().map(|o| o.stix_id.clone()).collect();
-        let outcomes = store
-            .add_objects(coll.pk, batch, relto_server::now_us())
-            .await?;
-        for (id, outcome) in ids.iter().zip(outcomes) {
-            let fmt = relto_stix::timestamp::format_micros;
-            match outcome {
-                AddOutcome::Added { version, .. } => {
-                    added += 1;
-                    events.push(write_event(id, fmt(version), "ok", "import"));
-                }
-                AddOutcome::Duplicate { version } => {
-                    duplicates += 1;
-                    events.push(write_event(id, fmt(version), "duplicate", "import"));
-                }
-                AddOutcome::Refused(why) => {
-                    events.push(write_event(id, String::new(), "rejected", &why));
-                    failures.push(why);
-                }
-            }
-        }
-        store.append_audit(events).await?;
-        progress.advance(chunk.len());
     }
     progress.finish();
     for f in failures.iter().take(FAILURES_SHOWN) {
@@ -230,12 +199,12 @@ pub async fn export(
     let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
     let reader = acting_account(store.as_ref(), as_account).await?;
-    let cache = ReleaseCache::default();
-    let view = cache.view(store.as_ref()).await?;
+    // An export reads each page once: no copies are kept.
+    let hub = Hub::new(store.clone(), 0);
+    let view = hub.view().await?;
     if let Some(a) = &reader {
         check_grant(a, &coll, &view, false)?;
     }
-    let filter = reader.as_ref().map(|a| cache.filter(&view, a));
     if reader.is_none() {
         eprintln!("relto: exporting every object unfiltered (operator); use --as ACCOUNT for what that account may receive");
     }
@@ -255,24 +224,17 @@ pub async fn export(
     if all_versions {
         q.versions = VersionFilter::all();
     }
-    q.reader = filter.as_deref().cloned();
     let mut count = 0usize;
-    // An export reads each page once: no copies are kept.
-    let copies = CopyCache::new(0);
     loop {
-        let mut page = store.query_objects(&q).await?;
-        let next = page.items.last().map(|o| o.cursor());
-        let redactions = match (&reader, &filter) {
-            (Some(account), Some(f)) => {
-                let to = Recipient {
-                    account: &account.name,
-                    reader: &reader_of(account),
-                    filter: f,
-                };
-                redact_page(store.as_ref(), &view, &copies, coll.pk, &to, &mut page).await?
+        // The account's pages through the one read path of TAXII; the operator's unfiltered.
+        let (page, redactions) = match &reader {
+            Some(account) => {
+                let served = hub.read_page(&view, account, q.clone()).await?;
+                (served.page, served.redactions)
             }
-            _ => Default::default(),
+            None => (store.query_objects(&q).await?, Default::default()),
         };
+        let next = page.items.last().map(|o| o.cursor());
         let (actor, org) = match &reader {
             Some(a) => (a.name.as_str(), a.organization.slug.as_str()),
             None => ("operator", ""),
@@ -365,11 +327,10 @@ pub async fn release_preview(
 ) -> CliResult<()> {
     let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), collection, api_root).await?;
-    let view = ReleaseCache::default().view(store.as_ref()).await?;
-    let (_, preview) =
-        relto_server::release::preview_object(store.as_ref(), &view, coll.pk, object)
-            .await?
-            .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
+    let view = Hub::new(store.clone(), 0).view().await?;
+    let (_, preview) = relto_hub::release::preview_object(store.as_ref(), &view, coll.pk, object)
+        .await?
+        .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
     let mut e = crate::audit_cmd::cli_event("release.preview", "operator", "");
     e.object_id = object.to_string();
     e.outcome = "ok".into();

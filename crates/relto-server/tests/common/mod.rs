@@ -248,3 +248,23 @@ pub fn indicator(n: u32, modified_s: u32) -> String {
         n % 250
     )
 }
+
+/// Posts an envelope of objects (their JSON texts) with a bearer token; returns the status
+/// resource (the answer must be 202).
+pub async fn post_objects(
+    http: &reqwest::Client,
+    url: &str,
+    bearer: &str,
+    texts: &[String],
+) -> serde_json::Value {
+    let resp = http
+        .post(url)
+        .bearer_auth(bearer)
+        .header("content-type", TAXII)
+        .body(format!("{{\"objects\":[{}]}}", texts.join(",")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 202);
+    resp.json().await.expect("status")
+}

@@ -1,17 +1,19 @@
-//! The one check of posted objects, for every way in (TAXII POST, `relto import`): STIX
-//! validation, the marking-definition rules, and the write rules of DESIGN §3, giving per
-//! object either what to store or why not.
+//! Ingest, for every way in (TAXII POST, `relto import`, later a peer hub): STIX validation,
+//! the marking-definition rules and the write rules of DESIGN §3, then the store, giving per
+//! object what became of it and the audit records of it.
 
 use std::collections::HashMap;
 
 use relto_policy::label::{parse_marking, LABEL_EXTENSION};
 use relto_policy::Marking;
 use relto_stix::ObjectMeta;
-use relto_store::{Account, NewObject};
+use relto_store::audit::AuditEvent;
+use relto_store::{Account, AddOutcome, NewObject, Store, StoreResult};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::release::{release_facts, write_rules, ReleaseView};
+use relto_stix::timestamp::format_micros;
 
 /// Who posts: an account (the write rules apply), or the operator importing for the hub's own
 /// organization.
@@ -153,4 +155,130 @@ pub fn version_hint(raw: &str) -> Option<String> {
         .or_else(|| v.get("created"))
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+/// What became of one posted object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Added,
+    /// This version was already stored, by the poster's organization.
+    Duplicate,
+    /// Not stored, for this reason.
+    Rejected(String),
+}
+
+/// One posted object's result, in the order posted: its id and version when known.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub id: Option<String>,
+    pub version: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl crate::Hub {
+    /// Checks and stores the objects of an envelope (or a file) posted by `poster` into
+    /// `collection`, in batches of `batch` (`progress` is told how many were handled after
+    /// each); returns each object's result in the order posted. The release view is the one
+    /// the caller's request holds.
+    pub async fn ingest(
+        &self,
+        view: &ReleaseView,
+        poster: Poster<'_>,
+        collection: i64,
+        raws: &[&RawValue],
+        batch: usize,
+        progress: impl FnMut(usize),
+    ) -> StoreResult<Vec<Written>> {
+        let written = ingest(
+            self.store.as_ref(),
+            view,
+            poster,
+            collection,
+            raws,
+            (batch, progress),
+        )
+        .await;
+        // New label sets or markings may have come in: readers must see them at once.
+        self.release.invalidate();
+        written
+    }
+}
+
+async fn ingest(
+    store: &dyn Store,
+    view: &ReleaseView,
+    poster: Poster<'_>,
+    collection: i64,
+    raws: &[&RawValue],
+    (batch, mut progress): (usize, impl FnMut(usize)),
+) -> StoreResult<Vec<Written>> {
+    let now_us = crate::now_us();
+    let mut out: Vec<Written> = Vec::with_capacity(raws.len());
+    let mut checks = check_objects(view, poster, raws).into_iter();
+    for chunk in raws.chunks(batch.max(1)) {
+        let mut to_store = Vec::with_capacity(chunk.len());
+        // Where each stored object's result goes in `out`.
+        let mut slots = Vec::with_capacity(chunk.len());
+        for checked in checks.by_ref().take(chunk.len()) {
+            match checked {
+                Ok((object, version)) => {
+                    slots.push(out.len());
+                    out.push(Written {
+                        id: Some(object.stix_id.clone()),
+                        version,
+                        outcome: Outcome::Added,
+                    });
+                    to_store.push(object);
+                }
+                Err(r) => out.push(Written {
+                    id: r.id,
+                    version: r.version,
+                    outcome: Outcome::Rejected(r.message),
+                }),
+            }
+        }
+        let outcomes = store.add_objects(collection, to_store, now_us).await?;
+        for (slot, outcome) in slots.into_iter().zip(outcomes) {
+            let w = &mut out[slot];
+            match outcome {
+                AddOutcome::Added { version, .. } => {
+                    w.version.get_or_insert_with(|| format_micros(version));
+                }
+                AddOutcome::Duplicate { version } => {
+                    w.version.get_or_insert_with(|| format_micros(version));
+                    w.outcome = Outcome::Duplicate;
+                }
+                AddOutcome::Refused(why) => {
+                    w.outcome = Outcome::Rejected(why);
+                }
+            }
+        }
+        progress(chunk.len());
+    }
+    Ok(out)
+}
+
+/// The message a duplicate's status entry carries.
+pub const DUPLICATE: &str = "this version was already in the collection";
+
+/// One `object.write` record per posted object, each a copy of `base` (who, from where).
+pub fn write_events(base: &AuditEvent, written: &[Written]) -> Vec<AuditEvent> {
+    written
+        .iter()
+        .map(|w| {
+            let (outcome, detail) = match &w.outcome {
+                Outcome::Added => ("ok", String::new()),
+                Outcome::Duplicate => ("duplicate", DUPLICATE.to_string()),
+                Outcome::Rejected(why) => ("rejected", why.clone()),
+            };
+            AuditEvent {
+                kind: "object.write".into(),
+                object_id: w.id.clone().unwrap_or_default(),
+                object_version: w.version.clone().unwrap_or_default(),
+                outcome: outcome.into(),
+                detail,
+                ..base.clone()
+            }
+        })
+        .collect()
 }
