@@ -1,0 +1,88 @@
+//! Which collection a caller may use, with the release rules in force for its request.
+
+use super::*;
+
+pub(super) async fn find_root(st: &AppState, root: &str) -> ApiResult<ApiRoot> {
+    st.store
+        .api_root(root)
+        .await?
+        .ok_or_else(|| ApiError(TaxiiError::not_found(format!("no API root '{root}'"))))
+}
+
+pub(super) fn no_collection(cid: &str) -> ApiError {
+    ApiError(TaxiiError::not_found(format!(
+        "no collection '{cid}' that you may access"
+    )))
+}
+
+/// A collection the caller may use, with the release rules in force for this request.
+pub(super) struct Access {
+    pub(super) api_root: ApiRoot,
+    pub(super) coll: Collection,
+    pub(super) view: Arc<ReleaseView>,
+}
+
+impl Access {
+    /// The caller's store-side filter: what the release decision lets it see.
+    pub(super) fn filter(&self, st: &AppState, p: &Principal) -> ReaderFilter {
+        (*st.hub.release.filter(&self.view, &p.account)).clone()
+    }
+}
+
+/// The collection, if the caller may see it at all (read or write); else 404, the same
+/// answer as for a collection that does not exist.
+pub(super) async fn visible_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<Access> {
+    let (api_root, coll) = match st.store.collection(root, cid).await? {
+        Some(found) => found,
+        // Say which of the two is missing.
+        None => {
+            find_root(st, root).await?;
+            return Err(no_collection(cid));
+        }
+    };
+    let view = st.hub.view().await?;
+    if p.can_read(&coll, &view.policy) || p.can_write(&coll, &view.policy) {
+        Ok(Access {
+            api_root,
+            coll,
+            view,
+        })
+    } else {
+        Err(no_collection(cid))
+    }
+}
+
+pub(super) async fn readable_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<Access> {
+    let a = visible_collection(st, p, root, cid).await?;
+    if !p.can_read(&a.coll, &a.view.policy) {
+        return Err(ApiError(TaxiiError::forbidden(
+            "you may add objects to this collection but not read it",
+        )));
+    }
+    Ok(a)
+}
+
+pub(super) async fn writable_collection(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+) -> ApiResult<Access> {
+    let a = visible_collection(st, p, root, cid).await?;
+    if !p.can_write(&a.coll, &a.view.policy) {
+        return Err(ApiError(TaxiiError::forbidden(
+            "you may read this collection but not write to it",
+        )));
+    }
+    Ok(a)
+}

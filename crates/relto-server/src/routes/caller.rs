@@ -1,0 +1,85 @@
+//! Who calls: authentication, throttling of failed attempts, the TAXII Accept header.
+
+use super::*;
+
+/// An authenticated caller whose `Accept` admits TAXII 2.1.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        // Requests that did not come through `serve` carry no connection facts: treat them as
+        // remote plain HTTP, the strictest case.
+        let conn = parts
+            .extensions
+            .get::<ConnInfo>()
+            .copied()
+            .unwrap_or(ConnInfo {
+                peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                tls: false,
+            });
+        let claimed = claimed_user(&parts.headers);
+        let source = conn.peer.ip().to_string();
+        let keys = failure_keys(claimed.as_deref(), &source);
+        refuse_if_throttled(st, &keys, claimed.as_deref().unwrap_or(""), &source).await?;
+        let principal = match st.auth.authenticate(&parts.headers, &conn).await {
+            Ok(p) => p,
+            Err(e) => {
+                // A request without credentials is a question, not an attempt.
+                if parts.headers.contains_key(header::AUTHORIZATION) {
+                    st.auth.note_failure(&keys);
+                    let mut ev = event(
+                        "auth.failure",
+                        claimed.as_deref().unwrap_or(""),
+                        "",
+                        &source,
+                    );
+                    ev.outcome = "failure".into();
+                    ev.detail = e.0.description.clone().unwrap_or_default();
+                    st.audit.record(ev).await;
+                }
+                return Err(e);
+            }
+        };
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if !accepts_taxii(accept) {
+            return Err(ApiError(TaxiiError::not_acceptable()));
+        }
+        Ok(Caller(principal))
+    }
+}
+
+/// What failed authentications are counted against: the address, and the claimed account
+/// from that address. Not the account alone: then anyone could lock an account for everyone
+/// by guessing wrong twenty times.
+pub(super) fn failure_keys(claimed: Option<&str>, source: &str) -> Vec<String> {
+    claimed
+        .iter()
+        .map(|u| format!("user:{u}@{source}"))
+        .chain([format!("ip:{source}")])
+        .collect()
+}
+
+/// 429 while the failures counted against `keys` are over their limits; each refusal is
+/// audited.
+pub(super) async fn refuse_if_throttled(
+    st: &AppState,
+    keys: &[String],
+    claimed: &str,
+    source: &str,
+) -> ApiResult<()> {
+    if !st.auth.throttled(keys) {
+        return Ok(());
+    }
+    let mut ev = event("auth.throttled", claimed, "", source);
+    ev.outcome = "refused".into();
+    ev.detail = "too many failed authentications from this address".into();
+    st.audit.record(ev).await;
+    Err(ApiError(TaxiiError::too_many_requests(
+        "too many failed authentications; wait a minute and try again",
+    )))
+}

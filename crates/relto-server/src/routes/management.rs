@@ -1,0 +1,74 @@
+//! POST /management/auth: a session token for a user name and password.
+
+use super::*;
+
+#[derive(serde::Deserialize)]
+struct AuthRequest {
+    username: String,
+    password: String,
+}
+
+/// POST /management/auth: exchanges a user name and password for a bearer token valid 24
+/// hours (the shape OpenTAXII clients use).
+pub(super) async fn management_auth(
+    State(st): State<AppState>,
+    req: Request,
+) -> ApiResult<Response> {
+    let conn = req
+        .extensions()
+        .get::<ConnInfo>()
+        .copied()
+        .ok_or_else(|| ApiError(TaxiiError::internal()))?;
+    if !conn.credentials_ok(st.auth.insecure_http()) {
+        return Err(ApiError(TaxiiError::unauthorized(
+            "credentials over plain HTTP are refused: use TLS or --insecure-http",
+        )));
+    }
+    let headers = req.headers().clone();
+    let bytes = read_body(&headers, req.into_body(), 64 * 1024, st.config.body_timeout).await?;
+    let body: AuthRequest = serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError(TaxiiError::bad_request(
+            "send JSON {\"username\": …, \"password\": …}",
+        ))
+    })?;
+    let source = conn.peer.ip().to_string();
+    let keys = failure_keys(Some(&body.username), &source);
+    refuse_if_throttled(&st, &keys, &body.username, &source).await?;
+    let account = match st.auth.basic(&body.username, &body.password).await {
+        Ok(a) => a,
+        Err(e) => {
+            st.auth.note_failure(&keys);
+            let mut ev = event("auth.failure", &body.username, "", &source);
+            ev.outcome = "failure".into();
+            ev.detail = "POST /management/auth: wrong user name or password".into();
+            st.audit.record(ev).await;
+            return Err(e);
+        }
+    };
+    let token = new_token().map_err(|_| ApiError(TaxiiError::internal()))?;
+    let now = now_us();
+    st.store
+        .add_token(&NewToken {
+            account: account.name.clone(),
+            sha256: token_sha256(&token),
+            label: "session".into(),
+            created_us: now,
+            expires_us: Some(now + SESSION_TOKEN_US),
+        })
+        .await?;
+    let mut ev = event(
+        "token.create",
+        &account.name,
+        &account.organization.slug,
+        &source,
+    );
+    ev.outcome = "ok".into();
+    ev.detail = "session token, 24 hours".into();
+    st.audit.record(ev).await;
+    let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,44 @@
+//! The manifest (§5.3): the same released page as GET objects, as records.
+
+use super::*;
+
+pub(super) async fn manifest(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Objects,
+        &format!("manifest|{}", c.pk),
+    )?;
+    let q = pg.query(c.pk, Endpoint::Objects);
+    let Served {
+        page,
+        head: mut body,
+        headers,
+    } = released_page(&st, &a, &p, &pg, q, "manifest").await?;
+    if !page.items.is_empty() {
+        let records: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| {
+                json!({
+                    "id": o.stix_id,
+                    "date_added": format_micros(o.date_added),
+                    "version": posted_version(o),
+                    "media_type": STIX_MEDIA_TYPE,
+                })
+            })
+            .collect();
+        body.push_str(",\"objects\":");
+        body.push_str(&Value::Array(records).to_string());
+    }
+    body.push('}');
+    Ok(taxii(StatusCode::OK, body, &headers))
+}

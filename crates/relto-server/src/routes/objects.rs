@@ -1,0 +1,218 @@
+//! Objects (§5.3-§5.8): a page, one object, posting an envelope, deleting an object.
+
+use super::*;
+
+pub(super) async fn get_objects(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Objects,
+        &format!("objects|{}", c.pk),
+    )?;
+    let q = pg.query(c.pk, Endpoint::Objects);
+    let s = released_page(&st, &a, &p, &pg, q, "objects").await?;
+    Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
+}
+
+pub(super) async fn get_object(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
+    let pg = paging(
+        &st,
+        raw.as_deref(),
+        Endpoint::Object,
+        &format!("object|{}|{oid}", c.pk),
+    )?;
+    let mut q = pg.query(c.pk, Endpoint::Object);
+    q.ids = vec![oid.clone()];
+    let s = released_page(&st, &a, &p, &pg, q, "object").await?;
+    // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
+    // answers 404), unless the client is paging past the end. An object the reader may not
+    // see, or whose every version the release withholds, answers exactly the same.
+    if s.page.items.is_empty() && pg.after.is_none() {
+        audit_hidden(&st, &p, c.pk, &oid, "object").await?;
+        return Err(no_object(&oid));
+    }
+    Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
+}
+
+pub(super) async fn delete_object(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
+    let filters = parse_query_with(
+        raw.as_deref(),
+        Endpoint::DeleteObject,
+        &st.config.query_limits,
+    )
+    .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    // What the caller cannot see does not exist for it; what it did not create it may not
+    // delete (admins excepted).
+    let mut q = ObjectQuery::new(c.pk, st.config.max_page as usize);
+    q.ids = vec![oid.clone()];
+    q.versions = relto_taxii::VersionFilter::all();
+    q.with_raw = false;
+    q.reader = Some(a.filter(&st, &p));
+    let seen = st.store.query_objects(&q).await?;
+    if seen.items.is_empty() {
+        return Err(no_object(&oid));
+    }
+    if !p.is_admin()
+        && seen
+            .items
+            .iter()
+            .any(|o| o.originator != p.account.organization.slug)
+    {
+        return Err(ApiError(TaxiiError::forbidden(
+            "only the organization that created this object may delete it",
+        )));
+    }
+    let n = st
+        .store
+        .delete_object(
+            c.pk,
+            &oid,
+            &filters.version_filter(Endpoint::DeleteObject),
+            &filters.spec_versions,
+        )
+        .await?;
+    if n == 0 {
+        return Err(no_object(&oid));
+    }
+    let mut e = event(
+        "object.delete",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    e.object_id = oid.clone();
+    e.outcome = "ok".into();
+    e.detail = format!("{n} version(s)");
+    st.audit.record(e).await;
+    Ok(taxii(StatusCode::OK, String::new(), &[]))
+}
+
+pub(super) async fn add_objects(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let Path((root, cid)) = path.map_err(path_err)?;
+    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let c = &a.coll;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !is_taxii_content_type(ct) {
+        return Err(ApiError(TaxiiError::unsupported_media_type()));
+    }
+    let bytes = read_body(
+        &headers,
+        body,
+        a.api_root.max_content_length,
+        st.config.body_timeout,
+    )
+    .await?;
+    let now = now_us();
+    let raws = relto_stix::parse_envelope_with_depth(&bytes, st.config.max_json_depth)
+        .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
+    if raws.len() > st.config.max_objects_per_envelope {
+        return Err(ApiError(TaxiiError::new(
+            413,
+            "Too many objects",
+            format!(
+                "the envelope holds {} objects; at most {} per request",
+                raws.len(),
+                st.config.max_objects_per_envelope
+            ),
+        )));
+    }
+    let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
+    let written = st
+        .hub
+        .ingest(
+            &a.view,
+            Poster::Account(&p.account),
+            c.pk,
+            &raw_refs,
+            usize::MAX,
+            |_| {},
+        )
+        .await?;
+    let base = event(
+        "object.write",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    st.audit
+        .record_all(relto_hub::ingest::write_events(&base, &written))
+        .await;
+    // The status resource (TAXII 2.1 §4.3.1): each object's id and version, and why not.
+    let (mut successes, mut failures) = (Vec::new(), Vec::new());
+    for w in written {
+        let mut entry = json!({ "id": w.id.unwrap_or_default() });
+        if let Some(v) = w.version {
+            entry["version"] = json!(v);
+        }
+        match w.outcome {
+            Outcome::Added => successes.push(entry),
+            Outcome::Duplicate => {
+                entry["message"] = json!(DUPLICATE);
+                successes.push(entry);
+            }
+            Outcome::Rejected(why) => {
+                entry["message"] = json!(why);
+                failures.push(entry);
+            }
+        }
+    }
+    let status_id = uuid::Uuid::new_v4().to_string();
+    let mut status = json!({
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": format_micros(now),
+        "total_count": raws.len(),
+        "success_count": successes.len(),
+        "failure_count": failures.len(),
+        "pending_count": 0,
+    });
+    if !successes.is_empty() {
+        status["successes"] = Value::Array(successes);
+    }
+    if !failures.is_empty() {
+        status["failures"] = Value::Array(failures);
+    }
+    let json = status.to_string();
+    st.store
+        .put_status(&StatusRow {
+            id: status_id,
+            api_root: root,
+            account: p.account.name.clone(),
+            created_us: now,
+            json: json.clone(),
+        })
+        .await?;
+    Ok(taxii(StatusCode::ACCEPTED, json, &[]))
+}

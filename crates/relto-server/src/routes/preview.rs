@@ -1,0 +1,50 @@
+//! The release preview of one object, for the originator's releasing officers.
+
+use super::*;
+
+/// GET …/objects/{id}/release-preview/: for releasing officers (and the originator), what
+/// every organization and community of the realm would receive of the object.
+pub(super) async fn release_preview(
+    State(st): State<AppState>,
+    Caller(p): Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path((root, cid, oid)) = path.map_err(path_err)?;
+    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let mut q = ObjectQuery::new(a.coll.pk, 1);
+    q.ids = vec![oid.clone()];
+    q.with_raw = false;
+    q.reader = Some(a.filter(&st, &p));
+    if st.store.query_objects(&q).await?.items.is_empty() {
+        return Err(no_object(&oid));
+    }
+    let (originator, body) =
+        relto_hub::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
+            .await?
+            .ok_or_else(|| no_object(&oid))?;
+    // What every organization receives is the originator's releasing officers' business
+    // (and the administrators'), not that of another organization's officers.
+    let allowed = p.is_admin()
+        || (p.account.has_role("releaser") && p.account.organization.slug == originator);
+    let mut e = event(
+        "release.preview",
+        &p.account.name,
+        &p.account.organization.slug,
+        &p.source,
+    );
+    e.object_id = oid.clone();
+    e.outcome = if allowed { "ok" } else { "refused" }.into();
+    e.detail = format!("collection {}", a.coll.id);
+    st.audit.record(e).await;
+    if !allowed {
+        return Err(ApiError(TaxiiError::forbidden(
+            "release previews are for the originating organization's releasing officers and administrators",
+        )));
+    }
+    let mut resp = (StatusCode::OK, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
