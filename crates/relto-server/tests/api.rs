@@ -1,4 +1,5 @@
 //! The TAXII 2.1 API over a real server on 127.0.0.1:0.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Targeted tests of `validate_object` and `ObjectMeta`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use relto_stix::{validate_object, GranularMarking, ObjectMeta, ValidationError};
 use serde_json::{json, Value};

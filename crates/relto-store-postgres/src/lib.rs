@@ -17,8 +17,10 @@
 mod from_sqlite;
 mod migrations;
 mod pool;
+#[cfg(any(test, feature = "testing"))]
 mod testing;
 
+#[cfg(any(test, feature = "testing"))]
 pub use testing::{fresh_database, TestDatabaseGuard, TEST_URL_VAR};
 
 use std::collections::HashMap;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[cfg(feature = "testing")]
 pub mod conformance;
 mod model;
 

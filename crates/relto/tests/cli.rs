@@ -1,5 +1,6 @@
 //! The `relto` command line as a user runs it: apply, import, export, validate, token, serve
 //! (plain and TLS).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! `spawn_app`: a real relto server on 127.0.0.1:0 over a fresh store: SQLite, or a fresh
 //! PostgreSQL database when `RELTO_TEST_BACKEND=postgres` (with `RELTO_TEST_POSTGRES_URL`).
 //! scripts/test.sh runs these suites once per backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! What the CLI suites share: a relto command on the store of a data directory, which is a
 //! PostgreSQL database of its own under RELTO_TEST_BACKEND=postgres.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
