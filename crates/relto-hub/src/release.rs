@@ -30,18 +30,8 @@ impl ReleaseView {
     /// Whether `reader` passes every marking of a label set (and the default label, for
     /// objects that carry no object-level marking).
     fn passes(&self, set: &LabelSet, reader: &Reader) -> bool {
-        if let Some(nation) = &set.default_nation {
-            let ok = match &self.policy.default_label {
-                DefaultLabel::OriginatorNation => &reader.nation == nation,
-                DefaultLabel::Label(l) => self.policy.label_denial(l, reader).is_none(),
-            };
-            if !ok {
-                return false;
-            }
-        }
-        set.markings
-            .iter()
-            .all(|m| self.policy.marking_denial(m, reader).is_none())
+        self.policy
+            .passes_label_set(&set.markings, set.default_nation.as_deref(), reader)
     }
 
     /// The store-side filter for `reader`.

@@ -338,6 +338,32 @@ impl ReleasePolicy {
         }
     }
 
+    /// The compiled form of rules 1–3 for the store, beside the decision it compiles: whether
+    /// `reader` passes every marking of a stored label set, and the default label when the
+    /// set stands for objects without object-level markings (`default_nation`: their
+    /// originator's nation). The store's query holds the sets a reader passes, so the
+    /// predicate runs in the database and pages stay exact; a property test holds it to
+    /// `decide()` on generated labels and readers.
+    pub fn passes_label_set(
+        &self,
+        markings: &[String],
+        default_nation: Option<&str>,
+        reader: &Reader,
+    ) -> bool {
+        if let Some(nation) = default_nation {
+            let passes = match &self.default_label {
+                DefaultLabel::OriginatorNation => reader.nation == nation,
+                DefaultLabel::Label(l) => self.label_denial(l, reader).is_none(),
+            };
+            if !passes {
+                return false;
+            }
+        }
+        markings
+            .iter()
+            .all(|m| self.marking_denial(m, reader).is_none())
+    }
+
     /// Rules 1–4 and 6 of DESIGN §3 for one object (references are `prune_refs`'s).
     pub fn decide(
         &self,

@@ -2,8 +2,11 @@
 //! canonical form, and so its id, does not depend on list order, duplicates or aliases.
 
 use proptest::prelude::*;
+use relto_policy::decide::DefaultLabel;
 use relto_policy::label::{parse_marking, Label};
-use relto_policy::parse_realm;
+use relto_policy::{
+    parse_realm, Clearance, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -33,6 +36,105 @@ proptest! {
         let b = Label::new("NATO", "NS", Some(&aliased), &["ATOMAL", "ATOMAL"]);
         prop_assert_eq!(a.id(), b.id());
         prop_assert_eq!(a.canonical(), b.canonical());
+    }
+}
+
+const NATIONS: [&str; 5] = ["KOR", "DEU", "NOR", "AUT", "USA"];
+const LEVELS: [(&str, &[&str]); 3] = [
+    ("NATO", &["NU", "NR", "NC", "NS", "CTS"]),
+    ("EU", &["EU-R", "EU-C", "EU-S", "EU-TS"]),
+    ("KOR", &["III", "II", "I"]),
+];
+
+/// A label from small numbers: policy, level, releasability entries, ATOMAL.
+fn label_of(p: usize, l: usize, rel: &[usize], atomal: bool) -> Label {
+    let (policy, levels) = LEVELS[p % 3];
+    let entries = ["KOR", "DEU", "NOR", "AUT", "USA", "NATO", "EU", "org-x"];
+    let rel: Vec<&str> = rel.iter().map(|i| entries[i % entries.len()]).collect();
+    Label::new(
+        policy,
+        levels[l % levels.len()],
+        (!rel.is_empty()).then_some(&rel[..]),
+        if atomal { &["ATOMAL"] } else { &[] },
+    )
+}
+
+fn reader_of(nation: usize, communities: u8, clearances: &[(usize, usize, bool)]) -> Reader {
+    Reader {
+        organization: "org-x".into(),
+        nation: NATIONS[nation % NATIONS.len()].into(),
+        accredited: ["NATO", "EU"]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| communities & (1 << i) != 0)
+            .map(|(_, c)| c.to_string())
+            .collect(),
+        clearances: clearances
+            .iter()
+            .map(|&(p, l, atomal)| {
+                let (policy, levels) = LEVELS[p % 3];
+                Clearance {
+                    policy: policy.into(),
+                    level: levels[l % levels.len()].into(),
+                    sensitivity: if atomal {
+                        vec!["ATOMAL".into()]
+                    } else {
+                        vec![]
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The compiled form (which stored label sets a reader passes, what the store's predicate
+    /// holds) agrees with decide() on every object a set stands for, rule by rule: labels of
+    /// every policy, level, releasability and sensitivity, none (the default label, both
+    /// kinds), TLP, unknown markings, equivalences.
+    #[test]
+    fn the_compiled_form_agrees_with_decide(
+        labels in proptest::collection::vec((0usize..3, 0usize..5, proptest::collection::vec(0usize..8, 0..3), any::<bool>()), 0..3),
+        extra in 0u8..3,
+        nation in 0usize..5,
+        originator_nation in 0usize..5,
+        communities in 0u8..4,
+        clearances in proptest::collection::vec((0usize..3, 0usize..5, any::<bool>()), 0..3),
+        equivalence in any::<bool>(),
+        default_label in proptest::option::of((0usize..3, 0usize..5, proptest::collection::vec(0usize..8, 0..3), any::<bool>())),
+    ) {
+        let mut rules = ReleaseRules::default();
+        if equivalence {
+            rules.equivalences.push(("KOR:II".into(), "NATO:NS".into()));
+        }
+        rules.default_label = default_label.map(|(p, l, r, a)| label_of(p, l, &r, a));
+        let mut policy = ReleasePolicy::from_rules(&rules).expect("rules");
+        let mut markings: Vec<String> = labels
+            .iter()
+            .map(|(p, l, r, a)| policy.add_label(label_of(*p, *l, r, *a)))
+            .collect();
+        match extra {
+            1 => markings.push("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb".into()),
+            2 => markings.push("marking-definition--00000000-0000-4000-8000-00000000dead".into()),
+            _ => {}
+        }
+        let reader = reader_of(nation, communities, &clearances);
+        let originator_nation = NATIONS[originator_nation];
+        let facts = ObjectFacts {
+            object_type: "indicator",
+            originator: "org-y",
+            originator_nation,
+            marking_refs: &markings,
+            granular: &[],
+        };
+        let decided = !matches!(policy.decide(&facts, &reader, required), Decision::Deny(_));
+        let default_nation = markings.is_empty().then_some(originator_nation);
+        prop_assert_eq!(policy.passes_label_set(&markings, default_nation, &reader), decided);
+        if let DefaultLabel::Label(_) = policy.default_label {
+            prop_assert!(markings.is_empty() || decided == policy.passes_label_set(&markings, None, &reader));
+        }
     }
 }
 
