@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use relto_policy::decide::DefaultLabel;
 use relto_policy::label::parse_marking;
 use relto_policy::redact::release_copy;
 use relto_policy::refs::{
