@@ -2,21 +2,15 @@
 
 use super::*;
 
-fn collection_json(c: &Collection, p: &Principal, policy: &ReleasePolicy) -> Value {
-    let mut v = json!({
-        "id": c.id,
-        "title": c.title,
-        "can_read": p.can_read(c, policy),
-        "can_write": p.can_write(c, policy),
-        "media_types": [STIX_MEDIA_TYPE],
-    });
-    if let Some(d) = &c.description {
-        v["description"] = json!(d);
-    }
-    if let Some(a) = &c.alias {
-        v["alias"] = json!(a);
-    }
-    v
+fn collection_info(c: &Collection, p: &Principal, policy: &ReleasePolicy) -> CollectionInfo {
+    CollectionInfo::new(
+        c.id.clone(),
+        c.title.clone(),
+        c.description.clone(),
+        c.alias.clone(),
+        p.can_read(c, policy),
+        p.can_write(c, policy),
+    )
 }
 
 pub(super) async fn collections(
@@ -28,20 +22,15 @@ pub(super) async fn collections(
     find_root(&st, &root).await?;
     let view = st.hub.view().await?;
     let policy = &view.policy;
-    let list: Vec<Value> = st
+    let collections: Vec<CollectionInfo> = st
         .store
         .collections(&root)
         .await?
         .iter()
         .filter(|c| p.can_read(c, policy) || p.can_write(c, policy))
-        .map(|c| collection_json(c, &p, policy))
+        .map(|c| collection_info(c, &p, policy))
         .collect();
-    let body = if list.is_empty() {
-        json!({})
-    } else {
-        json!({ "collections": list })
-    };
-    Ok(json_ok(&body))
+    Ok(json_ok(&Collections { collections }))
 }
 
 pub(super) async fn collection(
@@ -51,5 +40,5 @@ pub(super) async fn collection(
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
     let a = visible_collection(&st, &p, &root, &cid).await?;
-    Ok(json_ok(&collection_json(&a.coll, &p, &a.view.policy)))
+    Ok(json_ok(&collection_info(&a.coll, &p, &a.view.policy)))
 }

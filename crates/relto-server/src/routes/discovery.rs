@@ -13,21 +13,12 @@ pub(super) async fn discovery(
         .iter()
         .map(|r| format!("{base}/{}/", r.path))
         .collect();
-    let mut body = json!({ "title": st.config.title, "api_roots": urls });
-    if let Some(d) = &st.config.description {
-        body["description"] = json!(d);
-    }
-    if let Some(c) = &st.config.contact {
-        body["contact"] = json!(c);
-    }
-    if urls.len() == 1 {
-        body["default"] = json!(urls[0]);
-    }
-    if urls.is_empty() {
-        if let Some(map) = body.as_object_mut() {
-            map.remove("api_roots");
-        }
-    }
+    let body = Discovery::new(
+        st.config.title.clone(),
+        st.config.description.clone(),
+        st.config.contact.clone(),
+        urls,
+    );
     Ok(json_ok(&body))
 }
 
@@ -38,13 +29,6 @@ pub(super) async fn api_root(
 ) -> ApiResult<Response> {
     let Path(root) = path.map_err(path_err)?;
     let r = find_root(&st, &root).await?;
-    let mut body = json!({
-        "title": r.title,
-        "versions": [TAXII_MEDIA_TYPE],
-        "max_content_length": r.max_content_length,
-    });
-    if let Some(d) = &r.description {
-        body["description"] = json!(d);
-    }
+    let body = ApiRootInfo::new(r.title, r.description, r.max_content_length);
     Ok(json_ok(&body))
 }

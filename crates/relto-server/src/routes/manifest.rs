@@ -24,20 +24,21 @@ pub(super) async fn manifest(
         headers,
     } = released_page(&st, &a, &p, &pg, q, "manifest").await?;
     if !page.items.is_empty() {
-        let records: Vec<Value> = page
+        let records: Vec<ManifestRecord> = page
             .items
             .iter()
             .map(|o| {
-                json!({
-                    "id": o.stix_id,
-                    "date_added": format_micros(o.date_added),
-                    "version": posted_version(o),
-                    "media_type": STIX_MEDIA_TYPE,
-                })
+                ManifestRecord::new(
+                    o.stix_id.clone(),
+                    format_micros(o.date_added),
+                    posted_version(o),
+                )
             })
             .collect();
+        let records =
+            serde_json::to_string(&records).map_err(|_| ApiError(TaxiiError::internal()))?;
         body.push_str(",\"objects\":");
-        body.push_str(&Value::Array(records).to_string());
+        body.push_str(&records);
     }
     body.push('}');
     Ok(taxii(StatusCode::OK, body, &headers))

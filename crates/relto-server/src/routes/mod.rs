@@ -46,8 +46,11 @@ use relto_policy::ReleasePolicy;
 use relto_store::{ApiRoot, Collection, NewToken, ObjectQuery, Page, ReaderFilter, StatusRow};
 use relto_taxii::media::{accepts_taxii, is_taxii_content_type};
 use relto_taxii::query::{parse_query_with, Endpoint};
-use relto_taxii::{Cursor, ObjectFilters, TaxiiError, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
-use serde_json::{json, Value};
+use relto_taxii::resources::{
+    ApiRootInfo, CollectionInfo, Collections, Discovery, ManifestRecord, Status, StatusDetails,
+};
+use relto_taxii::{Cursor, ObjectFilters, TaxiiError, TAXII_MEDIA_TYPE};
+use serde_json::json;
 
 use crate::audit::{event, release_events};
 use crate::auth::{claimed_user, new_token, now_us, token_sha256, ConnInfo, Principal};
@@ -159,8 +162,11 @@ fn taxii(status: StatusCode, body: String, extra: &[(HeaderName, String)]) -> Re
     resp
 }
 
-fn json_ok(value: &Value) -> Response {
-    taxii(StatusCode::OK, value.to_string(), &[])
+fn json_ok(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => taxii(StatusCode::OK, body, &[]),
+        Err(_) => ApiError(TaxiiError::internal()).into_response(),
+    }
 }
 
 /// The prefix of API root URLs in discovery. TAXII 2.1 §4.1.1 allows HTTPS absolute URLs or

@@ -172,39 +172,26 @@ pub(super) async fn add_objects(
     // The status resource (TAXII 2.1 §4.3.1): each object's id and version, and why not.
     let (mut successes, mut failures) = (Vec::new(), Vec::new());
     for w in written {
-        let mut entry = json!({ "id": w.id.unwrap_or_default() });
-        if let Some(v) = w.version {
-            entry["version"] = json!(v);
-        }
+        let mut entry = StatusDetails {
+            id: w.id.unwrap_or_default(),
+            version: w.version,
+            message: None,
+        };
         match w.outcome {
             Outcome::Added => successes.push(entry),
             Outcome::Duplicate => {
-                entry["message"] = json!(DUPLICATE);
+                entry.message = Some(DUPLICATE.into());
                 successes.push(entry);
             }
             Outcome::Rejected(why) => {
-                entry["message"] = json!(why);
+                entry.message = Some(why);
                 failures.push(entry);
             }
         }
     }
     let status_id = uuid::Uuid::new_v4().to_string();
-    let mut status = json!({
-        "id": status_id,
-        "status": "complete",
-        "request_timestamp": format_micros(now),
-        "total_count": raws.len(),
-        "success_count": successes.len(),
-        "failure_count": failures.len(),
-        "pending_count": 0,
-    });
-    if !successes.is_empty() {
-        status["successes"] = Value::Array(successes);
-    }
-    if !failures.is_empty() {
-        status["failures"] = Value::Array(failures);
-    }
-    let json = status.to_string();
+    let status = Status::complete(status_id.clone(), format_micros(now), successes, failures);
+    let json = serde_json::to_string(&status).map_err(|_| ApiError(TaxiiError::internal()))?;
     st.store
         .put_status(&StatusRow {
             id: status_id,
