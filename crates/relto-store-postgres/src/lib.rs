@@ -19,6 +19,7 @@ mod migrations;
 mod pool;
 #[cfg(any(test, feature = "testing"))]
 mod testing;
+mod tls;
 
 #[cfg(any(test, feature = "testing"))]
 pub use testing::{fresh_database, TestDatabaseGuard, TEST_URL_VAR};
@@ -63,12 +64,13 @@ impl PostgresStore {
     /// Connects (a pool of connections made on demand) and brings the schema up to date,
     /// under an advisory lock so that several nodes starting at once are safe.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (url, tls) = tls::split_url(url)?;
         // The parser's message may quote the URL, and with it a password.
         let config: Config = url
             .parse()
             .map_err(|_| StoreError::Invalid("not a valid PostgreSQL connection URL".into()))?;
         let store = Self {
-            pool: Pool::new(config),
+            pool: Pool::new(config, tls::connector(&tls)?),
         };
         migrations::migrate(&store.pool).await?;
         let encoding: String = store

@@ -108,12 +108,17 @@ pub(crate) struct Conn {
 
 pub(crate) struct Pool {
     config: Config,
+    /// TLS to the database as the URL asked (None: plain TCP).
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     idle: Mutex<Vec<Conn>>,
     permits: Semaphore,
 }
 
 impl Pool {
-    pub(crate) fn new(mut config: Config) -> Self {
+    pub(crate) fn new(
+        mut config: Config,
+        tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    ) -> Self {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -122,6 +127,7 @@ impl Pool {
         }
         Self {
             config,
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(MAX_CONNECTIONS),
         }
@@ -129,18 +135,33 @@ impl Pool {
 
     /// A connection of its own, outside the pool (migrations hold a session lock on it).
     pub(crate) async fn open(&self) -> R<Conn> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+        let refused = |e: tokio_postgres::Error| {
+            // The cause, not the error's Display, which may quote the URL's password.
             let why = match (e.as_db_error(), std::error::Error::source(&e)) {
                 (Some(d), _) => d.message().to_string(),
                 (None, Some(s)) => s.to_string(),
                 (None, None) => e.to_string(),
             };
             StoreError::Unavailable(format!("cannot connect to the database: {why}"))
-        })?;
+        };
         // The connection's I/O runs as its own task; it ends when the client is dropped.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = match &self.tls {
+            Some(tls) => {
+                let (client, connection) =
+                    self.config.connect(tls.clone()).await.map_err(refused)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await.map_err(refused)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+        };
         // JIT off: relto's statements run in well under a millisecond, but while statistics
         // lag behind a bulk load the planner's cost estimates pass the JIT threshold and
         // compiling took 150 ms (measured) for a page served in 0.2 ms.

@@ -717,3 +717,59 @@ async fn same_as_sqlite(url: &str, seed: u64) {
     );
     assert!(added > 100 && duplicates > 10 && refused > 5 && pages > 100);
 }
+
+/// The local cluster's own certificate (Debian's snakeoil, issued to `localhost`) as the CA.
+const LOCAL_CA: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+/// The test database's URL by the name its certificate carries, with TLS parameters.
+fn tls_url(url: &str, params: &str) -> String {
+    format!("{}?{params}", url.replace("@127.0.0.1", "@localhost"))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn connects_with_verify_full_and_refuses_a_wrong_ca() {
+    let Some((url, _guard)) = test_db().await else {
+        return;
+    };
+    let verified = PostgresStore::connect(&tls_url(
+        &url,
+        &format!("sslmode=verify-full&sslrootcert={LOCAL_CA}"),
+    ))
+    .await
+    .expect("verify-full against the cluster's own certificate");
+    let encrypted: bool = verified
+        .read(&(), |db, _| {
+            Box::pin(async move {
+                Ok(db
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await?
+                    .try_get(0)?)
+            })
+        })
+        .await
+        .expect("query");
+    assert!(encrypted, "the session is not encrypted");
+    // Another CA (a public root that did not issue the cluster's certificate): refused,
+    // saying why.
+    let wrong = PostgresStore::connect(&tls_url(
+        &url,
+        "sslmode=verify-full&sslrootcert=/etc/ssl/certs/ISRG_Root_X1.pem",
+    ))
+    .await;
+    match wrong {
+        Err(StoreError::Unavailable(why)) => assert!(
+            why.contains("certificate") || why.contains("UnknownIssuer"),
+            "{why}"
+        ),
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("connected with a CA that did not issue the server's certificate"),
+    }
+    // verify-full without a CA is a configuration error naming what to add.
+    match PostgresStore::connect(&tls_url(&url, "sslmode=verify-full")).await {
+        Err(StoreError::Invalid(why)) => assert!(why.contains("sslrootcert"), "{why}"),
+        _ => panic!("verify-full without sslrootcert was accepted"),
+    }
+}
