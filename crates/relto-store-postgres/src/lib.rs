@@ -30,6 +30,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use relto_store::rows::{
+    self, json_list, parse_list, tally, Columns, ACCOUNT_SELECT, COLLECTION_SELECT,
+};
 use relto_store::*;
 use relto_taxii::VersionFilter;
 use tokio_postgres::types::ToSql;
@@ -165,67 +168,32 @@ fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
 
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
+/// A PostgreSQL row read through the shared row mapping (`relto_store::rows`).
+struct PgRow<'a>(&'a Row);
 
-fn parse_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
+impl Columns for PgRow<'_> {
+    type Error = tokio_postgres::Error;
+    fn text(&self, i: usize) -> Result<String, Self::Error> {
+        self.0.try_get(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error> {
+        self.0.try_get(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, Self::Error> {
+        self.0.try_get(i)
+    }
 }
-
-const ACCOUNT_SELECT: &str =
-    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances
-     FROM accounts a JOIN organizations o ON o.slug = a.organization";
 
 fn account_from_row(r: &Row) -> R<Account> {
-    Ok(Account {
-        name: r.try_get(0)?,
-        roles: parse_list(r.try_get(1)?),
-        password_hash: r.try_get(2)?,
-        organization: Organization {
-            slug: r.try_get(3)?,
-            name: r.try_get(4)?,
-            nation: r.try_get(5)?,
-            identity: r.try_get(6)?,
-            accredited: parse_list(r.try_get(7)?),
-        },
-        clearances: serde_json::from_str(r.try_get(8)?).unwrap_or_default(),
-    })
+    Ok(rows::account(&PgRow(r))?)
 }
-
-const COLLECTION_SELECT: &str =
-    "SELECT pk, id, api_root, title, description, alias, readers, writers FROM collections";
 
 fn collection_from_row(r: &Row) -> R<Collection> {
-    Ok(Collection {
-        pk: r.try_get(0)?,
-        id: r.try_get(1)?,
-        api_root: r.try_get(2)?,
-        title: r.try_get(3)?,
-        description: r.try_get(4)?,
-        alias: r.try_get(5)?,
-        readers: parse_list(r.try_get(6)?),
-        writers: parse_list(r.try_get(7)?),
-    })
+    Ok(rows::collection(&PgRow(r))?)
 }
 
-/// An API root from columns `at..at+4` (path, title, description, max_content_length).
 fn api_root_from_row(r: &Row, at: usize) -> R<ApiRoot> {
-    Ok(ApiRoot {
-        path: r.try_get(at)?,
-        title: r.try_get(at + 1)?,
-        description: r.try_get(at + 2)?,
-        max_content_length: r.try_get::<_, i64>(at + 3)?.max(0) as u64,
-    })
-}
-
-/// Counts one upsert's effect on the summary: `changed` rows from an UPDATE … WHERE differs.
-fn tally(summary: &mut ApplySummary, existed: bool, changed: u64) {
-    match (existed, changed) {
-        (false, _) => summary.created += 1,
-        (true, 0) => summary.unchanged += 1,
-        (true, _) => summary.updated += 1,
-    }
+    Ok(rows::api_root(&PgRow(r), at)?)
 }
 
 async fn exists(db: Tx<'_>, sql: &str, key: &str) -> R<bool> {

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use relto_store::rows::{
+    self, json_list, parse_list, tally, Columns, ACCOUNT_SELECT, COLLECTION_SELECT,
+};
 use relto_store::*;
 use relto_taxii::VersionFilter;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
@@ -231,66 +234,32 @@ where
         .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
 }
 
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
+/// A SQLite row read through the shared row mapping (`relto_store::rows`).
+struct SqlRow<'a, 'b>(&'a rusqlite::Row<'b>);
 
-fn parse_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
+impl Columns for SqlRow<'_, '_> {
+    type Error = rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.0.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(i)
+    }
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.0.get(i)
+    }
 }
-
-const ACCOUNT_SELECT: &str =
-    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances
-     FROM accounts a JOIN organizations o ON o.slug = a.organization";
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
-    Ok(Account {
-        name: r.get(0)?,
-        roles: parse_list(&r.get::<_, String>(1)?),
-        password_hash: r.get(2)?,
-        organization: Organization {
-            slug: r.get(3)?,
-            name: r.get(4)?,
-            nation: r.get(5)?,
-            identity: r.get(6)?,
-            accredited: parse_list(&r.get::<_, String>(7)?),
-        },
-        clearances: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
-    })
+    rows::account(&SqlRow(r))
 }
 
-const COLLECTION_SELECT: &str =
-    "SELECT pk, id, api_root, title, description, alias, readers, writers FROM collections";
-
 fn collection_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
-    Ok(Collection {
-        pk: r.get(0)?,
-        id: r.get(1)?,
-        api_root: r.get(2)?,
-        title: r.get(3)?,
-        description: r.get(4)?,
-        alias: r.get(5)?,
-        readers: parse_list(&r.get::<_, String>(6)?),
-        writers: parse_list(&r.get::<_, String>(7)?),
-    })
+    rows::collection(&SqlRow(r))
 }
 
 fn api_root_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiRoot> {
-    Ok(ApiRoot {
-        path: r.get(0)?,
-        title: r.get(1)?,
-        description: r.get(2)?,
-        max_content_length: r.get::<_, i64>(3)?.max(0) as u64,
-    })
-}
-
-/// Counts one upsert's effect on the summary: `changed` rows from an UPDATE … WHERE differs.
-fn tally(summary: &mut ApplySummary, existed: bool, changed: usize) {
-    match (existed, changed) {
-        (false, _) => summary.created += 1,
-        (true, 0) => summary.unchanged += 1,
-        (true, _) => summary.updated += 1,
-    }
+    rows::api_root(&SqlRow(r), 0)
 }
 
 fn exists(tx: &Transaction<'_>, sql: &str, key: &str) -> StoreResult<bool> {
@@ -924,7 +893,7 @@ impl Store for SqliteStore {
                         params![r.path, r.title, r.description, r.max_content_length as i64],
                     )
                     .map_err(db_err)?;
-                tally(&mut s, existed, changed);
+                tally(&mut s, existed, changed as u64);
             }
             for o in &plan.organizations {
                 let existed = exists(tx, "SELECT 1 FROM organizations WHERE slug = ?1", &o.slug)?;
@@ -940,7 +909,7 @@ impl Store for SqliteStore {
                         params![o.slug, o.name, o.nation, o.identity, acc],
                     )
                     .map_err(db_err)?;
-                tally(&mut s, existed, changed);
+                tally(&mut s, existed, changed as u64);
             }
             for a in &plan.accounts {
                 let existed = exists(tx, "SELECT 1 FROM accounts WHERE name = ?1", &a.name)?;
@@ -969,7 +938,7 @@ impl Store for SqliteStore {
                         params![a.name, a.organization, roles, a.password_hash, clearances],
                     )
                     .map_err(db_err)?;
-                tally(&mut s, existed, changed);
+                tally(&mut s, existed, changed as u64);
                 // The realm's token is the one it names now: a rotated or removed one stops working.
                 let sha = a.token_sha256.as_ref().map(|s| s.to_vec());
                 tx.execute(
@@ -1009,7 +978,7 @@ impl Store for SqliteStore {
                         ],
                     )
                     .map_err(db_err)?;
-                tally(&mut s, existed, changed);
+                tally(&mut s, existed, changed as u64);
             }
             let roots: Vec<&str> = plan.api_roots.iter().map(|r| r.path.as_str()).collect();
             let orgs: Vec<&str> = plan.organizations.iter().map(|o| o.slug.as_str()).collect();

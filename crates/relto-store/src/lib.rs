@@ -7,6 +7,7 @@ pub mod audit;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod model;
+pub mod rows;
 
 pub use model::*;
 
