@@ -529,7 +529,7 @@ pub fn write_rules(
     envelope_markings: &HashMap<String, Marking>,
 ) -> Result<ReleaseFacts, String> {
     let reader = reader_of(poster);
-    let relay = poster.has_role("relay");
+    let relay = poster.has_role(relto_policy::Role::Relay);
     if let Some(creator) = &meta.created_by_ref {
         if !relay && creator != &poster.organization.identity {
             return Err(format!(
@@ -701,7 +701,10 @@ pub async fn preview_object(
         .map(|a| a.organization.nation.clone())
         .unwrap_or_default();
     let mut by_org: Vec<(String, String, Decision)> = Vec::new();
-    for a in accounts.iter().filter(|a| !a.has_role("admin")) {
+    for a in accounts
+        .iter()
+        .filter(|a| !a.has_role(relto_policy::Role::Admin))
+    {
         let reader = reader_of(a);
         let d = decision_for(store, view, collection, &obj, &value, &nation, &reader).await?;
         match by_org

@@ -9,9 +9,11 @@ pub mod nation;
 pub mod realm;
 pub mod redact;
 pub mod refs;
+pub mod role;
 
 pub use decide::{
     Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy, ReleaseRules,
 };
 pub use label::{Label, Marking};
 pub use realm::{parse_realm, Realm, RealmError};
+pub use role::Role;

@@ -351,7 +351,7 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
             ));
         }
         for role in &a.roles {
-            if !ROLES.contains(&role.as_str()) {
+            if crate::Role::parse(role).is_none() {
                 problems.push(format!(
                     "account '{}': unknown role '{role}' (roles: {ROLES:?})",
                     a.name

@@ -39,7 +39,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
-        self.account.has_role("admin")
+        self.account.has_role(relto_policy::Role::Admin)
     }
 
     /// Whether a grant list names this principal: its account, its organization, or a

@@ -28,7 +28,7 @@ fn realm() -> RealmPlan {
     let account = |name: &str, org: &str, clearances: Vec<Clearance>| PlannedAccount {
         name: name.into(),
         organization: org.into(),
-        roles: vec!["analyst".into()],
+        roles: vec![relto_policy::Role::Analyst],
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),
         clearances,

@@ -118,7 +118,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
         accounts.push(PlannedAccount {
             name: name.clone(),
             organization: slug.clone(),
-            roles: vec!["analyst".into()],
+            roles: vec![relto_policy::Role::Analyst],
             password_hash: None,
             token_sha256: Some(relto_server::token_sha256(&token(&name))),
             clearances: clearances.clone(),

@@ -6,7 +6,7 @@
 mod common;
 
 use relto_policy::label::{Label, LABEL_EXTENSION};
-use relto_policy::Clearance;
+use relto_policy::{Clearance, Role};
 use relto_server::ServerConfig;
 use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
 use serde_json::{json, Value};
@@ -66,10 +66,10 @@ fn realm() -> RealmPlan {
         clearance("NATO", "CTS", &["ATOMAL"]),
         clearance("EU", "EU-TS", &[]),
     ];
-    let account = |name: &str, org: &str, role: &str, clearances: Vec<Clearance>| PlannedAccount {
+    let account = |name: &str, org: &str, role: Role, clearances: Vec<Clearance>| PlannedAccount {
         name: name.into(),
         organization: org.into(),
-        roles: vec![role.into()],
+        roles: vec![role],
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),
         clearances,
@@ -77,7 +77,7 @@ fn realm() -> RealmPlan {
     let mut pw_user = account(
         "pw-user",
         "deu-bnd",
-        "reader",
+        Role::Reader,
         vec![clearance("NATO", "NS", &[])],
     );
     pw_user.password_hash = Some(relto_server::hash_password(PASSWORD).expect("hash"));
@@ -94,24 +94,24 @@ fn realm() -> RealmPlan {
             org("nor-fis", "NOR", 3),
         ],
         accounts: vec![
-            account("nis", "kor-nis", "analyst", top.clone()),
-            account("nis-officer", "kor-nis", "releaser", top),
+            account("nis", "kor-nis", Role::Analyst, top.clone()),
+            account("nis-officer", "kor-nis", Role::Releaser, top),
             account(
                 "bnd",
                 "deu-bnd",
-                "analyst",
+                Role::Analyst,
                 vec![clearance("NATO", "NS", &[])],
             ),
             account(
                 "bnd-officer",
                 "deu-bnd",
-                "releaser",
+                Role::Releaser,
                 vec![clearance("NATO", "NS", &[])],
             ),
             account(
                 "fis",
                 "nor-fis",
-                "analyst",
+                Role::Analyst,
                 vec![clearance("NATO", "NC", &[])],
             ),
             pw_user,

@@ -263,7 +263,7 @@ async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> {
     }
     for a in &plan.accounts {
         let existed = exists(db, "SELECT 1 FROM accounts WHERE name = $1", &a.name).await?;
-        let roles = json_list(&a.roles);
+        let roles = rows::roles_list(&a.roles);
         let clearances = serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
         let args: [&(dyn ToSql + Sync); 5] = [
             &a.name,

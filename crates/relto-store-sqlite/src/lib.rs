@@ -913,7 +913,7 @@ impl Store for SqliteStore {
             }
             for a in &plan.accounts {
                 let existed = exists(tx, "SELECT 1 FROM accounts WHERE name = ?1", &a.name)?;
-                let roles = json_list(&a.roles);
+                let roles = rows::roles_list(&a.roles);
                 let clearances =
                     serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
                 if a.password_hash.is_some() {

@@ -29,7 +29,7 @@ pub fn plan() -> RealmPlan {
         accounts: vec![PlannedAccount {
             name: "nis-analyst".into(),
             organization: "kor-nis".into(),
-            roles: vec!["analyst".into()],
+            roles: vec![relto_policy::Role::Analyst],
             password_hash: Some("$argon2id$placeholder".into()),
             token_sha256: Some([9; 32]),
             clearances: vec![relto_policy::Clearance {
@@ -153,7 +153,7 @@ async fn bootstrap_once(store: &dyn Store) {
         .await
         .expect("lookup")
         .expect("admin");
-    assert!(admin.has_role("admin"));
+    assert!(admin.has_role(relto_policy::Role::Admin));
     assert_eq!(admin.password_hash.as_deref(), Some("$argon2id$x"));
     assert_eq!(admin.organization.slug, "hub");
 }

@@ -46,15 +46,15 @@ pub struct Organization {
 pub struct Account {
     pub name: String,
     pub organization: Organization,
-    pub roles: Vec<String>,
+    pub roles: Vec<relto_policy::Role>,
     /// PHC string (`$argon2id$…`); None for token-only accounts.
     pub password_hash: Option<String>,
     pub clearances: Vec<relto_policy::Clearance>,
 }
 
 impl Account {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|r| r == role)
+    pub fn has_role(&self, role: relto_policy::Role) -> bool {
+        self.roles.contains(&role)
     }
 }
 
@@ -82,7 +82,7 @@ pub struct RealmPlan {
 pub struct PlannedAccount {
     pub name: String,
     pub organization: String,
-    pub roles: Vec<String>,
+    pub roles: Vec<relto_policy::Role>,
     /// None keeps the stored hash (an account whose password is set elsewhere).
     pub password_hash: Option<String>,
     pub token_sha256: Option<[u8; 32]>,

@@ -11,6 +11,11 @@ pub trait Columns {
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
 }
 
+/// An account's roles as the stores keep them (a JSON list of their names).
+pub fn roles_list(roles: &[relto_policy::Role]) -> String {
+    json_list(&roles.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+}
+
 /// Lists are kept as JSON text in both stores.
 pub fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
@@ -28,7 +33,11 @@ pub const ACCOUNT_SELECT: &str =
 pub fn account<C: Columns>(r: &C) -> Result<Account, C::Error> {
     Ok(Account {
         name: r.text(0)?,
-        roles: parse_list(&r.text(1)?),
+        // A role this relto does not know grants nothing.
+        roles: parse_list(&r.text(1)?)
+            .iter()
+            .filter_map(|n| relto_policy::Role::parse(n))
+            .collect(),
         password_hash: r.opt_text(2)?,
         organization: Organization {
             slug: r.text(3)?,

@@ -63,7 +63,12 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
         accounts.push(PlannedAccount {
             name: a.name.clone(),
             organization: a.organization.clone(),
-            roles: a.roles.clone(),
+            // The realm check has refused unknown role names.
+            roles: a
+                .roles
+                .iter()
+                .filter_map(|r| relto_policy::Role::parse(r))
+                .collect(),
             password_hash,
             token_sha256,
             clearances: a.clearances.clone(),

@@ -25,7 +25,8 @@ pub(super) async fn release_preview(
     // What every organization receives is the originator's releasing officers' business
     // (and the administrators'), not that of another organization's officers.
     let allowed = p.is_admin()
-        || (p.account.has_role("releaser") && p.account.organization.slug == originator);
+        || (p.account.has_role(relto_policy::Role::Releaser)
+            && p.account.organization.slug == originator);
     let mut e = event(
         "release.preview",
         &p.account.name,

@@ -118,7 +118,7 @@ pub async fn spawn_app_on(
     realm.accounts.push(relto_store::PlannedAccount {
         name: "bnd-reader".into(),
         organization: "deu-bnd".into(),
-        roles: vec!["reader".into()],
+        roles: vec![relto_policy::Role::Reader],
         password_hash: Some(relto_server::hash_password(READER_PW).expect("hash")),
         token_sha256: None,
         clearances: vec![],
