@@ -1,49 +1,32 @@
-//! A small progress bar on standard error, drawn only when it is a terminal.
+//! The import's progress bar on standard error (indicatif draws it only on a terminal).
 
-use std::io::{IsTerminal, Write};
-use std::time::Instant;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Progress {
-    total: usize,
-    done: usize,
-    started: Instant,
-    visible: bool,
-}
+pub struct Progress(ProgressBar);
 
 impl Progress {
     pub fn new(total: usize, quiet: bool) -> Self {
-        Self {
-            total,
-            done: 0,
-            started: Instant::now(),
-            visible: !quiet && std::io::stderr().is_terminal(),
+        let bar = ProgressBar::with_draw_target(
+            Some(total as u64),
+            if quiet {
+                ProgressDrawTarget::hidden()
+            } else {
+                ProgressDrawTarget::stderr()
+            },
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("[{bar:30}] {pos}/{len} objects, {per_sec}, {eta} left")
+        {
+            bar.set_style(style.progress_chars("#>-"));
         }
+        Self(bar)
     }
 
     pub fn advance(&mut self, n: usize) {
-        self.done += n;
-        if !self.visible {
-            return;
-        }
-        let width = 30;
-        let filled = (self.done * width).checked_div(self.total).unwrap_or(width);
-        let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r[{}{}] {}/{} objects, {:.0}/s",
-            "#".repeat(filled.min(width)),
-            " ".repeat(width - filled.min(width)),
-            self.done,
-            self.total,
-            rate
-        );
-        let _ = err.flush();
+        self.0.inc(n as u64);
     }
 
     pub fn finish(&self) {
-        if self.visible {
-            eprintln!();
-        }
+        self.0.finish_and_clear();
     }
 }
