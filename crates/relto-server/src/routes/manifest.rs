@@ -9,20 +9,16 @@ pub(super) async fn manifest(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let a = readable_collection(&st, &p, &root, &cid).await?;
-    let c = &a.coll;
-    let pg = paging(
-        &st,
-        raw.as_deref(),
-        Endpoint::Objects,
-        &format!("manifest|{}", c.pk),
-    )?;
-    let q = pg.query(c.pk, Endpoint::Objects);
+    let what = ReadOf {
+        endpoint: Endpoint::Objects,
+        name: "manifest",
+        oid: None,
+    };
     let Served {
         page,
         head: mut body,
         headers,
-    } = released_page(&st, &a, &p, &pg, q, "manifest").await?;
+    } = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
     if !page.items.is_empty() {
         let records: Vec<ManifestRecord> = page
             .items

@@ -9,16 +9,12 @@ pub(super) async fn get_objects(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let a = readable_collection(&st, &p, &root, &cid).await?;
-    let c = &a.coll;
-    let pg = paging(
-        &st,
-        raw.as_deref(),
-        Endpoint::Objects,
-        &format!("objects|{}", c.pk),
-    )?;
-    let q = pg.query(c.pk, Endpoint::Objects);
-    let s = released_page(&st, &a, &p, &pg, q, "objects").await?;
+    let what = ReadOf {
+        endpoint: Endpoint::Objects,
+        name: "objects",
+        oid: None,
+    };
+    let s = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
     Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 
@@ -29,24 +25,12 @@ pub(super) async fn get_object(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let a = readable_collection(&st, &p, &root, &cid).await?;
-    let c = &a.coll;
-    let pg = paging(
-        &st,
-        raw.as_deref(),
-        Endpoint::Object,
-        &format!("object|{}|{oid}", c.pk),
-    )?;
-    let mut q = pg.query(c.pk, Endpoint::Object);
-    q.ids = vec![oid.clone()];
-    let s = released_page(&st, &a, &p, &pg, q, "object").await?;
-    // No version matching the filters is "not found" (TAXII 2.1 §5.7: a deleted version
-    // answers 404), unless the client is paging past the end. An object the reader may not
-    // see, or whose every version the release withholds, answers exactly the same.
-    if s.page.items.is_empty() && pg.after.is_none() {
-        audit_hidden(&st, &p, c.pk, &oid, "object").await?;
-        return Err(no_object(&oid));
-    }
+    let what = ReadOf {
+        endpoint: Endpoint::Object,
+        name: "object",
+        oid: Some(&oid),
+    };
+    let s = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
     Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 

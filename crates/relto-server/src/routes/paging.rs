@@ -83,6 +83,46 @@ pub(super) struct Served {
     pub(super) headers: Vec<(HeaderName, String)>,
 }
 
+/// Which read endpoint: its TAXII endpoint kind, the name its cursors and audit records carry,
+/// and the object id of the per-object endpoints.
+pub(super) struct ReadOf<'a> {
+    pub(super) endpoint: Endpoint,
+    pub(super) name: &'a str,
+    pub(super) oid: Option<&'a str>,
+}
+
+/// Every read endpoint's steps: the collection the caller may read, the request's filters and
+/// cursor, the released page. For one object's endpoints, an object without a version the
+/// caller may receive (never existed, denied, withheld, deleted) is 404, unless the client is
+/// paging past the end (TAXII 2.1 §5.7).
+pub(super) async fn read(
+    st: &AppState,
+    p: &Principal,
+    root: &str,
+    cid: &str,
+    raw: Option<&str>,
+    what: ReadOf<'_>,
+) -> ApiResult<Served> {
+    let a = readable_collection(st, p, root, cid).await?;
+    let scope = match what.oid {
+        Some(oid) => format!("{}|{}|{oid}", what.name, a.coll.pk),
+        None => format!("{}|{}", what.name, a.coll.pk),
+    };
+    let pg = paging(st, raw, what.endpoint, &scope)?;
+    let mut q = pg.query(a.coll.pk, what.endpoint);
+    if let Some(oid) = what.oid {
+        q.ids = vec![oid.to_string()];
+    }
+    let served = released_page(st, &a, p, &pg, q, what.name).await?;
+    if let Some(oid) = what.oid {
+        if served.page.items.is_empty() && pg.after.is_none() {
+            audit_hidden(st, p, a.coll.pk, oid, what.name).await?;
+            return Err(no_object(oid));
+        }
+    }
+    Ok(served)
+}
+
 pub(super) async fn released_page(
     st: &AppState,
     a: &Access,
