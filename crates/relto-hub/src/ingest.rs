@@ -56,6 +56,8 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
     // pass are the envelope's markings.
     let mut envelope_markings: HashMap<String, Marking> = HashMap::new();
     let mut definitions: HashMap<usize, Result<(), String>> = HashMap::new();
+    // An id defined twice differently in one envelope means neither.
+    let mut contested: Vec<String> = Vec::new();
     for (i, (raw, meta)) in raws.iter().zip(&metas).enumerate() {
         let Ok(meta) = meta else { continue };
         if meta.object_type != "marking-definition" {
@@ -63,9 +65,30 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
         }
         let checked = check_definition(view, raw.get(), &meta.id);
         if let Ok(Some(marking)) = &checked {
-            envelope_markings.insert(meta.id.clone(), marking.clone());
+            match envelope_markings.get(&meta.id) {
+                Some(other) if other != marking => contested.push(meta.id.clone()),
+                _ => {
+                    envelope_markings.insert(meta.id.clone(), marking.clone());
+                }
+            }
         }
         definitions.insert(i, checked.map(|_| ()));
+    }
+    for id in &contested {
+        envelope_markings.remove(id);
+    }
+    for (i, meta) in metas.iter().enumerate() {
+        if let Ok(meta) = meta {
+            if contested.contains(&meta.id) {
+                definitions.insert(
+                    i,
+                    Err(format!(
+                        "{} is defined more than once, differently, in this envelope",
+                        meta.id
+                    )),
+                );
+            }
+        }
     }
     raws.iter()
         .zip(metas)

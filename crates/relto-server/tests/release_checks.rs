@@ -309,6 +309,21 @@ async fn a_refused_redefinition_does_not_pass_the_clearance_check() {
     let st = hub.post("fis", &[redefinition, marked.clone()]).await;
     assert_eq!(st["success_count"], 0, "{st}");
     assert_eq!(hub.object("nis", &id_of(&marked)).await, None);
+    // A new id defined twice, differently, in one envelope: neither definition, nor the object
+    // marked with it, is taken (the store would keep one, the check would judge by another).
+    let id = "marking-definition--6b5a4f3e-2d1c-4b0a-9f8e-7d6c5b4a3f2e";
+    let mut as_label =
+        label("KOR", "I", &["KOR"]).to_marking_definition("2024-01-01T00:00:00.000Z");
+    as_label["id"] = json!(id);
+    let as_statement = json!({"type": "marking-definition", "spec_version": "2.1", "id": id,
+        "created": "2024-01-01T00:00:00.000Z", "definition_type": "statement",
+        "definition": {"statement": "open"}});
+    let twice = indicator(4, id);
+    let st = hub
+        .post("nis", &[as_statement, as_label, twice.clone()])
+        .await;
+    assert_eq!(st["success_count"], 0, "{st}");
+    assert_eq!(hub.object("nis", &id_of(&twice)).await, None);
 }
 
 #[tokio::test]
