@@ -192,11 +192,42 @@ pub fn release_copy(
     failed: &[String],
     required: RequiredCheck,
 ) -> Result<String, String> {
-    let value: Value =
+    /// The one property this needs to decide how to copy; the rest is skipped.
+    #[derive(serde::Deserialize)]
+    struct Granular {
+        granular_markings: Option<Value>,
+    }
+    let granular: Granular =
         serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
-    let Some(granular) = value.get("granular_markings").cloned() else {
+    let Some(granular) = granular.granular_markings else {
         return redact_raw(raw, selectors, required);
     };
+    // The common case: every granular marking is one the reader fails (its selections are
+    // among `selectors`): the copy loses them all, and the other properties' text is copied.
+    let entries = granular.as_array().map(Vec::as_slice).unwrap_or_default();
+    let all_failed = entries.iter().all(|e| {
+        e.get("marking_ref")
+            .and_then(Value::as_str)
+            .is_some_and(|m| failed.iter().any(|f| f == m))
+    });
+    if all_failed {
+        let mut without = selectors.to_vec();
+        without.push("granular_markings".into());
+        return redact_raw(raw, &without, required);
+    }
+    release_copy_value(raw, selectors, failed, required, granular)
+}
+
+/// `release_copy` through the object's value, for copies that keep some granular markings.
+fn release_copy_value(
+    raw: &str,
+    selectors: &[String],
+    failed: &[String],
+    required: RequiredCheck,
+    granular: Value,
+) -> Result<String, String> {
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
     let mut copy = redact(&value, selectors, required)?;
     let removed: Vec<Vec<Step>> = selectors.iter().filter_map(|s| parse_selector(s)).collect();
     let mut kept_entries = Vec::new();
@@ -369,6 +400,39 @@ mod tests {
         assert_eq!(
             release_copy(&plain, &["object_refs.[0]".into()], &[], required).unwrap(),
             redact_raw(&plain, &["object_refs.[0]".into()], required).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_copy_that_loses_every_granular_marking_is_the_same_by_text_and_by_value() {
+        let obj = json!({"type": "report", "id": "report--1", "description": "secret",
+            "object_refs": ["a", "b", "c"], "name": "n",
+            "granular_markings": [
+                {"marking_ref": "m1", "selectors": ["description"]},
+                {"marking_ref": "m2", "selectors": ["object_refs.[1]", "name"]}]});
+        let raw = serde_json::to_string_pretty(&obj).unwrap();
+        let sels: Vec<String> = ["description", "object_refs.[1]", "name"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let failed = vec!["m1".to_string(), "m2".to_string()];
+        let fast: Value =
+            serde_json::from_str(&release_copy(&raw, &sels, &failed, required).unwrap()).unwrap();
+        let slow: Value = serde_json::from_str(
+            &release_copy_value(
+                &raw,
+                &sels,
+                &failed,
+                required,
+                obj["granular_markings"].clone(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(fast, slow);
+        assert_eq!(
+            fast,
+            json!({"type": "report", "id": "report--1", "object_refs": ["a", "c"]})
         );
     }
 
