@@ -156,28 +156,26 @@ pub fn may_have_prunable_refs(object_type: &str, raw: &str) -> bool {
     if has_required_object_refs(object_type) {
         held.push("object_refs");
     }
-    let bytes = raw.as_bytes();
-    let mut from = 0;
-    while let Some(at) = raw[from..].find("_ref") {
-        let end = from + at + 4;
-        from = end;
-        let close = match bytes.get(end) {
-            Some(b'"') => end,
-            Some(b's') if bytes.get(end + 1) == Some(&b'"') => end + 1,
-            _ => continue,
-        };
-        let Some(open) = raw[..end].rfind('"') else {
-            continue;
-        };
-        let key = &raw[open + 1..close];
-        if EXEMPT.contains(&key) {
-            continue;
+    // Only the ends of keys: a name ending in `_ref` or `_refs` right before its closing
+    // quote (`external_references` and prose are skipped by the search itself).
+    for needle in ["_ref\"", "_refs\""] {
+        let mut from = 0;
+        while let Some(at) = raw[from..].find(needle) {
+            let close = from + at + needle.len() - 1;
+            from = close + 1;
+            let Some(open) = raw[..close].rfind('"') else {
+                continue;
+            };
+            let key = &raw[open + 1..close];
+            if EXEMPT.contains(&key) {
+                continue;
+            }
+            if let Some(i) = held.iter().position(|h| *h == key) {
+                held.remove(i);
+                continue;
+            }
+            return true;
         }
-        if let Some(i) = held.iter().position(|h| *h == key) {
-            held.remove(i);
-            continue;
-        }
-        return true;
     }
     false
 }
