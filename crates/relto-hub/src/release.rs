@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use relto_policy::label::parse_marking;
 use relto_policy::redact::release_copy;
 use relto_policy::refs::{
-    has_required_object_refs, may_have_prunable_refs, prunable_refs, PrunableRef,
+    has_required_object_refs, prunable_refs, text_facts, PrunableRef, TextFacts,
 };
 use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
 use relto_stix::{is_required_for_release, ObjectMeta};
@@ -191,18 +191,13 @@ fn marking_refs_of(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether the stored text may hold granular markings: the key as written, or a `\u`
-/// escape, which could spell it (`"granular_marking\u0073"` is the same key to every JSON
-/// parser, so a text search for the plain key alone would serve it unredacted).
-fn may_have_granular(raw: &str) -> bool {
-    raw.contains("\"granular_markings\"") || raw.contains("\\u")
-}
-
-/// Whether a stored object needs release work for a reader of another organization: its
-/// required object_refs (some may be hidden), granular markings, or references to prune.
-fn needs_release_work(o: &relto_store::StoredObject) -> bool {
+/// What release work a stored object needs for a reader of another organization, read off
+/// its text: None when it needs none (no required object_refs, granular markings or
+/// references to prune).
+fn release_work(o: &relto_store::StoredObject) -> Option<TextFacts> {
     let ty = o.object_type();
-    has_required_object_refs(ty) || may_have_granular(&o.raw) || may_have_prunable_refs(ty, &o.raw)
+    let facts = text_facts(ty, &o.raw);
+    (has_required_object_refs(ty) || facts.any()).then_some(facts)
 }
 
 /// Redacts a page for `reader` in place (DESIGN §3 rules 4 and 5): granular markings the
@@ -225,9 +220,6 @@ pub async fn redact_page(
         reader,
         filter,
     } = *to;
-    let needs_work = |o: &relto_store::StoredObject| {
-        o.originator != reader.organization && needs_release_work(o)
-    };
     let account: Arc<str> = account.into();
     let key = |o: &relto_store::StoredObject| CopyKey {
         row: o.row,
@@ -236,26 +228,23 @@ pub async fn redact_page(
         view: view.generation,
     };
     let mut releases: Vec<(usize, Release)> = Vec::new();
-    let mut misses: Vec<usize> = Vec::new();
+    let mut misses: Vec<(usize, TextFacts)> = Vec::new();
     for (i, o) in page.items.iter().enumerate() {
-        if !needs_work(o) {
+        if o.originator == reader.organization {
             continue;
         }
+        let Some(facts) = release_work(o) else {
+            continue;
+        };
         match page.generation.and_then(|g| copies.get(&key(o), g)) {
             Some(r) => releases.push((i, r)),
-            None => misses.push(i),
+            None => misses.push((i, facts)),
         }
     }
     if !misses.is_empty() {
         let pending: Vec<(usize, Parsed)> = misses
             .iter()
-            .map(|&i| (i, Parsed::of(&page.items[i])))
-            .collect();
-        let ref_rows: Vec<i64> = misses
-            .iter()
-            .map(|&i| &page.items[i])
-            .filter(|o| has_required_object_refs(o.object_type()))
-            .map(|o| o.row)
+            .map(|&(i, facts)| (i, Parsed::of(&page.items[i], facts)))
             .collect();
         let mut ref_ids: Vec<String> = pending
             .iter()
@@ -265,23 +254,16 @@ pub async fn redact_page(
             .collect();
         ref_ids.sort();
         ref_ids.dedup();
-        let hidden = store.hidden_refs(collection, &ref_rows, filter).await?;
         let mut hidden_ids = store.hidden_ids(collection, &ref_ids, filter).await?;
         hidden_ids.ids.sort();
-        // What was read from the store holds at the page's generation only if every read saw it.
-        let generation = [hidden.generation, hidden_ids.generation]
-            .into_iter()
-            .zip([ref_rows.is_empty(), ref_ids.is_empty()])
-            .try_fold(page.generation, |g, (read, skipped)| {
-                match (skipped, g, read) {
-                    (true, g, _) => Some(g),
-                    (false, Some(g), Some(r)) if g == r => Some(Some(g)),
-                    _ => None,
-                }
-            })
-            .flatten();
+        // What was read with the page holds at its generation only if the ids were read at it.
+        let generation = match (ref_ids.is_empty(), hidden_ids.generation) {
+            (true, _) => page.generation,
+            (false, read) if read == page.generation => read,
+            (false, _) => None,
+        };
         let mut by_row: HashMap<i64, Vec<usize>> = HashMap::new();
-        for h in &hidden.refs {
+        for h in &page.hidden_refs {
             by_row.entry(h.row).or_default().push(h.index);
         }
         for (i, parsed) in pending {
@@ -330,19 +312,14 @@ struct Parsed {
 }
 
 impl Parsed {
-    fn of(o: &relto_store::StoredObject) -> Self {
-        let ty = o.object_type();
-        let (granular, prunable) = (
-            may_have_granular(&o.raw),
-            may_have_prunable_refs(ty, &o.raw),
-        );
-        if !granular && !prunable {
+    fn of(o: &relto_store::StoredObject, facts: TextFacts) -> Self {
+        if !facts.any() {
             return Self {
                 granular: Vec::new(),
                 prunable: Ok(Vec::new()),
             };
         }
-        if !prunable {
+        if !facts.prunable_refs {
             // Only the granular markings are needed: the rest of the text is skipped, not
             // built into a value (a tenth of a partner's page, in the benchmark's workload).
             #[derive(serde::Deserialize)]

@@ -143,41 +143,89 @@ fn mentions_refs(value: &Value) -> bool {
     }
 }
 
-/// Whether the stored text of an object of `object_type` may hold a prunable reference:
-/// a cheap scan of the bytes, so that most objects are not parsed for it. True when a key
-/// ending in `_ref"` / `_refs"` other than the exempt ones appears (each of the type's
-/// predicate-held references counts once), or when the text holds a `\u` escape, which could
-/// spell any key.
-pub fn may_have_prunable_refs(object_type: &str, raw: &str) -> bool {
-    if raw.contains("\\u") {
-        return true;
+/// What release work may find in the stored text of an object, read off its bytes in one
+/// pass, so that most objects are served without being parsed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextFacts {
+    /// A `granular_markings` key may be present.
+    pub granular_markings: bool,
+    /// A reference to prune may be present: a key ending in `_ref` / `_refs` other than the
+    /// exempt ones (each of the type's predicate-held references counts once).
+    pub prunable_refs: bool,
+}
+
+impl TextFacts {
+    const ALL: Self = Self {
+        granular_markings: true,
+        prunable_refs: true,
+    };
+
+    /// Whether the object needs parsing for either.
+    pub fn any(self) -> bool {
+        self.granular_markings || self.prunable_refs
     }
-    let mut held: Vec<&str> = endpoint_properties(object_type).to_vec();
-    if has_required_object_refs(object_type) {
-        held.push("object_refs");
-    }
-    // Only the ends of keys: a name ending in `_ref` or `_refs` right before its closing
-    // quote (`external_references` and prose are skipped by the search itself).
-    for needle in ["_ref\"", "_refs\""] {
-        let mut from = 0;
-        while let Some(at) = raw[from..].find(needle) {
-            let close = from + at + needle.len() - 1;
-            from = close + 1;
-            let Some(open) = raw[..close].rfind('"') else {
-                continue;
-            };
-            let key = &raw[open + 1..close];
-            if EXEMPT.contains(&key) {
+}
+
+/// The [`TextFacts`] of the stored JSON text `raw` of an object of `object_type`: every string
+/// is read (keys and values alike: a value `"see x_ref"` only costs a parse), with the depth
+/// it is at, so that only the type's own top-level references count as held. A `\u` escape
+/// could spell any key, so it makes every fact true; a string with another escape (`\"`)
+/// that ends like a reference counts as one.
+pub fn text_facts(object_type: &str, raw: &str) -> TextFacts {
+    let bytes = raw.as_bytes();
+    let held = |text: &[u8]| {
+        endpoint_properties(object_type)
+            .iter()
+            .any(|p| p.as_bytes() == text)
+            || (text == b"object_refs" && has_required_object_refs(object_type))
+    };
+    let mut facts = TextFacts::default();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                // The string runs to the next unescaped quote (memchr skips its text).
+                let start = i + 1;
+                let mut escaped = false;
+                let mut from = start;
+                let end = loop {
+                    let Some(k) = memchr::memchr2(b'"', b'\\', &bytes[from..]) else {
+                        return TextFacts::ALL;
+                    };
+                    let at = from + k;
+                    if bytes[at] == b'"' {
+                        break at;
+                    }
+                    if matches!(bytes.get(at + 1), Some(b'u') | None) {
+                        return TextFacts::ALL;
+                    }
+                    escaped = true;
+                    from = at + 2;
+                };
+                let text = &bytes[start..end];
+                if text == b"granular_markings" {
+                    facts.granular_markings = true;
+                } else if (text.ends_with(b"_ref") || text.ends_with(b"_refs"))
+                    && (escaped
+                        || !(EXEMPT.iter().any(|e| e.as_bytes() == text)
+                            || (depth == 1 && held(text))))
+                {
+                    facts.prunable_refs = true;
+                }
+                if facts.granular_markings && facts.prunable_refs {
+                    return facts;
+                }
+                i = end + 1;
                 continue;
             }
-            if let Some(i) = held.iter().position(|h| *h == key) {
-                held.remove(i);
-                continue;
-            }
-            return true;
+            _ => {}
         }
+        i += 1;
     }
-    false
+    facts
 }
 
 #[cfg(test)]
@@ -258,7 +306,7 @@ mod tests {
             ),
         ];
         for (ty, raw, expected) in cases {
-            assert_eq!(may_have_prunable_refs(ty, raw), expected, "{ty} {raw}");
+            assert_eq!(text_facts(ty, raw).prunable_refs, expected, "{ty} {raw}");
         }
     }
 }

@@ -196,3 +196,65 @@ proptest! {
         prop_assert_eq!(by_value, by_text);
     }
 }
+
+/// JSON objects whose keys (at any depth) are drawn from names that are, are not, or only look
+/// like references, some with escapes (`"`, `\`, control characters written as `\u00XX`).
+fn keyed_object() -> impl Strategy<Value = serde_json::Value> {
+    let key = prop::sample::select(vec![
+        "name",
+        "x_ref",
+        "x_refs",
+        "source_ref",
+        "object_refs",
+        "created_by_ref",
+        "marking_ref",
+        "object_marking_refs",
+        "granular_markings",
+        "a\"created_by_ref",
+        "a\\source_ref",
+        "\u{1}x_ref",
+        "granular_markings\u{1f}",
+        "see _ref",
+    ]);
+    let leaf = prop_oneof![
+        Just(serde_json::json!("indicator--1")),
+        Just(serde_json::json!(["indicator--1"])),
+        Just(serde_json::json!("a \"quoted\" x_ref\\")),
+    ];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            proptest::collection::btree_map(key.clone(), inner.clone(), 0..4).prop_map(|m| {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
+            proptest::collection::vec(inner, 0..3).prop_map(serde_json::Value::Array),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The byte scan that spares most objects a parse never says "nothing here" of an object
+    /// in which the parsed walk finds a reference to prune or granular markings.
+    #[test]
+    fn the_text_scan_misses_nothing_the_parse_finds(
+        body in keyed_object(),
+        ty in prop::sample::select(vec!["indicator", "relationship", "report", "sighting"]),
+    ) {
+        let mut object = match body {
+            serde_json::Value::Object(m) => m,
+            other => [("x_value".to_string(), other)].into_iter().collect(),
+        };
+        object.insert("type".into(), serde_json::json!(ty));
+        let object = serde_json::Value::Object(object);
+        let raw = serde_json::to_string(&object).unwrap();
+        let facts = relto_policy::refs::text_facts(ty, &raw);
+        let refs = relto_policy::refs::prunable_refs(&object);
+        if refs.as_ref().map_or(true, |r| !r.is_empty()) {
+            prop_assert!(facts.prunable_refs, "{raw}: {refs:?}");
+        }
+        if object.get("granular_markings").is_some() {
+            prop_assert!(facts.granular_markings, "{raw}");
+        }
+    }
+}
