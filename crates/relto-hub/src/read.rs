@@ -72,7 +72,7 @@ impl crate::Hub {
             page: Page {
                 items: served,
                 more,
-                generation: None,
+                ..Page::default()
             },
             redactions,
         })

@@ -550,57 +550,6 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn hidden_refs(
-        &self,
-        collection: i64,
-        rows: &[i64],
-        reader: &ReaderFilter,
-    ) -> StoreResult<HiddenRefs> {
-        if rows.is_empty() {
-            return Ok(HiddenRefs::default());
-        }
-        self.read(
-            &(collection, rows, reader),
-            |db, (collection, rows, reader)| {
-                Box::pin(async move {
-                    let mut sql = Sql::new("");
-                    let (rows_p, coll_p) = (sql.bind(rows), sql.bind(collection));
-                    let f = ReaderSql::bind(&mut sql, reader);
-                    // One statement, so the generation is of the snapshot the references were
-                    // read in; the collection's row comes back even when nothing is hidden.
-                    sql.push(&format!(
-                        "SELECT c.generation, h.row_id, h.idx, h.ref FROM collections c
-                     LEFT JOIN LATERAL (
-                       SELECT r.row_id, r.idx, r.ref FROM object_refs r
-                       WHERE r.row_id = ANY({rows_p}::bigint[])
-                         AND NOT EXISTS (SELECT 1 FROM objects e
-                           WHERE e.collection = {coll_p} AND e.stix_id = r.ref AND e.is_last AND {})
-                     ) h ON TRUE
-                     WHERE c.pk = {coll_p}
-                     ORDER BY h.row_id, h.idx",
-                        f.sees("e")
-                    ));
-                    let rows = db.query(&sql.text, &sql.params).await?;
-                    let mut out = HiddenRefs {
-                        generation: rows.first().map(|r| r.try_get(0)).transpose()?,
-                        refs: Vec::new(),
-                    };
-                    for r in &rows {
-                        if let Some(row) = r.try_get::<_, Option<i64>>(1)? {
-                            out.refs.push(HiddenRef {
-                                row,
-                                index: r.try_get::<_, i32>(2)? as usize,
-                                id: r.try_get(3)?,
-                            });
-                        }
-                    }
-                    Ok(out)
-                })
-            },
-        )
-        .await
-    }
-
     async fn hidden_ids(
         &self,
         collection: i64,

@@ -163,11 +163,20 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
     let fetch = (q.limit as i64).saturating_add(1);
     let sql = query_sql(q, &fetch);
     let rows = db.query(&sql.text, &sql.params).await?;
-    let mut items = rows
+    let mut hidden_refs = Vec::new();
+    let items = rows
         .iter()
+        .take(q.limit)
         .map(|r| {
+            let row = r.try_get(0)?;
+            for index in r.try_get::<_, Option<Vec<i32>>>(8)?.unwrap_or_default() {
+                hidden_refs.push(HiddenRef {
+                    row,
+                    index: index as usize,
+                });
+            }
             Ok(StoredObject {
-                row: r.try_get(0)?,
+                row,
                 stix_id: r.try_get(1)?,
                 date_added: r.try_get(2)?,
                 version: r.try_get(3)?,
@@ -179,12 +188,12 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
         .collect::<R<Vec<_>>>()?;
     // Read by the same statement, so from the same snapshot as the rows.
     let generation = rows.first().map(|r| r.try_get(7)).transpose()?;
-    let more = items.len() > q.limit;
-    items.truncate(q.limit);
+    let more = rows.len() > q.limit;
     Ok(Page {
         items,
         more,
         generation,
+        hidden_refs,
     })
 }
 
@@ -192,7 +201,7 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
 /// are more).
 pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     const COLS: &str = "o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, \
-                        o.originator, o.generation";
+                        o.originator, o.generation, o.hidden";
     let raw = if q.with_raw {
         "o.raw"
     } else {
@@ -200,13 +209,25 @@ pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     };
     let mut sql = Sql::new("");
     let p = sql.bind(&q.collection);
+    let reader = q.reader.as_ref().map(|f| ReaderSql::bind(&mut sql, f));
+    // With a reader, each row's object_refs entries the reader does not see.
+    let hidden = match &reader {
+        Some(r) => format!(
+            "CASE WHEN o.has_object_refs THEN ARRAY(SELECT h.idx FROM object_refs h \
+             WHERE h.row_id = o.row_id AND NOT EXISTS (SELECT 1 FROM objects e \
+               WHERE e.collection = o.collection AND e.stix_id = h.ref AND e.is_last AND {}) \
+             ORDER BY h.idx) END",
+            r.sees("e")
+        ),
+        None => "NULL::int[]".into(),
+    };
     sql.push(&format!(
         "SELECT o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator,
-                (SELECT c.generation FROM collections c WHERE c.pk = {p}) AS generation
+                (SELECT c.generation FROM collections c WHERE c.pk = {p}) AS generation,
+                {hidden} AS hidden
          FROM objects o WHERE o.collection = {p}"
     ));
-    if let Some(f) = &q.reader {
-        let r = ReaderSql::bind(&mut sql, f);
+    if let Some(r) = &reader {
         sql.push(&r.predicate());
     }
     push_in(&mut sql, "o.stix_id", &q.ids);

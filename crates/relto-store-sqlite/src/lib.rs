@@ -739,53 +739,6 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn hidden_refs(
-        &self,
-        collection: i64,
-        rows: &[i64],
-        reader: &ReaderFilter,
-    ) -> StoreResult<HiddenRefs> {
-        if rows.is_empty() {
-            return Ok(HiddenRefs::default());
-        }
-        self.read_now(|c| {
-            let f = ReaderFilterArgs::new(reader);
-            let rows = std::rc::Rc::new(
-                rows.iter()
-                    .map(|r| rusqlite::types::Value::Integer(*r))
-                    .collect::<Vec<_>>(),
-            );
-            let sees = sql_sees_ref("r", &f);
-            let sql = format!(
-                "SELECT r.row, r.idx, r.ref FROM object_refs r
-                 WHERE r.row IN rarray(?) AND NOT {sees} ORDER BY r.row, r.idx"
-            );
-            let mut args: Vec<&dyn ToSql> = vec![&rows];
-            for _ in 0..sees.matches('?').count() {
-                args.push(&f.organization);
-            }
-            snapshot(c, |c| {
-                let refs = c
-                    .prepare_cached(&sql)
-                    .and_then(|mut s| {
-                        s.query_map(params_from_iter(args.iter()), |r| {
-                            Ok(HiddenRef {
-                                row: r.get(0)?,
-                                index: r.get::<_, i64>(1)? as usize,
-                                id: r.get(2)?,
-                            })
-                        })?
-                        .collect::<Result<Vec<_>, _>>()
-                    })
-                    .map_err(db_err)?;
-                Ok(HiddenRefs {
-                    generation: collection_generation(c, collection)?,
-                    refs,
-                })
-            })
-        })
-    }
-
     async fn hidden_ids(
         &self,
         collection: i64,

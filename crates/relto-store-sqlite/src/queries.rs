@@ -187,10 +187,16 @@ pub(crate) fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page>
 }
 
 pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
-    let cols = if q.with_raw {
-        "o.row, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, o.originator"
-    } else {
-        "o.row, o.stix_id, o.date_added, o.version, o.spec_version, '', o.originator"
+    let raw = if q.with_raw { "o.raw" } else { "''" };
+    let reader = q.reader.as_ref().map(ReaderFilterArgs::new);
+    // With a reader, each row's object_refs entries the reader does not see, as "0,3".
+    let hidden = match &reader {
+        Some(f) => format!(
+            "CASE WHEN o.has_object_refs = 1 THEN (SELECT group_concat(r.idx) FROM object_refs r \
+             WHERE r.row = o.row AND NOT {}) END",
+            sql_sees_ref("r", f)
+        ),
+        None => "NULL".into(),
     };
     // Name the index where the planner, knowing no statistics, could pick a full ordered scan
     // of the collection instead of a short range: ids and a single type select few rows.
@@ -201,9 +207,17 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
     } else {
         ""
     };
-    let mut sql = format!("SELECT {cols} FROM objects o{index} WHERE o.collection = ?");
-    let mut args: Vec<&dyn ToSql> = vec![&q.collection];
-    let reader = q.reader.as_ref().map(ReaderFilterArgs::new);
+    let mut sql = format!(
+        "SELECT o.row, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator, \
+         {hidden} FROM objects o{index} WHERE o.collection = ?"
+    );
+    let mut args: Vec<&dyn ToSql> = Vec::new();
+    if let Some(f) = &reader {
+        for _ in 0..hidden.matches('?').count() {
+            args.push(&f.organization);
+        }
+    }
+    args.push(&q.collection);
     if let Some(f) = &reader {
         push_reader(&mut sql, &mut args, f);
     }
@@ -225,26 +239,43 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
     sql.push_str(" ORDER BY o.date_added, o.row LIMIT ?");
     args.push(&fetch);
     let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
-    let mut items = stmt
+    let mut rows = stmt
         .query_map(params_from_iter(args.iter()), |r| {
-            Ok(StoredObject {
-                row: r.get(0)?,
-                stix_id: r.get(1)?,
-                date_added: r.get(2)?,
-                version: r.get(3)?,
-                spec_version: r.get(4)?,
-                raw: r.get(5)?,
-                originator: r.get(6)?,
-            })
+            Ok((
+                StoredObject {
+                    row: r.get(0)?,
+                    stix_id: r.get(1)?,
+                    date_added: r.get(2)?,
+                    version: r.get(3)?,
+                    spec_version: r.get(4)?,
+                    raw: r.get(5)?,
+                    originator: r.get(6)?,
+                },
+                r.get::<_, Option<String>>(7)?,
+            ))
         })
         .map_err(db_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
-    let more = items.len() > q.limit;
-    items.truncate(q.limit);
+    let more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    let mut hidden_refs = Vec::new();
+    for (o, hidden) in &rows {
+        let Some(list) = hidden else { continue };
+        let start = hidden_refs.len();
+        for index in list.split(',').filter(|i| !i.is_empty()) {
+            let index = index
+                .parse()
+                .map_err(|_| StoreError::Internal(format!("object_refs position '{index}'")))?;
+            hidden_refs.push(HiddenRef { row: o.row, index });
+        }
+        // group_concat keeps no order.
+        hidden_refs[start..].sort_unstable();
+    }
     Ok(Page {
-        items,
+        items: rows.into_iter().map(|(o, _)| o).collect(),
         more,
         generation: None,
+        hidden_refs,
     })
 }

@@ -156,16 +156,6 @@ pub trait Store: Send + Sync + 'static {
     /// Everything the release decision needs from the store, as of one generation.
     async fn release_state(&self) -> StoreResult<ReleaseState>;
 
-    /// For the stored rows `rows` (their `row`), each object_refs entry whose latest version in
-    /// the collection the reader may not see (labels and originator only: the references of
-    /// the referenced objects are not followed), ordered by row and position.
-    async fn hidden_refs(
-        &self,
-        collection: i64,
-        rows: &[i64],
-        reader: &ReaderFilter,
-    ) -> StoreResult<HiddenRefs>;
-
     /// Of `ids`, those whose latest version in the collection the reader does not see (absent
     /// ones included): seeing is as for an object_refs entry (its organization created it, or
     /// it passes the labels and stands on what the reader sees). For the references a

@@ -271,14 +271,11 @@ pub struct Page {
     /// (a reader's redacted copies) holds until the next. None: the store does not say, and
     /// nothing derived from the page is kept.
     pub generation: Option<i64>,
-}
-
-/// The object_refs entries of some rows that a reader may not see, read in one snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HiddenRefs {
-    /// The collection's write generation in that snapshot (see [`Page::generation`]).
-    pub generation: Option<i64>,
-    pub refs: Vec<HiddenRef>,
+    /// With a reader: the object_refs entries of the page's rows whose latest version in the
+    /// collection the reader may not see (labels, originator and endpoints only: the references
+    /// of the referenced objects are not followed), ordered by row and position; read by the
+    /// page's own statement, so from its snapshot.
+    pub hidden_refs: Vec<HiddenRef>,
 }
 
 /// Ids a reader does not see, read in one snapshot.
@@ -289,12 +286,12 @@ pub struct HiddenIds {
     pub ids: Vec<String>,
 }
 
-/// One object_refs entry: the row holding it, its position in the list, the id it names.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One object_refs entry of a page's row that the page's reader does not see: the row and the
+/// entry's position in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HiddenRef {
     pub row: i64,
     pub index: usize,
-    pub id: String,
 }
 
 /// A status resource as stored: its JSON plus what is needed to find and purge it.
