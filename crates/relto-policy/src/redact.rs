@@ -1,11 +1,10 @@
 //! Producing a redacted copy of an object: STIX granular-marking selectors (§7.2.3.1,
 //! `description`, `external_references.[0].url`, `object_refs.[2]`) name what to remove.
 
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::decide::RequiredCheck;
+use crate::refs::TextFacts;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
@@ -107,19 +106,24 @@ pub fn redact_raw(
     let mut drop_keys: Vec<&str> = Vec::new();
     let mut drop_items: Vec<(&str, usize)> = Vec::new();
     for sel in selectors {
-        match parse_selector(sel).as_deref() {
-            Some([Step::Key(_)]) => drop_keys.push(sel),
-            Some([Step::Key(_), Step::Index(i)]) => {
-                drop_items.push((sel.split('.').next().unwrap_or_default(), *i))
-            }
-            _ => return redact_via_value(raw, selectors, required),
+        // `key` or `key.[n]`, read without building the selector's steps.
+        let item = sel.split_once(".[").and_then(|(key, rest)| {
+            let n = rest.strip_suffix(']')?.parse().ok()?;
+            (!key.is_empty() && !key.contains(['.', '['])).then_some((key, n))
+        });
+        match item {
+            Some(item) => drop_items.push(item),
+            None if !sel.is_empty() && !sel.contains(['.', '[']) => drop_keys.push(sel),
+            None => return redact_via_value(raw, selectors, required),
         }
     }
-    let fields = top_level(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    let Some(fields) = top_level(raw) else {
+        return redact_via_value(raw, selectors, required);
+    };
     let ty = fields
         .iter()
-        .find(|(k, _)| k == "type")
-        .and_then(|(_, v)| serde_json::from_str::<&str>(v.get()).ok())
+        .find(|(k, _)| *k == "type")
+        .and_then(|(_, v)| serde_json::from_str::<&str>(v).ok())
         .unwrap_or("")
         .to_string();
     let mut out = String::with_capacity(raw.len());
@@ -127,7 +131,7 @@ pub fn redact_raw(
     let mut first = true;
     for (key, value) in &fields {
         let mut kept_list = None;
-        if drop_keys.contains(&key.as_str()) {
+        if drop_keys.contains(key) {
             if required(&ty, key) {
                 return Err(format!("required property {key} would be removed"));
             }
@@ -139,8 +143,8 @@ pub fn redact_raw(
             .map(|(_, i)| *i)
             .collect();
         if !gone.is_empty() {
-            if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(value.get()) {
-                let kept: Vec<&RawValue> = items
+            if let Some(items) = list_items(value) {
+                let kept: Vec<&str> = items
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| !gone.contains(i))
@@ -159,8 +163,10 @@ pub fn redact_raw(
             out.push(',');
         }
         first = false;
-        out.push_str(&serde_json::to_string(key).map_err(|e| e.to_string())?);
-        out.push(':');
+        // The key has no escape (see top_level): its text is itself in quotes.
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
         match kept_list {
             Some(kept) => {
                 out.push('[');
@@ -168,11 +174,11 @@ pub fn redact_raw(
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(v.get());
+                    out.push_str(v);
                 }
                 out.push(']');
             }
-            None => out.push_str(value.get()),
+            None => out.push_str(value),
         }
     }
     out.push('}');
@@ -185,16 +191,18 @@ pub fn redact_raw(
 /// in `failed` are dropped (what they select is gone, and the reader is not told which label
 /// it failed), selectors naming what was removed are dropped, list-item selectors are
 /// re-pointed to the items' new positions, and entries left without selectors are dropped.
-/// Objects without granular markings keep every other property's text as stored.
+/// Objects without granular markings keep every other property's text as stored. `facts` are
+/// the text's (see [`text_facts`](crate::refs::text_facts)).
 pub fn release_copy(
     raw: &str,
+    facts: TextFacts,
     selectors: &[String],
     failed: &[String],
     required: RequiredCheck,
 ) -> Result<String, String> {
-    // No granular markings (they could only be spelled with the key or an escape): the
-    // other properties' text is copied without reading the object at all.
-    if !raw.contains("granular_marking") && !raw.contains("\\u") {
+    // No granular markings (the text's scan found neither the key nor an escape that could
+    // spell it): the other properties' text is copied without reading the object at all.
+    if !facts.granular_markings {
         return redact_raw(raw, selectors, required);
     }
     /// The one property this needs to decide how to copy; the rest is skipped.
@@ -318,31 +326,166 @@ fn redact_via_value(
     redact(&value, selectors, required).map(|v| v.to_string())
 }
 
-/// An object's top-level properties in their stored order, values as their JSON text.
-fn top_level(raw: &str) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
-    struct Fields;
-    impl<'de> Visitor<'de> for Fields {
-        type Value = Vec<(String, &'de RawValue)>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON object")
+/// An object's top-level properties in their stored order: each key (as a string) and its
+/// value's JSON text. Read by a scan of the structure (strings skipped with memchr), not by a
+/// JSON parser: the text is a stored object, validated at ingest, and this runs for every
+/// object a reader's copy is made of. None for anything unexpected (a key with an escape,
+/// text that is not one JSON object): the caller then goes through the parsed value.
+fn top_level(raw: &str) -> Option<Vec<(&str, &str)>> {
+    let b = raw.as_bytes();
+    let mut at = skip_ws(b, 0);
+    if b.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_ws(b, at + 1);
+    let mut out = Vec::new();
+    if b.get(at) == Some(&b'}') {
+        return (skip_ws(b, at + 1) == b.len()).then_some(out);
+    }
+    loop {
+        let key_end = string_end(b, at)?;
+        let key = &raw[at + 1..key_end - 1];
+        if key.contains('\\') {
+            return None;
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                out.push(entry);
-            }
-            Ok(out)
+        at = skip_ws(b, key_end);
+        if b.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(b, at + 1);
+        let end = value_end(b, start)?;
+        out.push((key, &raw[start..end]));
+        at = skip_ws(b, end);
+        match b.get(at) {
+            Some(b',') => at = skip_ws(b, at + 1),
+            Some(b'}') => return (skip_ws(b, at + 1) == b.len()).then_some(out),
+            _ => return None,
         }
     }
-    let mut de = serde_json::Deserializer::from_str(raw);
-    let fields = (&mut de).deserialize_map(Fields)?;
-    de.end()?;
-    Ok(fields)
+}
+
+/// The items of a JSON list's text, each as its JSON text (None: not a list).
+fn list_items(list: &str) -> Option<Vec<&str>> {
+    let b = list.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut at = skip_ws(b, 1);
+    let mut out = Vec::new();
+    if b.get(at) == Some(&b']') {
+        return Some(out);
+    }
+    loop {
+        let end = value_end(b, at)?;
+        out.push(&list[at..end]);
+        at = skip_ws(b, end);
+        match b.get(at) {
+            Some(b',') => at = skip_ws(b, at + 1),
+            Some(b']') => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut at: usize) -> usize {
+    while b
+        .get(at)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        at += 1;
+    }
+    at
+}
+
+/// Where the string starting at `at` (its opening quote) ends, after its closing quote.
+fn string_end(b: &[u8], at: usize) -> Option<usize> {
+    if b.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut from = at + 1;
+    loop {
+        let k = from + memchr::memchr2(b'"', b'\\', b.get(from..)?)?;
+        if b[k] == b'"' {
+            return Some(k + 1);
+        }
+        from = k + 2;
+    }
+}
+
+/// Where the JSON value starting at `at` ends.
+fn value_end(b: &[u8], at: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' => string_end(b, at),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match b.get(i)? {
+                    b'"' => {
+                        i = string_end(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let len = b[at..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - at);
+            (len > 0).then_some(at + len)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Facts that spare nothing: the copy is made as if the scan found everything.
+    fn all_facts() -> TextFacts {
+        TextFacts {
+            granular_markings: true,
+            prunable_refs: true,
+        }
+    }
+
+    #[test]
+    fn the_structure_scan_skips_strings_and_finds_every_member() {
+        let raw = r#" { "a" : ["x]\",{", "}" ] ,"b":{"c":"}\\"},"d":-1.5e3, "e":null }  "#;
+        assert_eq!(
+            top_level(raw),
+            Some(vec![
+                ("a", r#"["x]\",{", "}" ]"#),
+                ("b", r#"{"c":"}\\"}"#),
+                ("d", "-1.5e3"),
+                ("e", "null"),
+            ])
+        );
+        assert_eq!(
+            list_items(r#"["x]\",{", "}" ]"#),
+            Some(vec![r#""x]\",{""#, r#""}""#])
+        );
+        // Keys with escapes, and what is not one object, are left to the parser.
+        for other in [
+            r#"{"a\"b":1}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1"#,
+            "[1]",
+            r#"{"a":"1}"#,
+        ] {
+            assert_eq!(top_level(other), None, "{other}");
+        }
+    }
     use serde_json::json;
 
     fn required(t: &str, p: &str) -> bool {
@@ -391,7 +534,7 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let out: Value = serde_json::from_str(
-            &release_copy(&raw, &sels, &["m-failed".into()], required).unwrap(),
+            &release_copy(&raw, all_facts(), &sels, &["m-failed".into()], required).unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -403,7 +546,14 @@ mod tests {
         let plain =
             json!({"type": "report", "id": "report--1", "object_refs": ["a", "b"]}).to_string();
         assert_eq!(
-            release_copy(&plain, &["object_refs.[0]".into()], &[], required).unwrap(),
+            release_copy(
+                &plain,
+                all_facts(),
+                &["object_refs.[0]".into()],
+                &[],
+                required
+            )
+            .unwrap(),
             redact_raw(&plain, &["object_refs.[0]".into()], required).unwrap()
         );
     }
@@ -421,8 +571,10 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let failed = vec!["m1".to_string(), "m2".to_string()];
-        let fast: Value =
-            serde_json::from_str(&release_copy(&raw, &sels, &failed, required).unwrap()).unwrap();
+        let fast: Value = serde_json::from_str(
+            &release_copy(&raw, all_facts(), &sels, &failed, required).unwrap(),
+        )
+        .unwrap();
         let slow: Value = serde_json::from_str(
             &release_copy_value(
                 &raw,

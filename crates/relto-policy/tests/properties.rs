@@ -145,7 +145,9 @@ fn required(t: &str, p: &str) -> bool {
 /// A STIX-like object: a few scalar, list and nested properties (no empty lists: STIX has none).
 fn object() -> impl Strategy<Value = serde_json::Value> {
     let scalar = prop_oneof![
-        "[a-z \"\\\\é]{0,8}".prop_map(serde_json::Value::from),
+        "[a-z \"\\\\é{}\\[\\],:]{0,8}".prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+        Just(serde_json::json!(-1.5e-7)),
         any::<i32>().prop_map(serde_json::Value::from),
         any::<bool>().prop_map(serde_json::Value::from),
     ];
@@ -156,7 +158,7 @@ fn object() -> impl Strategy<Value = serde_json::Value> {
     (
         prop::sample::select(vec!["report", "note", "indicator"]),
         proptest::collection::btree_map(
-            "[a-f]|object_refs",
+            "[a-f]|object_refs|x\"y",
             prop_oneof![scalar, nested, list],
             0..6,
         ),
