@@ -307,6 +307,8 @@ pub struct Recipient<'a> {
 /// What release work needs of a stored object's JSON, read once: its granular markings and
 /// the references to prune if hidden (Err: the object cannot be pruned).
 struct Parsed {
+    /// What the scan of the text found.
+    facts: TextFacts,
     granular: Vec<(String, Vec<String>)>,
     prunable: Result<Vec<PrunableRef>, String>,
 }
@@ -315,6 +317,7 @@ impl Parsed {
     fn of(o: &relto_store::StoredObject, facts: TextFacts) -> Self {
         if !facts.any() {
             return Self {
+                facts,
                 granular: Vec::new(),
                 prunable: Ok(Vec::new()),
             };
@@ -328,10 +331,12 @@ impl Parsed {
             }
             return match serde_json::from_str::<Granular>(&o.raw) {
                 Ok(g) => Self {
+                    facts,
                     granular: granular_list(g.granular_markings.as_ref()),
                     prunable: Ok(Vec::new()),
                 },
                 Err(_) => Self {
+                    facts,
                     granular: Vec::new(),
                     prunable: Err("stored object could not be read for release".into()),
                 },
@@ -339,11 +344,13 @@ impl Parsed {
         }
         match serde_json::from_str::<Value>(&o.raw) {
             Ok(v) => Self {
+                facts,
                 granular: granular_of(&v),
                 prunable: prunable_refs(&v),
             },
             // Stored objects were validated; one that no longer parses is not served.
             Err(_) => Self {
+                facts,
                 granular: Vec::new(),
                 prunable: Err("stored object could not be read for release".into()),
             },
@@ -395,7 +402,7 @@ fn release_of(
         .filter(|m| view.policy.marking_denial(m, reader).is_some())
         .cloned()
         .collect();
-    match release_copy(&o.raw, &selectors, &failed, required) {
+    match release_copy(&o.raw, parsed.facts, &selectors, &failed, required) {
         Ok(copy) => Release::Redacted(copy.into(), selectors.into()),
         Err(why) => Release::Withheld(why.into()),
     }

@@ -210,13 +210,15 @@ pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     let mut sql = Sql::new("");
     let p = sql.bind(&q.collection);
     let reader = q.reader.as_ref().map(|f| ReaderSql::bind(&mut sql, f));
-    // With a reader, each row's object_refs entries the reader does not see.
+    // With a reader, each row's object_refs entries the reader does not see (not for its own
+    // organization's rows, which are served as stored).
     let hidden = match &reader {
         Some(r) => format!(
-            "CASE WHEN o.has_object_refs THEN ARRAY(SELECT h.idx FROM object_refs h \
+            "CASE WHEN o.has_object_refs AND o.originator <> {} THEN ARRAY(SELECT h.idx FROM object_refs h \
              WHERE h.row_id = o.row_id AND NOT EXISTS (SELECT 1 FROM objects e \
                WHERE e.collection = o.collection AND e.stix_id = h.ref AND e.is_last AND {}) \
              ORDER BY h.idx) END",
+            r.org,
             r.sees("e")
         ),
         None => "NULL::int[]".into(),

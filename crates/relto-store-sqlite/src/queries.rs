@@ -189,11 +189,12 @@ pub(crate) fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page>
 pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     let raw = if q.with_raw { "o.raw" } else { "''" };
     let reader = q.reader.as_ref().map(ReaderFilterArgs::new);
-    // With a reader, each row's object_refs entries the reader does not see, as "0,3".
+    // With a reader, each row's object_refs entries the reader does not see, as "0,3" (not
+    // for its own organization's rows, which are served as stored).
     let hidden = match &reader {
         Some(f) => format!(
-            "CASE WHEN o.has_object_refs = 1 THEN (SELECT group_concat(r.idx) FROM object_refs r \
-             WHERE r.row = o.row AND NOT {}) END",
+            "CASE WHEN o.has_object_refs = 1 AND o.originator <> ? THEN (SELECT group_concat(r.idx) \
+             FROM object_refs r WHERE r.row = o.row AND NOT {}) END",
             sql_sees_ref("r", f)
         ),
         None => "NULL".into(),

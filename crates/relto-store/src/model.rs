@@ -274,7 +274,8 @@ pub struct Page {
     /// With a reader: the object_refs entries of the page's rows whose latest version in the
     /// collection the reader may not see (labels, originator and endpoints only: the references
     /// of the referenced objects are not followed), ordered by row and position; read by the
-    /// page's own statement, so from its snapshot.
+    /// page's own statement, so from its snapshot. Not for the reader's own organization's
+    /// rows, which it receives as stored.
     pub hidden_refs: Vec<HiddenRef>,
 }
 
