@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod chain;
-mod from_sqlite;
+mod load;
 mod migrations;
 mod objects;
 mod pool;
@@ -39,15 +39,18 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Object, Transaction};
 use relto_store::rows::{
     self, json_list, parse_list, tally, Columns, ACCOUNT_SELECT, COLLECTION_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, GenericClient, IsolationLevel, Row, Transaction};
+use tokio_postgres::{Config, IsolationLevel, Row};
 
+pub use load::{Column, ColumnKind, HubState, Load, LoadTable};
 use migrations::{AUDIT_LOCK, REALM_LOCK};
+pub use pool::PoolOptions;
 use pool::{Db, Pool, R};
 
 /// Attempts of a write transaction that conflicts with concurrent ones (40001, 40P01).
@@ -76,13 +79,18 @@ impl PostgresStore {
     /// Connects (a pool of connections made on demand) and brings the schema up to date,
     /// under an advisory lock so that several nodes starting at once are safe.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &PoolOptions::default()).await
+    }
+
+    /// As `connect`, with the pool's size and wait set.
+    pub async fn connect_with(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
         let (url, tls) = tls::split_url(url)?;
         // The parser's message may quote the URL, and with it a password.
         let config: Config = url
             .parse()
             .map_err(|_| StoreError::Invalid("not a valid PostgreSQL connection URL".into()))?;
         let store = Self {
-            pool: Pool::new(config, tls::connector(&tls)?),
+            pool: Pool::new(config, tls::connector(&tls)?, options)?,
         };
         migrations::migrate(&store.pool).await?;
         let encoding: String = store
@@ -108,11 +116,11 @@ impl PostgresStore {
     async fn read<D, T, F>(&self, d: &D, f: F) -> StoreResult<T>
     where
         D: ?Sized + Sync,
-        F: for<'a> Fn(Db<'a, Client>, &'a D) -> BoxFut<'a, T>,
+        F: for<'a> Fn(Db<'a, Object>, &'a D) -> BoxFut<'a, T>,
     {
         let p = self.pool.get().await?;
         let out = match p.conn() {
-            Ok(c) => f(c.plain(), d).await,
+            Ok(c) => f(Db::new(c), d).await,
             Err(e) => Err(e),
         };
         Ok(p.done(out)?)
@@ -129,15 +137,14 @@ impl PostgresStore {
         loop {
             let mut p = self.pool.get().await?;
             let out = async {
-                let (client, stmts) = p.conn_mut()?.split();
-                let mut b = client.build_transaction();
+                let mut b = p.conn_mut()?.build_transaction();
                 if kind == TxKind::Snapshot {
                     b = b
                         .isolation_level(IsolationLevel::RepeatableRead)
                         .read_only(true);
                 }
                 let tx = b.start().await?;
-                let out = f(Db::new(&tx, stmts), d).await?;
+                let out = f(Db::new(&tx), d).await?;
                 tx.commit().await?;
                 Ok(out)
             }

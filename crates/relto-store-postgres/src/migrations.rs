@@ -182,7 +182,7 @@ pub(crate) async fn migrate(pool: &Pool) -> R<()> {
     // A connection of its own: the session lock is released when it closes, even if a
     // migration fails half-way.
     let mut conn = pool.open().await?;
-    let client = conn.client();
+    let client: &mut tokio_postgres::Client = &mut conn;
     // Waiting for another node's migration, or building an index over many rows, may take
     // longer than requests are allowed to.
     client.batch_execute("SET statement_timeout = 0").await?;

@@ -1,19 +1,36 @@
-//! A small connection pool: at most `MAX_CONNECTIONS` open, each with its own cache of
-//! prepared statements. A connection is handed back only when the work on it ended normally;
-//! one that failed at the connection level, or whose work was abandoned mid-way (a cancelled
-//! request), is closed instead.
+//! The connection pool (deadpool-postgres): at most `PoolOptions::max_connections` open, each
+//! with its cache of prepared statements. A connection is handed back only when the work on it
+//! ended normally; one that failed at the connection level, or whose work was abandoned
+//! mid-way (a cancelled request), is closed instead, so no later request finds it in the middle
+//! of someone else's transaction.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, PoolError, RecyclingMethod,
+};
 use relto_store::StoreError;
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
+use tokio_postgres::{Config, NoTls, Row, Statement};
 
-const MAX_CONNECTIONS: usize = 16;
+/// How many connections one process keeps to the database, and how long a request waits for
+/// one of them.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_connections: usize,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
 /// How long a request waits for a free connection before it is told the store is busy.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Used when the URL sets no `connect_timeout`: an unreachable server fails fast instead of
@@ -25,7 +42,8 @@ const STATEMENT_TIMEOUT: &str = "30s";
 /// A transaction left open by a node that stopped responding would hold the object writers'
 /// lock (`hub_clock`) for everyone; the server ends such sessions.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
-/// Prepared statements kept per connection; query shapes vary with the filters given.
+/// Prepared statements kept per connection; query shapes vary with the filters given, so the
+/// cache is emptied when it reaches this size.
 const STATEMENT_CACHE: usize = 256;
 
 /// A failure inside the store: a database error (kept whole so that the retry and pool logic
@@ -101,122 +119,108 @@ impl From<Error> for StoreError {
     }
 }
 
-pub(crate) struct Conn {
-    client: Client,
-    stmts: Mutex<HashMap<String, Statement>>,
-}
-
 pub(crate) struct Pool {
-    config: Config,
-    /// TLS to the database as the URL asked (None: plain TCP).
-    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
-    idle: Mutex<Vec<Conn>>,
-    permits: Semaphore,
+    inner: deadpool_postgres::Pool,
 }
 
 impl Pool {
     pub(crate) fn new(
         mut config: Config,
         tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
-    ) -> Self {
+        options: &PoolOptions,
+    ) -> R<Self> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         if config.get_application_name().is_none() {
             config.application_name("relto");
         }
-        Self {
-            config,
-            tls,
-            idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(MAX_CONNECTIONS),
-        }
-    }
-
-    /// A connection of its own, outside the pool (migrations hold a session lock on it).
-    pub(crate) async fn open(&self) -> R<Conn> {
-        let refused = |e: tokio_postgres::Error| {
-            // The cause, not the error's Display, which may quote the URL's password.
-            let why = match (e.as_db_error(), std::error::Error::source(&e)) {
-                (Some(d), _) => d.message().to_string(),
-                (None, Some(s)) => s.to_string(),
-                (None, None) => e.to_string(),
-            };
-            StoreError::Unavailable(format!("cannot connect to the database: {why}"))
-        };
-        // The connection's I/O runs as its own task; it ends when the client is dropped.
-        let client = match &self.tls {
-            Some(tls) => {
-                let (client, connection) =
-                    self.config.connect(tls.clone()).await.map_err(refused)?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-            None => {
-                let (client, connection) = self.config.connect(NoTls).await.map_err(refused)?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                client
-            }
-        };
+        // Session settings travel in the start-up packet: no round trip per new connection.
         // JIT off: relto's statements run in well under a millisecond, but while statistics
         // lag behind a bulk load the planner's cost estimates pass the JIT threshold and
         // compiling took 150 ms (measured) for a page served in 0.2 ms.
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = '{STATEMENT_TIMEOUT}';
-                 SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}';
-                 SET jit = off;"
-            ))
-            .await?;
-        Ok(Conn {
-            client,
-            stmts: Mutex::new(HashMap::new()),
-        })
+        let settings = format!(
+            "-c statement_timeout={STATEMENT_TIMEOUT} \
+             -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT} -c jit=off"
+        );
+        let options_given = config.get_options().map(str::to_owned);
+        config.options(&match options_given {
+            Some(o) if !o.trim().is_empty() => format!("{o} {settings}"),
+            _ => settings,
+        });
+        // Fast: a connection is checked for being closed, not with a query; a connection that
+        // might be in an unknown state never returns to the pool (see `Pooled`).
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, tls, manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
+        let inner = deadpool_postgres::Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .wait_timeout(Some(options.acquire_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("connection pool: {e}")))?;
+        Ok(Self { inner })
     }
 
-    pub(crate) async fn get(&self) -> R<Pooled<'_>> {
-        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.acquire())
-            .await
-            .map_err(|_| StoreError::Unavailable("every database connection is busy".into()))?
-            .map_err(|_| StoreError::Internal("the connection pool is closed".into()))?;
-        let reused = loop {
-            let next = lock(&self.idle).pop();
-            match next {
-                Some(c) if c.client.is_closed() => continue,
-                other => break other,
+    pub(crate) async fn get(&self) -> R<Pooled> {
+        let conn = self.inner.get().await.map_err(|e| match e {
+            PoolError::Timeout(_) => {
+                StoreError::Unavailable("every database connection is busy".into()).into()
             }
-        };
-        let conn = match reused {
-            Some(c) => c,
-            None => self.open().await?,
-        };
+            PoolError::Backend(e) => refused(e),
+            other => StoreError::Internal(format!("connection pool: {other}")).into(),
+        })?;
+        if conn.statement_cache.size() >= STATEMENT_CACHE {
+            conn.statement_cache.clear();
+        }
         Ok(Pooled {
-            pool: self,
             conn: Some(conn),
             reusable: false,
-            _permit: permit,
         })
+    }
+
+    /// A connection of its own, taken out of the pool for good and closed when dropped
+    /// (migrations hold a session lock on it and lift the statement timeout).
+    pub(crate) async fn open(&self) -> R<deadpool_postgres::ClientWrapper> {
+        let mut p = self.get().await?;
+        let conn = p.conn.take().ok_or_else(returned)?;
+        Ok(Object::take(conn))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn status(&self) -> deadpool_postgres::Status {
+        self.inner.status()
     }
 }
 
-/// A connection taken from the pool; goes back on drop if `done` said it may.
-pub(crate) struct Pooled<'p> {
-    pool: &'p Pool,
-    conn: Option<Conn>,
-    reusable: bool,
-    _permit: SemaphorePermit<'p>,
+/// Why a connection could not be made. The cause, not the error's Display, which may quote
+/// the URL's password.
+fn refused(e: tokio_postgres::Error) -> Error {
+    let why = match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(d), _) => d.message().to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => e.to_string(),
+    };
+    StoreError::Unavailable(format!("cannot connect to the database: {why}")).into()
 }
 
-impl Pooled<'_> {
-    pub(crate) fn conn(&self) -> R<&Conn> {
+/// A connection taken from the pool. On drop it goes back only if `done` said the work on it
+/// ended with the connection in a known state; otherwise it is taken out of the pool and closed.
+pub(crate) struct Pooled {
+    conn: Option<Object>,
+    reusable: bool,
+}
+
+impl Pooled {
+    pub(crate) fn conn(&self) -> R<&Object> {
         self.conn.as_ref().ok_or_else(returned)
     }
 
-    pub(crate) fn conn_mut(&mut self) -> R<&mut Conn> {
+    pub(crate) fn conn_mut(&mut self) -> R<&mut Object> {
         self.conn.as_mut().ok_or_else(returned)
     }
 
@@ -227,11 +231,12 @@ impl Pooled<'_> {
     }
 }
 
-impl Drop for Pooled<'_> {
+impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
-            if self.reusable && !c.client.is_closed() {
-                lock(&self.pool.idle).push(c);
+            if !self.reusable {
+                // Detached from the pool; dropping the client closes the connection.
+                drop(Object::take(c));
             }
         }
     }
@@ -241,31 +246,9 @@ fn returned() -> Error {
     StoreError::Internal("connection already returned".into()).into()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The guarded data (idle connections, prepared statements) stays valid after a panic.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Conn {
-    pub(crate) fn client(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
-    /// Statements outside a transaction, through this connection's statement cache.
-    pub(crate) fn plain(&self) -> Db<'_, Client> {
-        Db::new(&self.client, &self.stmts)
-    }
-
-    /// The client (to start a transaction on) and the statement cache.
-    pub(crate) fn split(&mut self) -> (&mut Client, &Mutex<HashMap<String, Statement>>) {
-        (&mut self.client, &self.stmts)
-    }
-}
-
 /// Runs statements on a client or transaction, preparing each SQL text once per connection.
 pub(crate) struct Db<'a, C> {
     c: &'a C,
-    stmts: &'a Mutex<HashMap<String, Statement>>,
 }
 
 impl<C> Clone for Db<'_, C> {
@@ -277,23 +260,13 @@ impl<C> Copy for Db<'_, C> {}
 
 pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
 
-impl<'a, C: GenericClient + Sync> Db<'a, C> {
-    pub(crate) fn new(c: &'a C, stmts: &'a Mutex<HashMap<String, Statement>>) -> Self {
-        Self { c, stmts }
+impl<'a, C: GenericClient> Db<'a, C> {
+    pub(crate) fn new(c: &'a C) -> Self {
+        Self { c }
     }
 
     async fn prepare(&self, sql: &str) -> R<Statement> {
-        let cached = lock(self.stmts).get(sql).cloned();
-        if let Some(s) = cached {
-            return Ok(s);
-        }
-        let s = self.c.prepare(sql).await?;
-        let mut cache = lock(self.stmts);
-        if cache.len() >= STATEMENT_CACHE {
-            cache.clear();
-        }
-        cache.insert(sql.to_string(), s.clone());
-        Ok(s)
+        Ok(self.c.prepare_cached(sql).await?)
     }
 
     pub(crate) async fn query(&self, sql: &str, params: &Params<'_>) -> R<Vec<Row>> {

@@ -21,7 +21,7 @@ async fn test_db() -> Option<(String, TestDatabaseGuard)> {
     Some(fresh_database(&admin).await.expect("fresh database"))
 }
 
-async fn raw_client(url: &str) -> Client {
+async fn raw_client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("connect");
@@ -277,6 +277,126 @@ async fn connections_lost_are_replaced() {
         .add_objects(pk, vec![conformance::object("note", 1, 1)], 1)
         .await
         .expect("write after reconnect");
+}
+
+/// The pool of a fresh database with `max` connections, waiting `wait` for one.
+async fn small_pool(url: &str, max: usize, wait: Duration) -> pool::Pool {
+    let config: Config = url.parse().expect("url");
+    let options = PoolOptions {
+        max_connections: max,
+        acquire_timeout: wait,
+    };
+    pool::Pool::new(config, None, &options).expect("pool")
+}
+
+async fn backend_pid(p: &pool::Pooled) -> i32 {
+    Db::new(p.conn().expect("conn"))
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn connections_go_back_only_after_work_that_ended() {
+    let Some((url, _guard)) = test_db().await else {
+        return;
+    };
+    let pool = small_pool(&url, 1, Duration::from_secs(5)).await;
+    assert_eq!(pool.status().max_size, 1);
+    // Work that ended (even with an SQL error) hands the connection back.
+    let p = pool.get().await.expect("get");
+    let first = backend_pid(&p).await;
+    let failed = Db::new(p.conn().expect("conn"))
+        .query_one("SELECT 1/0", &[])
+        .await
+        .map(|_| ());
+    assert!(failed.is_err());
+    let _ = p.done(failed);
+    let p = pool.get().await.expect("get");
+    assert_eq!(backend_pid(&p).await, first, "reused after ended work");
+    let _ = p.done(Ok(()));
+    // Work abandoned mid-statement (a request cancelled inside a transaction): the
+    // connection is closed, never handed to the next request.
+    let abandoned = async {
+        let mut p = pool.get().await.expect("get");
+        let tx = p
+            .conn_mut()
+            .expect("conn")
+            .transaction()
+            .await
+            .expect("begin");
+        let _ = Db::new(&tx).query("SELECT pg_sleep(5)", &[]).await;
+    };
+    assert!(tokio::time::timeout(Duration::from_millis(300), abandoned)
+        .await
+        .is_err());
+    let p = pool.get().await.expect("get");
+    let next = backend_pid(&p).await;
+    assert_ne!(
+        next, first,
+        "a connection whose work was abandoned was reused"
+    );
+    let alive: i64 = Db::new(p.conn().expect("conn"))
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state <> 'idle'",
+            &[&first],
+        )
+        .await
+        .expect("activity")
+        .get(0);
+    // The abandoned backend is gone or going (its client closed the socket).
+    assert!(alive <= 1);
+    let _ = p.done(Ok(()));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_request_waits_for_a_connection_then_is_told_the_store_is_busy() {
+    let Some((url, _guard)) = test_db().await else {
+        return;
+    };
+    let pool = small_pool(&url, 1, Duration::from_millis(200)).await;
+    let held = pool.get().await.expect("get");
+    let started = std::time::Instant::now();
+    let busy = pool.get().await.err().expect("the only connection is held");
+    let waited = started.elapsed();
+    assert!(
+        matches!(StoreError::from(busy), StoreError::Unavailable(ref m) if m.contains("busy")),
+        "busy"
+    );
+    assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    drop(held);
+    pool.get().await.expect("free again");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sessions_carry_relto_settings_and_the_pool_size_is_configured() {
+    let Some((url, _guard)) = test_db().await else {
+        return;
+    };
+    let options = PoolOptions {
+        max_connections: 3,
+        acquire_timeout: Duration::from_secs(1),
+    };
+    let store = PostgresStore::connect_with(&url, &options)
+        .await
+        .expect("connect");
+    assert_eq!(store.pool.status().max_size, 3);
+    let p = store.pool.get().await.expect("get");
+    for (setting, want) in [
+        ("statement_timeout", "30s"),
+        ("idle_in_transaction_session_timeout", "1min"),
+        ("jit", "off"),
+        ("application_name", "relto"),
+    ] {
+        let got: String = Db::new(p.conn().expect("conn"))
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await
+            .expect("show")
+            .get(0);
+        assert_eq!(got, want, "{setting}");
+    }
+    let _ = p.done(Ok(()));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -759,4 +879,40 @@ async fn connects_with_verify_full_and_refuses_a_wrong_ca() {
         Err(StoreError::Invalid(why)) => assert!(why.contains("sslrootcert"), "{why}"),
         _ => panic!("verify-full without sslrootcert was accepted"),
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_load_commits_whole_or_not_at_all() {
+    let Some((url, _guard)) = test_db().await else {
+        return;
+    };
+    let store = PostgresStore::connect(&url).await.expect("connect");
+    let api_root = |path: &str| {
+        vec![
+            Column::Text(vec![Some(path.into())]),
+            Column::Text(vec![Some("Coalition".into())]),
+            Column::Text(vec![Some(String::new())]),
+            Column::Int(vec![Some(1 << 20)]),
+            Column::Bool(vec![Some(true)]),
+        ]
+    };
+    // A chunk whose columns are not the table's is refused before anything is sent.
+    let mut load = store.begin_load().await.expect("begin");
+    let wrong = load.insert(LoadTable::ApiRoots, &api_root("a")[1..]).await;
+    assert!(matches!(wrong, Err(StoreError::Internal(_))), "{wrong:?}");
+    // Dropped half-way: nothing was committed, so the database still counts as empty.
+    load.insert(LoadTable::ApiRoots, &api_root("coalition"))
+        .await
+        .expect("insert");
+    drop(load);
+    assert!(store.api_roots().await.expect("roots").is_empty());
+    let mut load = store.begin_load().await.expect("still empty");
+    load.insert(LoadTable::ApiRoots, &api_root("coalition"))
+        .await
+        .expect("insert");
+    let rows = load.finish(HubState::default()).await.expect("finish");
+    assert!(rows.contains(&("api_roots", 1)), "{rows:?}");
+    assert_eq!(store.api_roots().await.expect("roots").len(), 1);
+    let again = store.begin_load().await.err().expect("holds a hub now");
+    assert!(again.to_string().contains("already holds a hub"), "{again}");
 }

@@ -62,6 +62,7 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database: Option<String>,
+    database_pool_size: Option<u16>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     insecure_http: Option<bool>,
@@ -138,6 +139,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir),
         database: args.store.database.clone().or(file.database),
+        database_pool_size: args.store.database_pool_size.or(file.database_pool_size),
     };
     let listen = args
         .listen

@@ -4,6 +4,7 @@
 mod apply;
 mod audit_cmd;
 mod config;
+mod migrate;
 mod progress;
 mod transfer;
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use relto_store::{HubIdentity, Store};
-use relto_store_postgres::{is_postgres_url, PostgresStore};
+use relto_store_postgres::{is_postgres_url, PoolOptions, PostgresStore};
 use relto_store_sqlite::SqliteStore;
 
 #[derive(Parser)]
@@ -39,6 +40,10 @@ pub struct StoreArgs {
     /// Database: postgres://USER@HOST/DB, or a SQLite file path (default: DATA_DIR/relto.db).
     #[arg(long, env = "RELTO_DATABASE", value_name = "URL|PATH")]
     pub database: Option<String>,
+    /// PostgreSQL: connections this process keeps open at most [default: 16].
+    #[arg(long, env = "RELTO_DATABASE_POOL_SIZE", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub database_pool_size: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -241,15 +246,23 @@ impl StoreArgs {
 
     /// Opens the store these arguments name.
     pub async fn open(&self) -> CliResult<Arc<dyn Store>> {
-        open_store(self.database.as_deref(), &self.data_dir()).await
+        let mut pool = PoolOptions::default();
+        if let Some(n) = self.database_pool_size {
+            pool.max_connections = n.into();
+        }
+        open_store(self.database.as_deref(), &self.data_dir(), &pool).await
     }
 }
 
 /// Opens a PostgreSQL URL, a SQLite file path, or (None) the SQLite store of a data directory.
-pub async fn open_store(database: Option<&str>, data_dir: &Path) -> CliResult<Arc<dyn Store>> {
+pub async fn open_store(
+    database: Option<&str>,
+    data_dir: &Path,
+    pool: &PoolOptions,
+) -> CliResult<Arc<dyn Store>> {
     match database {
         Some(url) if is_postgres_url(url) => {
-            let store = PostgresStore::connect(url).await.map_err(|e| {
+            let store = PostgresStore::connect_with(url, pool).await.map_err(|e| {
                 CliError(format!(
                     "cannot open PostgreSQL database {}: {e}",
                     without_password(url)
@@ -279,42 +292,6 @@ pub async fn open_store(database: Option<&str>, data_dir: &Path) -> CliResult<Ar
             },
         )?)),
     }
-}
-
-/// `relto migrate`: the copy, then the proofs that it is whole (counts, audit chain).
-async fn migrate(from: &Path, to: &str) -> CliResult<()> {
-    if !from.is_file() {
-        return Err(CliError(format!(
-            "no SQLite hub at {} (give --data-dir or --from)",
-            from.display()
-        )));
-    }
-    if !is_postgres_url(to) {
-        return Err(CliError(
-            "--to must be a PostgreSQL URL (postgres://USER@HOST/DATABASE)".into(),
-        ));
-    }
-    let target = PostgresStore::connect(to).await.map_err(|e| {
-        CliError(format!(
-            "cannot open PostgreSQL database {}: {e}",
-            without_password(to)
-        ))
-    })?;
-    let copied = target
-        .copy_from_sqlite(from)
-        .await
-        .map_err(|e| CliError(format!("migration stopped, nothing committed: {e}")))?;
-    for (table, rows) in &copied {
-        println!("{table:<14} {rows:>10} rows");
-    }
-    let target: Arc<dyn Store> = Arc::new(target);
-    let records = audit_cmd::verify_store(target.as_ref()).await?;
-    println!(
-        "copied {} into {}; its audit chain of {records} records verifies",
-        from.display(),
-        without_password(to)
-    );
-    Ok(())
 }
 
 /// A database URL fit for messages: `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
@@ -418,7 +395,7 @@ fn main() -> ExitCode {
                         .unwrap_or_else(|| PathBuf::from("relto-data"))
                         .join("relto.db")
                 });
-                migrate(&from, &to).await.map(|_| ExitCode::SUCCESS)
+                migrate::run(&from, &to).await.map(|_| ExitCode::SUCCESS)
             }
             Command::Audit { command } => match command {
                 AuditCommand::Verify { store, checkpoints } => {
