@@ -7,6 +7,7 @@ pub mod auth;
 mod error;
 mod routes;
 mod serve;
+mod startup;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub use error::ApiError;
 pub use relto_hub::now_us;
 pub use routes::router;
 pub use serve::{load_tls, serve, Timeouts, TlsError};
+pub use startup::{Application, StartupError};
 
 /// What the operator configures about the served API.
 #[derive(Debug, Clone)]

@@ -6,13 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use relto_server::{AppState, ServerConfig};
+use relto_server::{Application, ServerConfig};
 use serde::Deserialize;
 
 use crate::{hub_identity, CliError, CliResult, StoreArgs};
-
-/// Status resources are kept this long (TAXII asks for at least 24 hours).
-const STATUS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -252,43 +249,18 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         contact: file.contact,
         insecure_http,
     };
-    let state = AppState::new(store.clone(), config)
-        .await
-        .map_err(CliError)?;
     let tls = match &tls_paths {
         Some((c, k)) => Some(relto_server::load_tls(c, k)?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
-    let bound = listener.local_addr()?;
-    if tls.is_none() && !bound.ip().is_loopback() && !insecure_http {
+    let app = Application::build(store, config, listen, tls).await?;
+    if !app.serves_tls() && !app.address().ip().is_loopback() && !insecure_http {
         tracing::warn!("listening on plain HTTP: credentials are accepted only from loopback; use --tls-cert/--tls-key");
     }
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("relto listening on {scheme}://{bound}");
+    println!("relto listening on {}", app.url());
     use std::io::Write;
     let _ = std::io::stdout().flush();
-
-    // Status resources outlive the TAXII minimum of 24 hours, then go.
-    let purge_store = store.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let before = relto_server::now_us() - STATUS_RETENTION.as_micros() as i64;
-            if let Err(e) = purge_store.purge_statuses(before).await {
-                tracing::warn!(error = %e, "could not purge old status resources");
-            }
-        }
-    });
-
-    let audit = state.audit.clone();
-    let timeouts = state.config.timeouts();
-    let app = relto_server::router(state);
-    relto_server::serve(listener, app, tls, timeouts, shutdown_signal()).await?;
-    audit.flush().await;
+    app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use relto_server::{AppState, ServerConfig};
+use relto_server::{Application, ServerConfig};
 use relto_store::conformance::{plan, COLLECTION, ROOT};
 use relto_store::{HubIdentity, Store};
 use relto_store_postgres::{fresh_database, PostgresStore, TestDatabaseGuard};
@@ -158,18 +158,14 @@ async fn serve_realm(
 
 /// A server over a store that already holds its realm: another node of the same hub.
 pub async fn serve_store(backing: Backing, store: Arc<dyn Store>, config: ServerConfig) -> TestApp {
-    let timeouts = config.timeouts();
-    let state = AppState::new(store.clone(), config).await.expect("state");
-    let audit = state.audit.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = Application::build(store.clone(), config, ([127, 0, 0, 1], 0).into(), None)
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = relto_server::router(state);
+        .expect("start");
+    let base = app.url();
+    let audit = app.audit();
     let server = tokio::spawn(async move {
-        let _ = relto_server::serve(listener, app, None, timeouts, std::future::pending()).await;
+        let _ = app.run_until_stopped(std::future::pending()).await;
     });
-    let base = format!("http://{addr}");
     TestApp {
         root: format!("{base}/{ROOT}/"),
         base,

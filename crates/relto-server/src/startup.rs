@@ -1,0 +1,119 @@
+//! Start-up, one way for `relto serve` and for every test: the application state over a store,
+//! the listener, the background upkeep, then the accept loop until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use relto_store::Store;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::{audit::Auditor, now_us, router, serve, AppState, ServerConfig, Timeouts};
+
+/// Status resources are kept this long (TAXII asks for at least 24 hours), then go.
+const STATUS_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+const STATUS_PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartupError {
+    /// The store did not answer what the state needs (the cursor key).
+    Store(String),
+    /// The address could not be bound.
+    Listen(SocketAddr, std::io::Error),
+}
+
+impl std::fmt::Display for StartupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartupError::Store(e) => f.write_str(e),
+            StartupError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+impl std::error::Error for StartupError {}
+
+/// A bound, ready server: `address` is known before it runs (port 0 picks one).
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Application {
+    pub async fn build(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        listen: SocketAddr,
+        tls: Option<TlsAcceptor>,
+    ) -> Result<Self, StartupError> {
+        let state = AppState::new(store, config)
+            .await
+            .map_err(StartupError::Store)?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| StartupError::Listen(listen, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Listen(listen, e))?;
+        Ok(Self {
+            listener,
+            address,
+            state,
+            tls,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `https://ADDR` or `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The audit writer, to wait for the records of requests served so far.
+    pub fn audit(&self) -> Auditor {
+        self.state.audit.clone()
+    }
+
+    /// Serves until `shutdown` completes, then writes out the pending audit records.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let store = self.state.store.clone();
+        let purge = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(STATUS_PURGE_EVERY);
+            loop {
+                tick.tick().await;
+                let before = now_us() - STATUS_RETENTION.as_micros() as i64;
+                if let Err(e) = store.purge_statuses(before).await {
+                    tracing::warn!(error = %e, "could not purge old status resources");
+                }
+            }
+        });
+        let audit = self.state.audit.clone();
+        let timeouts: Timeouts = self.state.config.timeouts();
+        let served = serve(
+            self.listener,
+            router(self.state),
+            self.tls,
+            timeouts,
+            shutdown,
+        )
+        .await;
+        purge.abort();
+        audit.flush().await;
+        served
+    }
+}
