@@ -1,7 +1,7 @@
 //! Audit records of the hub's operations: built here, once, for every way in; the caller
 //! appends them (the server through its queue, the CLI directly).
 
-use relto_store::audit::AuditEvent;
+use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome};
 use relto_store::Page;
 
 use crate::release::Redactions;
@@ -15,7 +15,7 @@ pub fn now_us() -> i64 {
 }
 
 /// An event stamped now.
-pub fn event(kind: &str, actor: &str, organization: &str, source: &str) -> AuditEvent {
+pub fn event(kind: AuditKind, actor: &str, organization: &str, source: &str) -> AuditEvent {
     AuditEvent {
         ts_us: now_us(),
         kind: kind.into(),
@@ -35,25 +35,26 @@ pub fn release_events(
     page: &Page,
     r: &Redactions,
 ) -> Vec<AuditEvent> {
-    let stamped = |o: &relto_store::StoredObject, outcome: &str, detail: String| AuditEvent {
-        kind: "object.release".into(),
-        object_id: o.stix_id.clone(),
-        object_version: relto_stix::timestamp::format_micros(o.version),
-        outcome: outcome.into(),
-        detail,
-        ..base.clone()
-    };
+    let stamped =
+        |o: &relto_store::StoredObject, outcome: AuditOutcome, detail: String| AuditEvent {
+            kind: AuditKind::ObjectRelease.into(),
+            object_id: o.stix_id.clone(),
+            object_version: relto_stix::timestamp::format_micros(o.version),
+            outcome: outcome.into(),
+            detail,
+            ..base.clone()
+        };
     let served = page.items.iter().map(|o| match r.redacted.get(&o.row) {
         Some(removed) => stamped(
             o,
-            "redact",
+            AuditOutcome::Redact,
             format!("{path}; removed {}", removed.join(", ")),
         ),
-        None => stamped(o, "allow", path.to_string()),
+        None => stamped(o, AuditOutcome::Allow, path.to_string()),
     });
     let withheld = r
         .dropped
         .iter()
-        .map(|(o, why)| stamped(o, "deny", format!("{path}; {why}")));
+        .map(|(o, why)| stamped(o, AuditOutcome::Deny, format!("{path}; {why}")));
     served.chain(withheld).collect()
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::release::{release_facts, write_rules, ReleaseView};
 use relto_stix::timestamp::format_micros;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// Who posts: an account (the write rules apply), or the operator importing for the hub's own
 /// organization.
@@ -290,12 +291,12 @@ pub fn write_events(base: &AuditEvent, written: &[Written]) -> Vec<AuditEvent> {
         .iter()
         .map(|w| {
             let (outcome, detail) = match &w.outcome {
-                Outcome::Added => ("ok", String::new()),
-                Outcome::Duplicate => ("duplicate", DUPLICATE.to_string()),
-                Outcome::Rejected(why) => ("rejected", why.clone()),
+                Outcome::Added => (AuditOutcome::Ok, String::new()),
+                Outcome::Duplicate => (AuditOutcome::Duplicate, DUPLICATE.to_string()),
+                Outcome::Rejected(why) => (AuditOutcome::Rejected, why.clone()),
             };
             AuditEvent {
-                kind: "object.write".into(),
+                kind: AuditKind::ObjectWrite.into(),
                 object_id: w.id.clone().unwrap_or_default(),
                 object_version: w.version.clone().unwrap_or_default(),
                 outcome: outcome.into(),

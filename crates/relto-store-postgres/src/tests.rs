@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 use relto_store::conformance::{self, Rng};
 
 async fn test_db() -> Option<(String, TestDatabaseGuard)> {
@@ -39,13 +40,13 @@ fn now_us() -> i64 {
 fn event(n: i64, actor: &str) -> audit::AuditEvent {
     audit::AuditEvent {
         ts_us: n,
-        kind: "object.release".into(),
+        kind: AuditKind::ObjectRelease.into(),
         actor: actor.into(),
         organization: "kor-nis".into(),
         source: "127.0.0.1".into(),
         object_id: format!("indicator--{n}"),
         object_version: String::new(),
-        outcome: "allow".into(),
+        outcome: AuditOutcome::Allow.into(),
         detail: String::new(),
     }
 }

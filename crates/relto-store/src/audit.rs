@@ -5,13 +5,97 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// What happened (before it is chained).
+/// Declares a closed vocabulary of audit words: the enum, its stored text and its parse.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The text records carry.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "'{s}' is not one of {}",
+                        [$($text,)+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What a record is about. Records are written with these; records read back keep the
+    /// text stored, since verification must judge a record whatever its text says.
+    AuditKind {
+        AuthFailure = "auth.failure",
+        AuthThrottled = "auth.throttled",
+        ObjectWrite = "object.write",
+        ObjectRelease = "object.release",
+        ObjectDelete = "object.delete",
+        RealmApply = "realm.apply",
+        TokenCreate = "token.create",
+        TokenRevoke = "token.revoke",
+        AccountCreate = "account.create",
+        ReleasePreview = "release.preview",
+    }
+}
+
+vocabulary! {
+    /// How it ended.
+    AuditOutcome {
+        /// Served whole, served redacted, withheld (object.release).
+        Allow = "allow",
+        Redact = "redact",
+        Deny = "deny",
+        /// Done; refused (not entitled); an object added again; an object refused.
+        Ok = "ok",
+        Refused = "refused",
+        Duplicate = "duplicate",
+        Rejected = "rejected",
+        /// A login that failed; an operation that found nothing to do.
+        Failure = "failure",
+        Nothing = "none",
+    }
+}
+
+/// What happened (before it is chained). `kind` and `outcome` hold an [`AuditKind`] and an
+/// [`AuditOutcome`] as text: the chain hashes the text stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// When, in µs since the Unix epoch.
     pub ts_us: i64,
-    /// `auth.failure`, `object.write`, `object.release`, `object.delete`, `realm.apply`,
-    /// `token.create`, `account.create`.
+    /// An [`AuditKind`].
     pub kind: String,
     /// The account that acted ("" when unknown, e.g. a failed login's claimed name).
     pub actor: String,
@@ -20,7 +104,7 @@ pub struct AuditEvent {
     pub source: String,
     pub object_id: String,
     pub object_version: String,
-    /// `allow`, `redact`, `deny`; `ok`, `refused`, `invalid`, `duplicate`; `failure`.
+    /// An [`AuditOutcome`].
     pub outcome: String,
     /// The reason, the removed properties, or what changed.
     pub detail: String,
@@ -220,13 +304,13 @@ mod tests {
     fn event(n: i64) -> AuditEvent {
         AuditEvent {
             ts_us: n,
-            kind: "object.release".into(),
+            kind: AuditKind::ObjectRelease.into(),
             actor: "bnd-reader".into(),
             organization: "deu-bnd".into(),
             source: "127.0.0.1".into(),
             object_id: format!("report--{n}"),
             object_version: "2024-01-01T00:00:00.000Z".into(),
-            outcome: "allow".into(),
+            outcome: AuditOutcome::Allow.into(),
             detail: String::new(),
         }
     }
@@ -282,7 +366,7 @@ mod tests {
         for i in 0..8 {
             // Edit a field.
             let mut edited = c.clone();
-            edited[i].event.outcome = "deny".into();
+            edited[i].event.outcome = AuditOutcome::Deny.into();
             assert_eq!(verify_chain(&edited, &[]).unwrap_err().seq, i as i64 + 1);
             // Edit and recompute its own hash: the next record no longer follows.
             let mut rehashed = c.clone();
@@ -324,7 +408,7 @@ mod tests {
         for (i, r) in c.iter().enumerate() {
             let mut e = r.event.clone();
             if i == 3 {
-                e.outcome = "deny".into();
+                e.outcome = AuditOutcome::Deny.into();
             }
             let last = rebuilt.last().map(|r| (r.seq, r.hash.as_str()));
             rebuilt.push(chain(last, e));

@@ -3,6 +3,7 @@
 //! Built only with the `testing` feature, for tests.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+use crate::audit::{AuditKind, AuditOutcome};
 use crate::*;
 use relto_taxii::{Cursor, VersionFilter};
 
@@ -812,13 +813,13 @@ async fn release_predicate(store: &dyn Store) {
 async fn audit_chain(store: &dyn Store) {
     let event = |n: i64| audit::AuditEvent {
         ts_us: n,
-        kind: "object.release".into(),
+        kind: AuditKind::ObjectRelease.into(),
         actor: "nis-analyst".into(),
         organization: "kor-nis".into(),
         source: "127.0.0.1".into(),
         object_id: format!("indicator--{n}"),
         object_version: String::new(),
-        outcome: "allow".into(),
+        outcome: AuditOutcome::Allow.into(),
         detail: String::new(),
     };
     store

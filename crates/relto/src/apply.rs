@@ -9,6 +9,7 @@ use relto_store::Store;
 use relto_store::{ApiRoot, NewToken, Organization, PlannedAccount, PlannedCollection, RealmPlan};
 
 use crate::{CliError, CliResult, StoreArgs};
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// Least length of a token given through `token_env` (a guessable token is no secret).
 const MIN_TOKEN_LEN: usize = 32;
@@ -135,8 +136,8 @@ pub async fn apply(store_args: &StoreArgs, file: &Path) -> CliResult<()> {
         ))
     })?;
     let s = store.apply_realm(&plan).await?;
-    let mut e = crate::audit_cmd::cli_event("realm.apply", "", "");
-    e.outcome = "ok".into();
+    let mut e = crate::audit_cmd::cli_event(AuditKind::RealmApply, "", "");
+    e.outcome = AuditOutcome::Ok.into();
     e.detail = format!(
         "{}: {} created, {} updated, {} unchanged, {} disabled",
         file.display(),
@@ -175,8 +176,8 @@ pub async fn create_token(
             expires_us: expires_days.map(|d| now + i64::from(d) * 86_400_000_000),
         })
         .await?;
-    let mut e = crate::audit_cmd::cli_event("token.create", account, "");
-    e.outcome = "ok".into();
+    let mut e = crate::audit_cmd::cli_event(AuditKind::TokenCreate, account, "");
+    e.outcome = AuditOutcome::Ok.into();
     e.detail = format!("label {label}");
     store.append_audit(vec![e]).await?;
     println!("{token}");
@@ -217,8 +218,13 @@ pub async fn revoke_tokens(
         return Err(CliError(format!("no enabled account named '{account}'")));
     }
     let n = store.revoke_tokens(account, sha.as_ref()).await?;
-    let mut e = crate::audit_cmd::cli_event("token.revoke", account, "");
-    e.outcome = if n > 0 { "ok" } else { "none" }.into();
+    let mut e = crate::audit_cmd::cli_event(AuditKind::TokenRevoke, account, "");
+    e.outcome = if n > 0 {
+        AuditOutcome::Ok
+    } else {
+        AuditOutcome::Nothing
+    }
+    .into();
     e.detail = format!(
         "{n} revoked ({})",
         if sha.is_some() { "one token" } else { "all" }

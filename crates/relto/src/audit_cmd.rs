@@ -8,6 +8,7 @@ use relto_store::audit::{AuditEvent, AuditRecord, ChainVerifier, Checkpoint};
 use relto_store::Store;
 
 use crate::{CliError, CliResult, StoreArgs};
+use relto_store::audit::AuditKind;
 
 const PAGE: usize = 10_000;
 
@@ -141,7 +142,9 @@ pub async fn ledger(store_args: &StoreArgs, object: &str) -> CliResult<()> {
     )?;
     for_each_record(store.as_ref(), |r| {
         let e = &r.event;
-        if e.object_id == object && (e.kind == "object.release" || e.kind == "object.write") {
+        if e.object_id == object
+            && (e.kind == AuditKind::ObjectRelease || e.kind == AuditKind::ObjectWrite)
+        {
             writeln!(
                 out,
                 "{:<27} {:<14} {:<20} {:<24} {:<7} {}{}",
@@ -150,7 +153,7 @@ pub async fn ledger(store_args: &StoreArgs, object: &str) -> CliResult<()> {
                 e.actor,
                 e.object_version,
                 e.outcome,
-                if e.kind == "object.write" {
+                if e.kind == AuditKind::ObjectWrite {
                     "write; "
                 } else {
                     ""
@@ -187,7 +190,7 @@ pub async fn checkpoint(store_args: &StoreArgs) -> CliResult<()> {
 }
 
 /// An event the command line records about itself (source `cli`).
-pub fn cli_event(kind: &str, actor: &str, organization: &str) -> AuditEvent {
+pub fn cli_event(kind: AuditKind, actor: &str, organization: &str) -> AuditEvent {
     AuditEvent {
         ts_us: relto_server::now_us(),
         kind: kind.into(),

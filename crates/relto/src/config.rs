@@ -10,6 +10,7 @@ use relto_server::{Application, ServerConfig};
 use serde::Deserialize;
 
 use crate::{hub_identity, CliError, CliResult, StoreArgs};
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -185,8 +186,8 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
     };
     if created {
         tracing::info!("created account 'admin'");
-        let mut e = crate::audit_cmd::cli_event("account.create", "admin", "hub");
-        e.outcome = "ok".into();
+        let mut e = crate::audit_cmd::cli_event(AuditKind::AccountCreate, "admin", "hub");
+        e.outcome = AuditOutcome::Ok.into();
         e.detail = "first start".into();
         store.append_audit(vec![e]).await?;
     }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::progress::Progress;
 use crate::{CliError, CliResult, StoreArgs};
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 const IMPORT_BATCH: usize = 1000;
 const EXPORT_PAGE: usize = 1000;
@@ -156,7 +157,7 @@ pub async fn import(
         Some(p) => (p.name.as_str(), p.organization.slug.as_str()),
         None => ("operator", operator_org.as_str()),
     };
-    let base = crate::audit_cmd::cli_event("object.write", actor, org);
+    let base = crate::audit_cmd::cli_event(AuditKind::ObjectWrite, actor, org);
     store.append_audit(write_events(&base, &written)).await?;
     let (mut added, mut duplicates) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
@@ -239,7 +240,7 @@ pub async fn export(
             Some(a) => (a.name.as_str(), a.organization.slug.as_str()),
             None => ("operator", ""),
         };
-        let base = crate::audit_cmd::cli_event("object.release", actor, org);
+        let base = crate::audit_cmd::cli_event(AuditKind::ObjectRelease, actor, org);
         let path = if reader.is_some() {
             "export"
         } else {
@@ -331,9 +332,9 @@ pub async fn release_preview(
     let (_, preview) = relto_hub::release::preview_object(store.as_ref(), &view, coll.pk, object)
         .await?
         .ok_or_else(|| CliError(format!("no object '{object}' in '{}'", coll.title)))?;
-    let mut e = crate::audit_cmd::cli_event("release.preview", "operator", "");
+    let mut e = crate::audit_cmd::cli_event(AuditKind::ReleasePreview, "operator", "");
     e.object_id = object.to_string();
-    e.outcome = "ok".into();
+    e.outcome = AuditOutcome::Ok.into();
     e.detail = format!("collection {}", coll.id);
     store.append_audit(vec![e]).await?;
     let text = serde_json::to_string_pretty(&preview).unwrap_or_else(|_| preview.to_string());

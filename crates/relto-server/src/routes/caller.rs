@@ -1,6 +1,7 @@
 //! Who calls: authentication, throttling of failed attempts, the TAXII Accept header.
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// An authenticated caller whose `Accept` admits TAXII 2.1.
 pub struct Caller(pub Principal);
@@ -30,12 +31,12 @@ impl FromRequestParts<AppState> for Caller {
                 if parts.headers.contains_key(header::AUTHORIZATION) {
                     st.auth.note_failure(&keys);
                     let mut ev = event(
-                        "auth.failure",
+                        AuditKind::AuthFailure,
                         claimed.as_deref().unwrap_or(""),
                         "",
                         &source,
                     );
-                    ev.outcome = "failure".into();
+                    ev.outcome = AuditOutcome::Failure.into();
                     ev.detail = e.0.description.clone().unwrap_or_default();
                     st.audit.record(ev).await;
                 }
@@ -75,8 +76,8 @@ pub(super) async fn refuse_if_throttled(
     if !st.auth.throttled(keys) {
         return Ok(());
     }
-    let mut ev = event("auth.throttled", claimed, "", source);
-    ev.outcome = "refused".into();
+    let mut ev = event(AuditKind::AuthThrottled, claimed, "", source);
+    ev.outcome = AuditOutcome::Refused.into();
     ev.detail = "too many failed authentications from this address".into();
     st.audit.record(ev).await;
     Err(ApiError(TaxiiError::too_many_requests(

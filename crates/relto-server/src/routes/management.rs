@@ -1,6 +1,7 @@
 //! POST /management/auth: a session token for a user name and password.
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 #[derive(serde::Deserialize)]
 struct AuthRequest {
@@ -38,8 +39,8 @@ pub(super) async fn management_auth(
         Ok(a) => a,
         Err(e) => {
             st.auth.note_failure(&keys);
-            let mut ev = event("auth.failure", &body.username, "", &source);
-            ev.outcome = "failure".into();
+            let mut ev = event(AuditKind::AuthFailure, &body.username, "", &source);
+            ev.outcome = AuditOutcome::Failure.into();
             ev.detail = "POST /management/auth: wrong user name or password".into();
             st.audit.record(ev).await;
             return Err(e);
@@ -57,12 +58,12 @@ pub(super) async fn management_auth(
         })
         .await?;
     let mut ev = event(
-        "token.create",
+        AuditKind::TokenCreate,
         &account.name,
         &account.organization.slug,
         &source,
     );
-    ev.outcome = "ok".into();
+    ev.outcome = AuditOutcome::Ok.into();
     ev.detail = "session token, 24 hours".into();
     st.audit.record(ev).await;
     let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();

@@ -1,6 +1,7 @@
 //! Objects (§5.3-§5.8): a page, one object, posting an envelope, deleting an object.
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 pub(super) async fn get_objects(
     State(st): State<AppState>,
@@ -83,13 +84,13 @@ pub(super) async fn delete_object(
         return Err(no_object(&oid));
     }
     let mut e = event(
-        "object.delete",
+        AuditKind::ObjectDelete,
         &p.account.name,
         &p.account.organization.slug,
         &p.source,
     );
     e.object_id = oid.clone();
-    e.outcome = "ok".into();
+    e.outcome = AuditOutcome::Ok.into();
     e.detail = format!("{n} version(s)");
     st.audit.record(e).await;
     Ok(taxii(StatusCode::OK, String::new(), &[]))
@@ -145,7 +146,7 @@ pub(super) async fn add_objects(
         )
         .await?;
     let base = event(
-        "object.write",
+        AuditKind::ObjectWrite,
         &p.account.name,
         &p.account.organization.slug,
         &p.source,

@@ -2,6 +2,7 @@
 //! (through the hub's one read path), with its TAXII envelope head and date headers.
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// The parsed filters of a paged request, with its page size and position.
 pub(super) struct Paging {
@@ -62,7 +63,7 @@ pub(super) async fn audit_release(
     r: &Redactions,
 ) {
     let base = event(
-        "object.release",
+        AuditKind::ObjectRelease,
         &p.account.name,
         &p.account.organization.slug,
         &p.source,
@@ -174,14 +175,14 @@ pub(super) async fn audit_hidden(
     q.with_raw = false;
     if let Some(o) = st.store.query_objects(&q).await?.items.first() {
         let mut e = event(
-            "object.release",
+            AuditKind::ObjectRelease,
             &p.account.name,
             &p.account.organization.slug,
             &p.source,
         );
         e.object_id = o.stix_id.clone();
         e.object_version = format_micros(o.version);
-        e.outcome = "deny".into();
+        e.outcome = AuditOutcome::Deny.into();
         e.detail = format!("{path}; not releasable to this reader");
         st.audit.record(e).await;
     }

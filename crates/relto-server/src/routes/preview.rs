@@ -1,6 +1,7 @@
 //! The release preview of one object, for the originator's releasing officers.
 
 use super::*;
+use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// GET …/objects/{id}/release-preview/: for releasing officers (and the originator), what
 /// every organization and community of the realm would receive of the object.
@@ -28,13 +29,18 @@ pub(super) async fn release_preview(
         || (p.account.has_role(relto_policy::Role::Releaser)
             && p.account.organization.slug == originator);
     let mut e = event(
-        "release.preview",
+        AuditKind::ReleasePreview,
         &p.account.name,
         &p.account.organization.slug,
         &p.source,
     );
     e.object_id = oid.clone();
-    e.outcome = if allowed { "ok" } else { "refused" }.into();
+    e.outcome = if allowed {
+        AuditOutcome::Ok
+    } else {
+        AuditOutcome::Refused
+    }
+    .into();
     e.detail = format!("collection {}", a.coll.id);
     st.audit.record(e).await;
     if !allowed {
