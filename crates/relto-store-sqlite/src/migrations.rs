@@ -198,6 +198,35 @@ WHERE type = 'observed-data' AND json_type(raw, '$.object_refs') = 'array';
 INSERT OR IGNORE INTO unresolved_refs SELECT collection, ref FROM object_refs WHERE label_set = -1;
 INSERT OR IGNORE INTO unresolved_refs SELECT collection, ref_a FROM objects WHERE a_label_set = -1;
 "#,
+    r#"
+-- A row's object_refs entries' facts, also as one text on the row ("idx,label_set,
+-- a_label_set,b_label_set,originator,a_originator,b_originator" per entry, ';' between), so a
+-- reader's page learns which entries it does not see from the row itself instead of visiting
+-- every entry per row (measured at 100,000 objects: a partner's page of 100 reports spent
+-- 110 µs of its 250 µs statement there). Triggers keep it equal to the entries, whichever
+-- write changes them.
+ALTER TABLE objects ADD COLUMN refs_facts TEXT;
+CREATE TRIGGER object_refs_facts_insert AFTER INSERT ON object_refs
+BEGIN UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
+    r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
+    r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
+    FROM object_refs r WHERE r.row = NEW.row ORDER BY r.idx)) WHERE row = NEW.row; END;
+CREATE TRIGGER object_refs_facts_update AFTER UPDATE ON object_refs
+BEGIN UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
+    r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
+    r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
+    FROM object_refs r WHERE r.row = NEW.row ORDER BY r.idx)) WHERE row = NEW.row; END;
+CREATE TRIGGER object_refs_facts_delete AFTER DELETE ON object_refs
+BEGIN UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
+    r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
+    r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
+    FROM object_refs r WHERE r.row = OLD.row ORDER BY r.idx)) WHERE row = OLD.row; END;
+UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
+    r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
+    r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
+    FROM object_refs r WHERE r.row = objects.row ORDER BY r.idx))
+WHERE has_object_refs = 1;
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to
@@ -288,6 +317,22 @@ mod tests {
                 .collect::<Result<Vec<_>, _>>()
             })
             .expect("refs");
+        // The entries' facts on each row are the entries' facts.
+        let (differ, kept): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*) FILTER (WHERE coalesce(refs_facts, '') <> coalesce((
+                     SELECT group_concat(f, ';') FROM (SELECT r.idx || ',' || r.label_set || ',' ||
+                       r.a_label_set || ',' || r.b_label_set || ',' || r.originator || ',' ||
+                       r.a_originator || ',' || r.b_originator AS f
+                     FROM object_refs r WHERE r.row = o.row ORDER BY r.idx)), '')),
+                        count(refs_facts)
+                 FROM objects o",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("refs facts");
+        assert_eq!(differ, 0, "rows whose refs_facts are not their entries'");
+        assert!(kept > 0 || refs.is_empty());
         let unresolved = conn
             .prepare("SELECT collection || ' ' || id FROM unresolved_refs ORDER BY 1")
             .and_then(|mut s| {

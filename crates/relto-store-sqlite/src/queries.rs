@@ -189,15 +189,12 @@ pub(crate) fn run_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page>
 pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<Page> {
     let raw = if q.with_raw { "o.raw" } else { "''" };
     let reader = q.reader.as_ref().map(ReaderFilterArgs::new);
-    // With a reader, each row's object_refs entries the reader does not see, as "0,3" (not
-    // for its own organization's rows, which are served as stored).
-    let hidden = match &reader {
-        Some(f) => format!(
-            "CASE WHEN o.has_object_refs = 1 AND o.originator <> ? THEN (SELECT group_concat(r.idx) \
-             FROM object_refs r WHERE r.row = o.row AND NOT {}) END",
-            sql_sees_ref("r", f)
-        ),
-        None => "NULL".into(),
+    // With a reader, the facts of each row's object_refs entries (not for its own
+    // organization's rows, which are served as stored): which entries it does not see is
+    // worked out from them below.
+    let refs_facts = match &reader {
+        Some(_) => "CASE WHEN o.has_object_refs = 1 AND o.originator <> ? THEN o.refs_facts END",
+        None => "NULL",
     };
     // Name the index where the planner, knowing no statistics, could pick a full ordered scan
     // of the collection instead of a short range: ids and a single type select few rows.
@@ -210,13 +207,11 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
     };
     let mut sql = format!(
         "SELECT o.row, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator, \
-         {hidden} FROM objects o{index} WHERE o.collection = ?"
+         {refs_facts} FROM objects o{index} WHERE o.collection = ?"
     );
     let mut args: Vec<&dyn ToSql> = Vec::new();
     if let Some(f) = &reader {
-        for _ in 0..hidden.matches('?').count() {
-            args.push(&f.organization);
-        }
+        args.push(&f.organization);
     }
     args.push(&q.collection);
     if let Some(f) = &reader {
@@ -261,17 +256,19 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
     let more = rows.len() > q.limit;
     rows.truncate(q.limit);
     let mut hidden_refs = Vec::new();
-    for (o, hidden) in &rows {
-        let Some(list) = hidden else { continue };
-        let start = hidden_refs.len();
-        for index in list.split(',').filter(|i| !i.is_empty()) {
-            let index = index
-                .parse()
-                .map_err(|_| StoreError::Internal(format!("object_refs position '{index}'")))?;
-            hidden_refs.push(HiddenRef { row: o.row, index });
+    if let Some(filter) = &q.reader {
+        let mut positions = Vec::new();
+        for (o, facts) in &rows {
+            let Some(facts) = facts else { continue };
+            positions.clear();
+            rows::hidden_positions(facts, filter, &mut positions).map_err(StoreError::Internal)?;
+            positions.sort_unstable();
+            hidden_refs.extend(
+                positions
+                    .iter()
+                    .map(|&index| HiddenRef { row: o.row, index }),
+            );
         }
-        // group_concat keeps no order.
-        hidden_refs[start..].sort_unstable();
     }
     Ok(Page {
         items: rows.into_iter().map(|(o, _)| o).collect(),

@@ -85,3 +85,82 @@ pub fn tally(summary: &mut ApplySummary, existed: bool, changed: u64) {
         (true, _) => summary.updated += 1,
     }
 }
+
+/// The positions of a row's object_refs entries that `reader` does not see, from the entries'
+/// facts kept as one text on the row ("idx,label_set,a_label_set,b_label_set,originator,
+/// a_originator,b_originator" per entry, ';' between). An entry is seen when the object it
+/// names is the reader organization's, or the reader passes its label set and stands on each
+/// of its endpoints (absent: label set 0, the reader organization's, or passing): the rule
+/// the stores' SQL applies to the entries themselves. Label set -1 (not in the collection)
+/// passes no reader.
+pub fn hidden_positions(
+    facts: &str,
+    reader: &crate::ReaderFilter,
+    out: &mut Vec<usize>,
+) -> Result<(), String> {
+    let passes = |set: i64| set > 0 && reader.label_sets.contains(&set);
+    let own = |originator: &[u8]| originator == reader.organization.as_bytes();
+    let stands = |set: i64, originator: &[u8]| set == 0 || own(originator) || passes(set);
+    // One pass over the bytes (this runs for every row of a reader's page): four integers
+    // and three texts per entry, fields split by ',' and entries by ';'.
+    for entry in facts.as_bytes().split(|&c| c == b';') {
+        if entry.is_empty() {
+            continue;
+        }
+        let bad = || format!("object_refs facts '{}'", String::from_utf8_lossy(entry));
+        let mut fields = entry.splitn(7, |&c| c == b',');
+        let mut int = || -> Result<i64, String> {
+            let f = fields.next().filter(|f| !f.is_empty()).ok_or_else(bad)?;
+            let (negative, digits) = match f.split_first() {
+                Some((b'-', rest)) => (true, rest),
+                _ => (false, f),
+            };
+            let mut n: i64 = 0;
+            for &d in digits {
+                if !d.is_ascii_digit() || n > i64::MAX / 10 - 10 {
+                    return Err(bad());
+                }
+                n = n * 10 + i64::from(d - b'0');
+            }
+            Ok(if negative { -n } else { n })
+        };
+        let (idx, set, a_set, b_set) = (int()?, int()?, int()?, int()?);
+        let mut text = || fields.next().ok_or_else(bad);
+        let (originator, a_originator, b_originator) = (text()?, text()?, text()?);
+        let seen = own(originator)
+            || (passes(set) && stands(a_set, a_originator) && stands(b_set, b_originator));
+        if !seen {
+            out.push(usize::try_from(idx).map_err(|_| bad())?);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_positions_follow_the_entry_rule() {
+        let reader = crate::ReaderFilter {
+            organization: "deu-bnd".into(),
+            label_sets: vec![1, 2],
+        };
+        let facts = [
+            "0,2,0,0,kor-nis,,",               // passes, no endpoints: seen
+            "1,3,0,0,kor-nis,,",               // label set 3 failed: hidden
+            "2,3,0,0,deu-bnd,,",               // the reader's own: seen
+            "3,2,3,2,kor-nis,kor-nis,kor-nis", // stands on a failed endpoint: hidden
+            "4,2,3,2,kor-nis,deu-bnd,kor-nis", // that endpoint is the reader's own: seen
+            "5,-1,0,0,,,",                     // not in the collection: hidden
+            "6,2,2,-1,kor-nis,kor-nis,",       // an endpoint not in the collection: hidden
+        ]
+        .join(";");
+        let mut out = Vec::new();
+        hidden_positions(&facts, &reader, &mut out).expect("facts");
+        assert_eq!(out, vec![1, 3, 5, 6]);
+        for bad in ["0,2,0", "0,x,0,0,a,b,c", "-1,3,0,0,,,", "0,,0,0,,,"] {
+            assert!(hidden_positions(bad, &reader, &mut out).is_err(), "{bad}");
+        }
+    }
+}
