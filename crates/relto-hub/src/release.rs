@@ -282,8 +282,9 @@ pub async fn redact_page(
         match r {
             Release::Whole => {}
             Release::Redacted(copy, selectors) => {
-                page.items[i].raw = copy.to_string();
-                out.redacted.insert(page.items[i].row, selectors.to_vec());
+                // Moved when this page made it and no cache holds it; copied otherwise.
+                page.items[i].raw = Arc::try_unwrap(copy).unwrap_or_else(|kept| (*kept).clone());
+                out.redacted.insert(page.items[i].row, selectors);
             }
             Release::Withheld(why) => drop.push((i, why.to_string())),
         }
@@ -403,7 +404,7 @@ fn release_of(
         .cloned()
         .collect();
     match release_copy(&o.raw, parsed.facts, &selectors, &failed, required) {
-        Ok(copy) => Release::Redacted(copy.into(), selectors.into()),
+        Ok(copy) => Release::Redacted(Arc::new(copy), selectors.into()),
         Err(why) => Release::Withheld(why.into()),
     }
 }
@@ -414,7 +415,7 @@ enum Release {
     /// The stored bytes.
     Whole,
     /// This copy, with these selectors removed.
-    Redacted(Arc<str>, Arc<[String]>),
+    Redacted(Arc<String>, Arc<[String]>),
     /// Nothing, for this reason.
     Withheld(Arc<str>),
 }
@@ -517,7 +518,7 @@ impl CopyMaps {
 #[must_use]
 #[derive(Debug, Default)]
 pub struct Redactions {
-    pub redacted: HashMap<i64, Vec<String>>,
+    pub redacted: HashMap<i64, Arc<[String]>>,
     pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 
@@ -665,7 +666,8 @@ async fn decision_for(
         return Ok(Decision::Deny(why));
     }
     Ok(match r.redacted.into_values().next() {
-        Some(mut removed) => {
+        Some(removed) => {
+            let mut removed = removed.to_vec();
             removed.sort();
             Decision::Redact(removed)
         }
@@ -782,7 +784,7 @@ mod tests {
     }
 
     fn copy(text: &str) -> Release {
-        Release::Redacted(text.into(), vec!["object_refs.[0]".to_string()].into())
+        Release::Redacted(Arc::new(text.to_string()), vec!["object_refs.[0]".to_string()].into())
     }
 
     fn text(r: Option<Release>) -> Option<String> {

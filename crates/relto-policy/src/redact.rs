@@ -124,15 +124,14 @@ pub fn redact_raw(
         .iter()
         .find(|(k, _)| *k == "type")
         .and_then(|(_, v)| serde_json::from_str::<&str>(v).ok())
-        .unwrap_or("")
-        .to_string();
+        .unwrap_or("");
     let mut out = String::with_capacity(raw.len());
     out.push('{');
     let mut first = true;
     for (key, value) in &fields {
         let mut kept_list = None;
         if drop_keys.contains(key) {
-            if required(&ty, key) {
+            if required(ty, key) {
                 return Err(format!("required property {key} would be removed"));
             }
             continue;
@@ -151,7 +150,7 @@ pub fn redact_raw(
                     .map(|(_, v)| *v)
                     .collect();
                 if kept.is_empty() {
-                    if required(&ty, key) {
+                    if required(ty, key) {
                         return Err(format!("required property {key} would be removed"));
                     }
                     continue;
@@ -338,7 +337,7 @@ fn top_level(raw: &str) -> Option<Vec<(&str, &str)>> {
         return None;
     }
     at = skip_ws(b, at + 1);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     if b.get(at) == Some(&b'}') {
         return (skip_ws(b, at + 1) == b.len()).then_some(out);
     }
@@ -371,7 +370,7 @@ fn list_items(list: &str) -> Option<Vec<&str>> {
         return None;
     }
     let mut at = skip_ws(b, 1);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     if b.get(at) == Some(&b']') {
         return Some(out);
     }
@@ -404,7 +403,7 @@ fn string_end(b: &[u8], at: usize) -> Option<usize> {
     }
     let mut from = at + 1;
     loop {
-        let k = from + memchr::memchr2(b'"', b'\\', b.get(from..)?)?;
+        let k = from + crate::refs::quote_or_backslash(b.get(from..)?)?;
         if b[k] == b'"' {
             return Some(k + 1);
         }

@@ -171,6 +171,19 @@ impl TextFacts {
 /// it is at, so that only the type's own top-level references count as held. A `\u` escape
 /// could spell any key, so it makes every fact true; a string with another escape (`\"`)
 /// that ends like a reference counts as one.
+/// The position of the first `"` or `\\` in `bytes`. Most strings of an object are short
+/// (keys, ids, timestamps): they are looked at byte by byte, since memchr's set-up costs more
+/// than such a string's scan; longer text goes to memchr.
+pub(crate) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const SHORT: usize = 64;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    match head.iter().position(|&c| c == b'"' || c == b'\\') {
+        Some(k) => Some(k),
+        None if bytes.len() <= SHORT => None,
+        None => memchr::memchr2(b'"', b'\\', &bytes[SHORT..]).map(|k| k + SHORT),
+    }
+}
+
 pub fn text_facts(object_type: &str, raw: &str) -> TextFacts {
     let bytes = raw.as_bytes();
     let held = |text: &[u8]| {
@@ -192,7 +205,7 @@ pub fn text_facts(object_type: &str, raw: &str) -> TextFacts {
                 let mut escaped = false;
                 let mut from = start;
                 let end = loop {
-                    let Some(k) = memchr::memchr2(b'"', b'\\', &bytes[from..]) else {
+                    let Some(k) = quote_or_backslash(&bytes[from..]) else {
                         return TextFacts::ALL;
                     };
                     let at = from + k;
@@ -232,6 +245,23 @@ pub fn text_facts(object_type: &str, raw: &str) -> TextFacts {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn quotes_and_backslashes_are_found_in_short_and_long_text() {
+        for len in [0, 1, 63, 64, 65, 200] {
+            for at in [0, 31, 62, 63, 64, 65, 199] {
+                if at >= len {
+                    continue;
+                }
+                for mark in [b'"', b'\\'] {
+                    let mut text = vec![b'x'; len];
+                    text[at] = mark;
+                    assert_eq!(quote_or_backslash(&text), Some(at), "{len} {at}");
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![b'x'; len]), None, "{len}");
+        }
+    }
 
     fn selectors(v: &Value) -> Vec<String> {
         prunable_refs(v)
