@@ -2,6 +2,7 @@
 //! into every store query), the redaction of each served page, the write rules, and the
 //! release preview. The decision itself is `relto_policy::ReleasePolicy::decide`.
 
+use relto_policy::PolicyError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -311,7 +312,7 @@ struct Parsed {
     /// What the scan of the text found.
     facts: TextFacts,
     granular: Vec<(String, Vec<String>)>,
-    prunable: Result<Vec<PrunableRef>, String>,
+    prunable: Result<Vec<PrunableRef>, PolicyError>,
 }
 
 impl Parsed {
@@ -339,7 +340,9 @@ impl Parsed {
                 Err(_) => Self {
                     facts,
                     granular: Vec::new(),
-                    prunable: Err("stored object could not be read for release".into()),
+                    prunable: Err(PolicyError::Copy(
+                        "stored object could not be read for release".into(),
+                    )),
                 },
             };
         }
@@ -353,7 +356,9 @@ impl Parsed {
             Err(_) => Self {
                 facts,
                 granular: Vec::new(),
-                prunable: Err("stored object could not be read for release".into()),
+                prunable: Err(PolicyError::Copy(
+                    "stored object could not be read for release".into(),
+                )),
             },
         }
     }
@@ -373,7 +378,7 @@ fn release_of(
 ) -> Release {
     let prunable = match parsed.prunable {
         Ok(p) => p,
-        Err(why) => return Release::Withheld(why.into()),
+        Err(why) => return Release::Withheld(why.to_string().into()),
     };
     let mut selectors =
         match view
@@ -405,7 +410,7 @@ fn release_of(
         .collect();
     match release_copy(&o.raw, parsed.facts, &selectors, &failed, required) {
         Ok(copy) => Release::Redacted(Arc::new(copy), selectors.into()),
-        Err(why) => Release::Withheld(why.into()),
+        Err(why) => Release::Withheld(why.to_string().into()),
     }
 }
 
@@ -784,7 +789,10 @@ mod tests {
     }
 
     fn copy(text: &str) -> Release {
-        Release::Redacted(Arc::new(text.to_string()), vec!["object_refs.[0]".to_string()].into())
+        Release::Redacted(
+            Arc::new(text.to_string()),
+            vec!["object_refs.[0]".to_string()].into(),
+        )
     }
 
     fn text(r: Option<Release>) -> Option<String> {

@@ -1,6 +1,7 @@
 //! The release decision of DESIGN §3: for one object and one reader, Allow, Redact (which
 //! properties) or Deny (why). Pure and fail-closed: anything unknown denies.
 
+use crate::PolicyError;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -137,7 +138,7 @@ impl ReleasePolicy {
     }
 
     /// The built-in rules plus the realm's.
-    pub fn from_rules(rules: &ReleaseRules) -> Result<Self, String> {
+    pub fn from_rules(rules: &ReleaseRules) -> Result<Self, PolicyError> {
         let mut p = Self::builtin();
         for policy in &rules.policies {
             p.add_policy(policy.clone());
@@ -146,10 +147,12 @@ impl ReleasePolicy {
             p.add_community(c.clone());
         }
         for (a, b) in &rules.equivalences {
-            let split = |s: &str| -> Result<(String, String), String> {
+            let split = |s: &str| -> Result<(String, String), PolicyError> {
                 s.split_once(':')
                     .map(|(p, l)| (p.to_string(), l.to_string()))
-                    .ok_or_else(|| format!("equivalence '{s}' is not POLICY:LEVEL"))
+                    .ok_or_else(|| {
+                        PolicyError::Rules(format!("equivalence '{s}' is not POLICY:LEVEL"))
+                    })
             };
             let (a, b) = (split(a)?, split(b)?);
             p.add_equivalence((&a.0, &a.1), (&b.0, &b.1))?;
@@ -179,10 +182,12 @@ impl ReleasePolicy {
     }
 
     /// Configures `a ≡ b`, each `POLICY:LEVEL`; both must be known.
-    pub fn add_equivalence(&mut self, a: (&str, &str), b: (&str, &str)) -> Result<(), String> {
+    pub fn add_equivalence(&mut self, a: (&str, &str), b: (&str, &str)) -> Result<(), PolicyError> {
         for (p, l) in [a, b] {
             if self.level_index(p, l).is_none() {
-                return Err(format!("equivalence names unknown level {p}:{l}"));
+                return Err(PolicyError::Rules(format!(
+                    "equivalence names unknown level {p}:{l}"
+                )));
             }
         }
         let a = (a.0.to_string(), a.1.to_string());

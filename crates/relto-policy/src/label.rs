@@ -150,7 +150,11 @@ pub enum Marking {
 
 /// Reads a marking-definition object. Ok(None) when `value` is not a marking-definition;
 /// Err when it carries the relto extension in a malformed way.
-pub fn parse_marking(value: &Value) -> Result<Option<(String, Marking)>, String> {
+pub fn parse_marking(value: &Value) -> Result<Option<(String, Marking)>, crate::PolicyError> {
+    read_marking(value).map_err(crate::PolicyError::Label)
+}
+
+fn read_marking(value: &Value) -> Result<Option<(String, Marking)>, String> {
     if value.get("type").and_then(Value::as_str) != Some("marking-definition") {
         return Ok(None);
     }

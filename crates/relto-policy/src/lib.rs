@@ -4,12 +4,15 @@
 #![forbid(unsafe_code)]
 
 pub mod decide;
+mod error;
 pub mod label;
 pub mod nation;
 pub mod realm;
 pub mod redact;
 pub mod refs;
 pub mod role;
+
+pub use error::PolicyError;
 
 pub use decide::{
     Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy, ReleaseRules,

@@ -1,6 +1,7 @@
 //! Producing a redacted copy of an object: STIX granular-marking selectors (§7.2.3.1,
 //! `description`, `external_references.[0].url`, `object_refs.[2]`) name what to remove.
 
+use crate::PolicyError;
 use serde_json::Value;
 
 use crate::decide::RequiredCheck;
@@ -74,20 +75,22 @@ pub fn redact(
     object: &Value,
     selectors: &[String],
     required: RequiredCheck,
-) -> Result<Value, String> {
+) -> Result<Value, PolicyError> {
     let ty = object.get("type").and_then(Value::as_str).unwrap_or("");
     let mut copy = object.clone();
     for sel in selectors {
         match parse_selector(sel) {
             Some(path) => mark(&mut copy, &path),
-            None => return Err(format!("malformed selector '{sel}'")),
+            None => return Err(PolicyError::Copy(format!("malformed selector '{sel}'"))),
         }
     }
     sweep(&mut copy);
     if let (Value::Object(before), Value::Object(after)) = (object, &copy) {
         for key in before.keys() {
             if !after.contains_key(key) && required(ty, key) {
-                return Err(format!("required property {key} would be removed"));
+                return Err(PolicyError::Copy(format!(
+                    "required property {key} would be removed"
+                )));
             }
         }
     }
@@ -102,7 +105,7 @@ pub fn redact_raw(
     raw: &str,
     selectors: &[String],
     required: RequiredCheck,
-) -> Result<String, String> {
+) -> Result<String, PolicyError> {
     let mut drop_keys: Vec<&str> = Vec::new();
     let mut drop_items: Vec<(&str, usize)> = Vec::new();
     for sel in selectors {
@@ -132,7 +135,9 @@ pub fn redact_raw(
         let mut kept_list = None;
         if drop_keys.contains(key) {
             if required(ty, key) {
-                return Err(format!("required property {key} would be removed"));
+                return Err(PolicyError::Copy(format!(
+                    "required property {key} would be removed"
+                )));
             }
             continue;
         }
@@ -151,7 +156,9 @@ pub fn redact_raw(
                     .collect();
                 if kept.is_empty() {
                     if required(ty, key) {
-                        return Err(format!("required property {key} would be removed"));
+                        return Err(PolicyError::Copy(format!(
+                            "required property {key} would be removed"
+                        )));
                     }
                     continue;
                 }
@@ -198,7 +205,7 @@ pub fn release_copy(
     selectors: &[String],
     failed: &[String],
     required: RequiredCheck,
-) -> Result<String, String> {
+) -> Result<String, PolicyError> {
     // No granular markings (the text's scan found neither the key nor an escape that could
     // spell it): the other properties' text is copied without reading the object at all.
     if !facts.granular_markings {
@@ -209,8 +216,8 @@ pub fn release_copy(
     struct Granular {
         granular_markings: Option<Value>,
     }
-    let granular: Granular =
-        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+    let granular: Granular = serde_json::from_str(raw)
+        .map_err(|e| PolicyError::Copy(format!("stored object is not JSON: {e}")))?;
     let Some(granular) = granular.granular_markings else {
         return redact_raw(raw, selectors, required);
     };
@@ -237,9 +244,9 @@ fn release_copy_value(
     failed: &[String],
     required: RequiredCheck,
     granular: Value,
-) -> Result<String, String> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+) -> Result<String, PolicyError> {
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|e| PolicyError::Copy(format!("stored object is not JSON: {e}")))?;
     let mut copy = redact(&value, selectors, required)?;
     let removed: Vec<Vec<Step>> = selectors.iter().filter_map(|s| parse_selector(s)).collect();
     let mut kept_entries = Vec::new();
@@ -319,9 +326,9 @@ fn redact_via_value(
     raw: &str,
     selectors: &[String],
     required: RequiredCheck,
-) -> Result<String, String> {
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| format!("stored object is not JSON: {e}"))?;
+) -> Result<String, PolicyError> {
+    let value: Value = serde_json::from_str(raw)
+        .map_err(|e| PolicyError::Copy(format!("stored object is not JSON: {e}")))?;
     redact(&value, selectors, required).map(|v| v.to_string())
 }
 

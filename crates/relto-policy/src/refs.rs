@@ -57,7 +57,7 @@ pub struct PrunableRef {
 /// store's predicate holds, and the object-local keys of observed-data's deprecated `objects`.
 /// Err when a reference sits under a key no selector can name (a key with `.` or `[`): such an
 /// object cannot be pruned and must not be served to a reader who fails a reference.
-pub fn prunable_refs(object: &Value) -> Result<Vec<PrunableRef>, String> {
+pub fn prunable_refs(object: &Value) -> Result<Vec<PrunableRef>, crate::PolicyError> {
     let ty = object.get("type").and_then(Value::as_str).unwrap_or("");
     let mut out = Vec::new();
     let Value::Object(map) = object else {
@@ -70,7 +70,7 @@ pub fn prunable_refs(object: &Value) -> Result<Vec<PrunableRef>, String> {
         if held_by_predicate(ty, key) {
             continue;
         }
-        walk(key, value, key, &mut out)?;
+        walk(key, value, key, &mut out).map_err(crate::PolicyError::References)?;
     }
     Ok(out)
 }

@@ -139,15 +139,27 @@ fn argon2() -> Argon2<'static> {
     }
 }
 
+/// Why a credential could not be made: the system gave no randomness, or hashing failed.
+#[derive(Debug, Clone)]
+pub struct CredentialError(String);
+
+impl std::fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot make a credential: {}", self.0)
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
 /// Hashes a password as an argon2id PHC string.
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, CredentialError> {
     let mut salt_bytes = [0u8; 16];
-    getrandom::fill(&mut salt_bytes).map_err(|e| format!("no randomness: {e}"))?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
+    getrandom::fill(&mut salt_bytes).map_err(|e| CredentialError(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| CredentialError(e.to_string()))?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|e| CredentialError(e.to_string()))
 }
 
 /// Whether `password` matches an argon2id PHC string.
@@ -158,9 +170,9 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 }
 
 /// A new random API token (256 bits, URL-safe text).
-pub fn new_token() -> Result<String, String> {
+pub fn new_token() -> Result<String, CredentialError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| CredentialError(format!("no randomness: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

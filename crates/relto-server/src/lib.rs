@@ -14,7 +14,10 @@ use std::sync::Arc;
 use relto_store::Store;
 use relto_taxii::CursorKey;
 
-pub use auth::{hash_password, new_token, token_sha256, verify_password, Authenticator, ConnInfo};
+pub use auth::{
+    hash_password, new_token, token_sha256, verify_password, Authenticator, ConnInfo,
+    CredentialError,
+};
 pub use error::ApiError;
 pub use relto_hub::now_us;
 pub use routes::router;
@@ -99,11 +102,8 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state: loads the cursor key from the store.
-    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, String> {
-        let key = store
-            .cursor_key()
-            .await
-            .map_err(|e| format!("cannot read the cursor key: {e}"))?;
+    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StartupError> {
+        let key = store.cursor_key().await.map_err(StartupError::Store)?;
         let auth = Authenticator::new(store.clone(), config.insecure_http, config.failure_limits);
         let audit = if config.audit {
             audit::Auditor::start(store.clone())

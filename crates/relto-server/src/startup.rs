@@ -20,7 +20,7 @@ const STATUS_PURGE_EVERY: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub enum StartupError {
     /// The store did not answer what the state needs (the cursor key).
-    Store(String),
+    Store(relto_store::StoreError),
     /// The address could not be bound.
     Listen(SocketAddr, std::io::Error),
 }
@@ -28,7 +28,7 @@ pub enum StartupError {
 impl std::fmt::Display for StartupError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StartupError::Store(e) => f.write_str(e),
+            StartupError::Store(e) => write!(f, "cannot read the cursor key: {e}"),
             StartupError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
     }
@@ -50,9 +50,7 @@ impl Application {
         listen: SocketAddr,
         tls: Option<TlsAcceptor>,
     ) -> Result<Self, StartupError> {
-        let state = AppState::new(store, config)
-            .await
-            .map_err(StartupError::Store)?;
+        let state = AppState::new(store, config).await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| StartupError::Listen(listen, e))?;

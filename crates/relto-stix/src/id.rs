@@ -12,8 +12,25 @@
 //!   8, 9, a or b) and a version 1–5 — the versions RFC 4122 defines. The
 //!   nil UUID is not RFC 4122 variant and is rejected.
 
+/// Why a text is not a STIX identifier: the message quotes (the start of) the text and
+/// names the rule it breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdError(String);
+
+impl std::fmt::Display for IdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IdError {}
+
 /// Splits and checks a STIX identifier, returning `(type, uuid)`.
-pub fn parse_id(s: &str) -> Result<(&str, &str), String> {
+pub fn parse_id(s: &str) -> Result<(&str, &str), IdError> {
+    split_id(s).map_err(IdError)
+}
+
+fn split_id(s: &str) -> Result<(&str, &str), String> {
     let Some(sep) = s.find("--") else {
         return Err(format!(
             "'{}' is not a STIX identifier: expected <type>--<uuid>",
@@ -174,7 +191,7 @@ mod tests {
             assert!(parse_id(s).is_err(), "{s:?} should be rejected");
         }
         let e = parse_id("indicator--8e2e2d2b-17d4-4cbf-c38f-98ee46b3cd3f").unwrap_err();
-        assert!(e.contains("variant"), "{e}");
+        assert!(e.to_string().contains("variant"), "{e}");
     }
 
     #[test]

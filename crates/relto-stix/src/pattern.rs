@@ -22,17 +22,29 @@
 use crate::id::{is_valid_property_name, is_valid_type_name};
 use crate::timestamp::parse_micros;
 
-/// Validates a STIX 2.1 pattern. The error says where (line and column,
-/// 1-based, in characters) and what went wrong.
-pub fn validate_pattern(s: &str) -> Result<(), String> {
-    let toks = lex(s).map_err(|(pos, msg)| at(s, pos, &msg))?;
+/// Why a pattern is not a valid STIX 2.1 pattern: where (line and column, 1-based, in
+/// characters) and what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatternError(String);
+
+impl std::fmt::Display for PatternError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PatternError {}
+
+/// Validates a STIX 2.1 pattern.
+pub fn validate_pattern(s: &str) -> Result<(), PatternError> {
+    let toks = lex(s).map_err(|(pos, msg)| PatternError(at(s, pos, &msg)))?;
     let mut p = Parser {
         src: s,
         toks,
         i: 0,
         depth: 0,
     };
-    p.pattern()
+    p.pattern().map_err(PatternError)
 }
 
 fn at(src: &str, pos: usize, msg: &str) -> String {
@@ -970,7 +982,7 @@ mod tests {
     fn bad(p: &str) -> String {
         match validate_pattern(p) {
             Ok(()) => panic!("{p:?} should be invalid"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         }
     }
 

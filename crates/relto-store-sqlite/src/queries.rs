@@ -261,7 +261,7 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
         for (o, facts) in &rows {
             let Some(facts) = facts else { continue };
             positions.clear();
-            rows::hidden_positions(facts, filter, &mut positions).map_err(StoreError::Internal)?;
+            rows::hidden_positions(facts, filter, &mut positions)?;
             positions.sort_unstable();
             hidden_refs.extend(
                 positions

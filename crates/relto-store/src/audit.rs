@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Declares a closed vocabulary of audit words: the enum, its stored text and its parse.
+/// Declares a closed vocabulary of audit words: the enum and its stored text.
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
         $(#[$meta])*
@@ -13,24 +13,9 @@ macro_rules! vocabulary {
         pub enum $name { $($(#[$vmeta])* $variant,)+ }
 
         impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
             /// The text records carry.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "'{s}' is not one of {}",
-                        [$($text,)+].join(", ")
-                    )),
-                }
             }
         }
 

@@ -97,7 +97,7 @@ pub fn hidden_positions(
     facts: &str,
     reader: &crate::ReaderFilter,
     out: &mut Vec<usize>,
-) -> Result<(), String> {
+) -> Result<(), crate::StoreError> {
     let passes = |set: i64| set > 0 && reader.label_sets.contains(&set);
     let own = |originator: &[u8]| originator == reader.organization.as_bytes();
     let stands = |set: i64, originator: &[u8]| set == 0 || own(originator) || passes(set);
@@ -107,9 +107,14 @@ pub fn hidden_positions(
         if entry.is_empty() {
             continue;
         }
-        let bad = || format!("object_refs facts '{}'", String::from_utf8_lossy(entry));
+        let bad = || {
+            crate::StoreError::Internal(format!(
+                "object_refs facts '{}'",
+                String::from_utf8_lossy(entry)
+            ))
+        };
         let mut fields = entry.splitn(7, |&c| c == b',');
-        let mut int = || -> Result<i64, String> {
+        let mut int = || -> Result<i64, crate::StoreError> {
             let f = fields.next().filter(|f| !f.is_empty()).ok_or_else(bad)?;
             let (negative, digits) = match f.split_first() {
                 Some((b'-', rest)) => (true, rest),

@@ -27,7 +27,7 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
                     let stored = store.account(&a.name).await?.and_then(|s| s.password_hash);
                     match stored {
                         Some(h) if verify_password(&pw, &h) => None,
-                        _ => Some(hash_password(&pw).map_err(CliError)?),
+                        _ => Some(hash_password(&pw)?),
                     }
                 }
                 _ => {
@@ -165,7 +165,7 @@ pub async fn create_token(
     label: &str,
 ) -> CliResult<()> {
     let store = store_args.open().await?;
-    let token = new_token().map_err(CliError)?;
+    let token = new_token()?;
     let now = now_us();
     store
         .add_token(&NewToken {

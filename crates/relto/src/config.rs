@@ -120,7 +120,7 @@ fn init_logging(level: &str) -> CliResult<()> {
 }
 
 fn generate_password() -> CliResult<String> {
-    Ok(relto_server::new_token().map_err(CliError)?[..24].to_string())
+    Ok(relto_server::new_token()?[..24].to_string())
 }
 
 pub async fn serve(args: ServeArgs) -> CliResult<()> {
@@ -174,7 +174,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
             Ok(p) if !p.is_empty() => (p, false),
             _ => (generate_password()?, true),
         };
-        let hash = relto_server::hash_password(&password).map_err(CliError)?;
+        let hash = relto_server::hash_password(&password)?;
         let created = store
             .bootstrap(&hub_identity(&nation), &hash)
             .await

@@ -268,18 +268,20 @@ pub async fn export(
 }
 
 /// The objects of a file: one object, or the objects of a bundle or envelope.
-fn objects_of(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let top: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+fn objects_of(bytes: &[u8]) -> CliResult<Vec<String>> {
+    let top: Value =
+        serde_json::from_slice(bytes).map_err(|e| CliError(format!("not JSON: {e}")))?;
     let is_container = top.get("type").and_then(Value::as_str) == Some("bundle")
         || (top.get("type").is_none() && top.get("objects").is_some());
     if is_container {
-        relto_stix::parse_envelope(bytes)
-            .map(|raws| raws.iter().map(|r| r.get().to_string()).collect())
-            .map_err(|e| e.to_string())
+        Ok(relto_stix::parse_envelope(bytes)?
+            .iter()
+            .map(|r| r.get().to_string())
+            .collect())
     } else {
         String::from_utf8(bytes.to_vec())
             .map(|s| vec![s])
-            .map_err(|_| "not UTF-8".to_string())
+            .map_err(|_| CliError("not UTF-8".into()))
     }
 }
 
@@ -296,7 +298,7 @@ pub fn validate(files: &[PathBuf]) -> CliResult<ExitCode> {
                 writeln!(
                     out,
                     "{}",
-                    json!({"file": name, "index": 0, "id": null, "valid": false, "error": e})
+                    json!({"file": name, "index": 0, "id": null, "valid": false, "error": e.0})
                 )?;
             }
             Ok(objects) => {
