@@ -166,24 +166,17 @@ impl TextFacts {
     }
 }
 
+/// The position of the first `"` or `\` in `bytes` (where a JSON string's text ends or has
+/// an escape).
+pub(crate) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'"', b'\\', bytes)
+}
+
 /// The [`TextFacts`] of the stored JSON text `raw` of an object of `object_type`: every string
 /// is read (keys and values alike: a value `"see x_ref"` only costs a parse), with the depth
 /// it is at, so that only the type's own top-level references count as held. A `\u` escape
 /// could spell any key, so it makes every fact true; a string with another escape (`\"`)
 /// that ends like a reference counts as one.
-/// The position of the first `"` or `\\` in `bytes`. Most strings of an object are short
-/// (keys, ids, timestamps): they are looked at byte by byte, since memchr's set-up costs more
-/// than such a string's scan; longer text goes to memchr.
-pub(crate) fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
-    const SHORT: usize = 64;
-    let head = &bytes[..bytes.len().min(SHORT)];
-    match head.iter().position(|&c| c == b'"' || c == b'\\') {
-        Some(k) => Some(k),
-        None if bytes.len() <= SHORT => None,
-        None => memchr::memchr2(b'"', b'\\', &bytes[SHORT..]).map(|k| k + SHORT),
-    }
-}
-
 pub fn text_facts(object_type: &str, raw: &str) -> TextFacts {
     let bytes = raw.as_bytes();
     let held = |text: &[u8]| {
