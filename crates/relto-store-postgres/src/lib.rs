@@ -41,7 +41,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use relto_store::rows::{
-    self, json_list, parse_list, tally, Columns, ACCOUNT_SELECT, COLLECTION_SELECT,
+    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, COLLECTION_SELECT,
+    LABEL_SET_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;

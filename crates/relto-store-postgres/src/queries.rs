@@ -128,20 +128,20 @@ pub(crate) fn push_in<'p>(sql: &mut Sql<'p>, col: &str, values: &'p Vec<String>)
 
 /// Appends the `match[version]` condition (nothing for `all`).
 pub(crate) fn push_versions<'p>(sql: &mut Sql<'p>, v: &'p VersionFilter, prefix: &str) {
-    if v.all {
+    let Some(terms) = rows::version_terms(v) else {
         return;
-    }
-    let mut parts: Vec<String> = Vec::new();
-    if v.last {
-        parts.push(format!("{prefix}is_last"));
-    }
-    if v.first {
-        parts.push(format!("{prefix}is_first"));
-    }
-    if !v.exact.is_empty() {
-        let p = sql.bind(&v.exact);
-        parts.push(format!("{prefix}version = ANY({p}::bigint[])"));
-    }
+    };
+    let parts: Vec<String> = terms
+        .into_iter()
+        .map(|t| match t {
+            VersionTerm::Last => format!("{prefix}is_last"),
+            VersionTerm::First => format!("{prefix}is_first"),
+            VersionTerm::Exact(versions) => {
+                let p = sql.bind(versions);
+                format!("{prefix}version = ANY({p}::bigint[])")
+            }
+        })
+        .collect();
     if parts.is_empty() {
         sql.push(" AND FALSE");
     } else {
@@ -306,11 +306,7 @@ pub(crate) async fn read_release_state(db: Tx<'_>) -> R<ReleaseState> {
         )
         .await?;
     let generation: i64 = row.try_get(0)?;
-    let rules = match row.try_get::<_, Option<String>>(1)? {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| StoreError::Internal(format!("release rules: {e}")))?,
-        None => relto_policy::ReleaseRules::default(),
-    };
+    let rules = rows::release_rules(row.try_get::<_, Option<&str>>(1)?)?;
     let markings = db
         .query("SELECT id, raw FROM markings ORDER BY id", &[])
         .await?
@@ -318,21 +314,10 @@ pub(crate) async fn read_release_state(db: Tx<'_>) -> R<ReleaseState> {
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<R<Vec<_>>>()?;
     let label_sets = db
-        .query(
-            "SELECT id, markings, default_nation FROM label_sets ORDER BY id",
-            &[],
-        )
+        .query(LABEL_SET_SELECT, &[])
         .await?
         .iter()
-        .map(|r| {
-            Ok(StoredLabelSet {
-                id: r.try_get(0)?,
-                set: LabelSet {
-                    markings: parse_list(r.try_get(1)?),
-                    default_nation: r.try_get(2)?,
-                },
-            })
-        })
+        .map(|r| Ok(rows::label_set(&PgRow(r))?))
         .collect::<R<Vec<_>>>()?;
     Ok(ReleaseState {
         generation,

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A PostgreSQL row read through the shared row mapping (`relto_store::rows`).
-pub(crate) struct PgRow<'a>(&'a Row);
+pub(crate) struct PgRow<'a>(pub(crate) &'a Row);
 
 impl Columns for PgRow<'_> {
     type Error = tokio_postgres::Error;

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use relto_store::rows::{
-    self, json_list, parse_list, tally, Columns, ACCOUNT_SELECT, COLLECTION_SELECT,
+    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, COLLECTION_SELECT,
+    LABEL_SET_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
@@ -699,11 +700,7 @@ impl Store for SqliteStore {
                     )
                     .optional()
                     .map_err(db_err)?;
-                let rules = match rules {
-                    Some(text) => serde_json::from_str(&text)
-                        .map_err(|e| StoreError::Internal(format!("release rules: {e}")))?,
-                    None => relto_policy::ReleaseRules::default(),
-                };
+                let rules = rows::release_rules(rules.as_deref())?;
                 let markings = c
                     .prepare("SELECT id, raw FROM markings")
                     .and_then(|mut s| {
@@ -712,18 +709,10 @@ impl Store for SqliteStore {
                     })
                     .map_err(db_err)?;
                 let label_sets = c
-                    .prepare("SELECT id, markings, default_nation FROM label_sets")
+                    .prepare(LABEL_SET_SELECT)
                     .and_then(|mut s| {
-                        s.query_map([], |r| {
-                            Ok(StoredLabelSet {
-                                id: r.get(0)?,
-                                set: LabelSet {
-                                    markings: parse_list(&r.get::<_, String>(1)?),
-                                    default_nation: r.get(2)?,
-                                },
-                            })
-                        })?
-                        .collect::<Result<Vec<_>, _>>()
+                        s.query_map([], |r| rows::label_set(&realm::SqlRow(r)))?
+                            .collect::<Result<Vec<_>, _>>()
                     })
                     .map_err(db_err)?;
                 Ok(ReleaseState {

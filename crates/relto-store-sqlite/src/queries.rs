@@ -141,23 +141,23 @@ pub(crate) fn push_versions<'a>(
     v: &'a VersionFilter,
     prefix: &str,
 ) {
-    if v.all {
+    let Some(terms) = rows::version_terms(v) else {
         return;
-    }
-    let mut parts: Vec<String> = Vec::new();
-    if v.last {
-        parts.push(format!("{prefix}is_last = 1"));
-    }
-    if v.first {
-        parts.push(format!("{prefix}is_first = 1"));
-    }
-    if !v.exact.is_empty() {
-        let qs = vec!["?"; v.exact.len()].join(",");
-        parts.push(format!("{prefix}version IN ({qs})"));
-        for e in &v.exact {
-            args.push(e);
-        }
-    }
+    };
+    let parts: Vec<String> = terms
+        .into_iter()
+        .map(|t| match t {
+            VersionTerm::Last => format!("{prefix}is_last = 1"),
+            VersionTerm::First => format!("{prefix}is_first = 1"),
+            VersionTerm::Exact(versions) => {
+                args.extend(versions.iter().map(|e| e as &dyn ToSql));
+                format!(
+                    "{prefix}version IN ({})",
+                    vec!["?"; versions.len()].join(",")
+                )
+            }
+        })
+        .collect();
     if parts.is_empty() {
         sql.push_str(" AND 0");
     } else {

@@ -3,7 +3,7 @@
 use super::*;
 
 /// A SQLite row read through the shared row mapping (`relto_store::rows`).
-pub(crate) struct SqlRow<'a, 'b>(&'a rusqlite::Row<'b>);
+pub(crate) struct SqlRow<'a, 'b>(pub(crate) &'a rusqlite::Row<'b>);
 
 impl Columns for SqlRow<'_, '_> {
     type Error = rusqlite::Error;

@@ -1,7 +1,10 @@
 //! The models from a result row's columns, and the realm apply's tally, written once for both
 //! backends: each adapts its row type to [`Columns`] and keeps only its SQL dialect.
 
-use crate::{Account, ApiRoot, ApplySummary, Collection, Organization};
+use crate::{
+    Account, ApiRoot, ApplySummary, Collection, LabelSet, Organization, StoreError, StoredLabelSet,
+};
+use relto_taxii::VersionFilter;
 
 /// Reading one result row's columns by position.
 pub trait Columns {
@@ -84,6 +87,57 @@ pub fn tally(summary: &mut ApplySummary, existed: bool, changed: u64) {
         (true, 0) => summary.unchanged += 1,
         (true, _) => summary.updated += 1,
     }
+}
+
+/// The release rules as both stores keep them (JSON text; none stored: the defaults).
+pub fn release_rules(text: Option<&str>) -> Result<relto_policy::ReleaseRules, StoreError> {
+    match text {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| StoreError::Internal(format!("release rules: {e}"))),
+        None => Ok(relto_policy::ReleaseRules::default()),
+    }
+}
+
+/// The columns [`label_set`] reads, in order.
+pub const LABEL_SET_SELECT: &str =
+    "SELECT id, markings, default_nation FROM label_sets ORDER BY id";
+
+pub fn label_set<C: Columns>(r: &C) -> Result<StoredLabelSet, C::Error> {
+    Ok(StoredLabelSet {
+        id: r.int(0)?,
+        set: LabelSet {
+            markings: parse_list(&r.text(1)?),
+            default_nation: r.opt_text(2)?,
+        },
+    })
+}
+
+/// One alternative of a `match[version]` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionTerm<'a> {
+    Last,
+    First,
+    /// One of these versions (µs).
+    Exact(&'a Vec<i64>),
+}
+
+/// The `match[version]` condition as alternatives, each store writing them in its dialect:
+/// None when every version matches (`all`), an empty list when none can.
+pub fn version_terms(v: &VersionFilter) -> Option<Vec<VersionTerm<'_>>> {
+    if v.all {
+        return None;
+    }
+    let mut terms = Vec::new();
+    if v.last {
+        terms.push(VersionTerm::Last);
+    }
+    if v.first {
+        terms.push(VersionTerm::First);
+    }
+    if !v.exact.is_empty() {
+        terms.push(VersionTerm::Exact(&v.exact));
+    }
+    Some(terms)
 }
 
 /// The positions of a row's object_refs entries that `reader` does not see, from the entries'
