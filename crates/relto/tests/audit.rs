@@ -9,21 +9,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{command, database_for, postgres, psql};
+use common::{database_for, postgres, psql, relto};
 use relto_store::audit::{chain, AuditEvent};
 use rusqlite::{params, Connection};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
-
-fn relto(dir: &Path, args: &[&str]) -> std::process::Output {
-    command(dir)
-        .args(args)
-        .env("RELTO_PW_NIS", "nis-secret")
-        .env("RELTO_PW_ARMY", "army-secret")
-        .env("RELTO_PW_BND", "bnd-secret")
-        .output()
-        .expect("run relto")
-}
 
 /// A hub with an audit chain of about a hundred records.
 fn hub_with_history() -> tempfile::TempDir {

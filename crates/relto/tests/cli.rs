@@ -4,23 +4,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 mod common;
 
-use common::{command, spawn_server, text, Server};
+use common::{command, relto, spawn_server, text, Server};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
-
-fn relto(dir: &Path, args: &[&str]) -> Output {
-    command(dir)
-        .args(args)
-        .env("RELTO_PW_NIS", "nis-secret")
-        .env("RELTO_PW_ARMY", "army-secret")
-        .env("RELTO_PW_BND", "bnd-secret")
-        .output()
-        .expect("run relto")
-}
 
 fn quickstart() -> String {
     format!(

@@ -11,20 +11,10 @@ use std::process::Command;
 
 mod common;
 
-use common::{command, spawn_server, text};
+use common::{command, relto, spawn_server, text};
 
 const COLL: &str = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f";
 const EXT: &str = "extension-definition--e40c05f5-cb0e-4b28-8c2a-db52ed2bc0e2";
-
-fn relto(dir: &Path, args: &[&str]) -> std::process::Output {
-    command(dir)
-        .args(args)
-        .env("RELTO_PW_NIS", "nis-secret")
-        .env("RELTO_PW_ARMY", "army-secret")
-        .env("RELTO_PW_BND", "bnd-secret")
-        .output()
-        .expect("run relto")
-}
 
 /// Every object of the corpus, then the hostile marking-definitions and what they mark.
 fn corpus() -> Vec<serde_json::Value> {

@@ -57,32 +57,35 @@ pub(super) async fn visible_collection(
     }
 }
 
-pub(super) async fn readable_collection(
-    st: &AppState,
-    p: &Principal,
-    root: &str,
-    cid: &str,
-) -> ApiResult<Access> {
-    let a = visible_collection(st, p, root, cid).await?;
-    if !p.can_read(&a.coll, &a.view.policy) {
-        return Err(ApiError(TaxiiError::forbidden(
-            "you may add objects to this collection but not read it",
-        )));
-    }
-    Ok(a)
+/// What a caller does with a collection it sees.
+#[derive(Clone, Copy)]
+pub(super) enum Use {
+    Read,
+    Write,
 }
 
-pub(super) async fn writable_collection(
+/// The collection if the caller may use it so: 404 when it does not see it at all, 403 when
+/// it may only do the other thing.
+pub(super) async fn collection_for(
     st: &AppState,
     p: &Principal,
     root: &str,
     cid: &str,
+    to: Use,
 ) -> ApiResult<Access> {
     let a = visible_collection(st, p, root, cid).await?;
-    if !p.can_write(&a.coll, &a.view.policy) {
-        return Err(ApiError(TaxiiError::forbidden(
+    let (allowed, refusal) = match to {
+        Use::Read => (
+            p.can_read(&a.coll, &a.view.policy),
+            "you may add objects to this collection but not read it",
+        ),
+        Use::Write => (
+            p.can_write(&a.coll, &a.view.policy),
             "you may read this collection but not write to it",
-        )));
+        ),
+    };
+    if !allowed {
+        return Err(ApiError(TaxiiError::forbidden(refusal)));
     }
     Ok(a)
 }

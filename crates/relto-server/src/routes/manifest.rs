@@ -4,21 +4,13 @@ use super::*;
 
 pub(super) async fn manifest(
     State(st): State<AppState>,
-    Caller(p): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    request: ReadRequest,
 ) -> ApiResult<Response> {
-    let Path((root, cid)) = path.map_err(path_err)?;
-    let what = ReadOf {
-        endpoint: Endpoint::Objects,
-        name: "manifest",
-        oid: None,
-    };
     let Served {
         page,
         head: mut body,
         headers,
-    } = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
+    } = request.read(&st, Endpoint::Objects, "manifest").await?;
     if !page.items.is_empty() {
         let records: Vec<ManifestRecord> = page
             .items

@@ -5,33 +5,17 @@ use relto_store::audit::{AuditKind, AuditOutcome};
 
 pub(super) async fn get_objects(
     State(st): State<AppState>,
-    Caller(p): Caller,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    request: ReadRequest,
 ) -> ApiResult<Response> {
-    let Path((root, cid)) = path.map_err(path_err)?;
-    let what = ReadOf {
-        endpoint: Endpoint::Objects,
-        name: "objects",
-        oid: None,
-    };
-    let s = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
+    let s = request.read(&st, Endpoint::Objects, "objects").await?;
     Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 
 pub(super) async fn get_object(
     State(st): State<AppState>,
-    Caller(p): Caller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    request: ReadRequest,
 ) -> ApiResult<Response> {
-    let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let what = ReadOf {
-        endpoint: Endpoint::Object,
-        name: "object",
-        oid: Some(&oid),
-    };
-    let s = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
+    let s = request.read(&st, Endpoint::Object, "object").await?;
     Ok(taxii(StatusCode::OK, envelope(s.head, &s.page), &s.headers))
 }
 
@@ -42,7 +26,7 @@ pub(super) async fn delete_object(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let a = collection_for(&st, &p, &root, &cid, Use::Write).await?;
     let c = &a.coll;
     let filters = parse_query_with(
         raw.as_deref(),
@@ -104,7 +88,7 @@ pub(super) async fn add_objects(
     body: Body,
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
-    let a = writable_collection(&st, &p, &root, &cid).await?;
+    let a = collection_for(&st, &p, &root, &cid, Use::Write).await?;
     let c = &a.coll;
     let ct = headers
         .get(header::CONTENT_TYPE)

@@ -84,6 +84,67 @@ pub(super) struct Served {
     pub(super) headers: Vec<(HeaderName, String)>,
 }
 
+/// What a read endpoint takes from its request, in this order: the authenticated caller, the
+/// collection's path (and the object's id, on one object's endpoints) and the raw query.
+pub(super) struct ReadRequest {
+    caller: Principal,
+    root: String,
+    cid: String,
+    oid: Option<String>,
+    query: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ReadRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let Caller(caller) = Caller::from_request_parts(parts, st).await?;
+        let Path(mut params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, st)
+                .await
+                .map_err(path_err)?;
+        let RawQuery(query) = RawQuery::from_request_parts(parts, st)
+            .await
+            .unwrap_or(RawQuery(None));
+        let mut take = |name: &str| params.remove(name);
+        let (Some(root), Some(cid)) = (take("root"), take("cid")) else {
+            return Err(ApiError(TaxiiError::not_found("no such TAXII resource")));
+        };
+        Ok(Self {
+            caller,
+            root,
+            cid,
+            oid: take("oid"),
+            query,
+        })
+    }
+}
+
+impl ReadRequest {
+    /// The released page of `endpoint` (`name` is what its cursors and audit records carry).
+    pub(super) async fn read(
+        &self,
+        st: &AppState,
+        endpoint: Endpoint,
+        name: &str,
+    ) -> ApiResult<Served> {
+        let what = ReadOf {
+            endpoint,
+            name,
+            oid: self.oid.as_deref(),
+        };
+        read(
+            st,
+            &self.caller,
+            &self.root,
+            &self.cid,
+            self.query.as_deref(),
+            what,
+        )
+        .await
+    }
+}
+
 /// Which read endpoint: its TAXII endpoint kind, the name its cursors and audit records carry,
 /// and the object id of the per-object endpoints.
 pub(super) struct ReadOf<'a> {
@@ -104,7 +165,7 @@ pub(super) async fn read(
     raw: Option<&str>,
     what: ReadOf<'_>,
 ) -> ApiResult<Served> {
-    let a = readable_collection(st, p, root, cid).await?;
+    let a = collection_for(st, p, root, cid, Use::Read).await?;
     let scope = match what.oid {
         Some(oid) => format!("{}|{}|{oid}", what.name, a.coll.pk),
         None => format!("{}|{}", what.name, a.coll.pk),

@@ -11,7 +11,7 @@ pub(super) async fn release_preview(
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let a = readable_collection(&st, &p, &root, &cid).await?;
+    let a = collection_for(&st, &p, &root, &cid, Use::Read).await?;
     let mut q = ObjectQuery::new(a.coll.pk, 1);
     q.ids = vec![oid.clone()];
     q.with_raw = false;

@@ -4,21 +4,13 @@ use super::*;
 
 pub(super) async fn versions(
     State(st): State<AppState>,
-    Caller(p): Caller,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    RawQuery(raw): RawQuery,
+    request: ReadRequest,
 ) -> ApiResult<Response> {
-    let Path((root, cid, oid)) = path.map_err(path_err)?;
-    let what = ReadOf {
-        endpoint: Endpoint::Versions,
-        name: "versions",
-        oid: Some(&oid),
-    };
     let Served {
         page,
         head: mut body,
         headers,
-    } = read(&st, &p, &root, &cid, raw.as_deref(), what).await?;
+    } = request.read(&st, Endpoint::Versions, "versions").await?;
     if !page.items.is_empty() {
         let list: Vec<String> = page.items.iter().map(posted_version).collect();
         body.push_str(",\"versions\":");

@@ -58,6 +58,18 @@ pub fn command(dir: &Path) -> Command {
     c
 }
 
+/// Runs `relto ARGS` over the hub in `dir` (see `command`), with the passwords of the
+/// running example's accounts set, and waits for it.
+pub fn relto(dir: &Path, args: &[&str]) -> std::process::Output {
+    command(dir)
+        .args(args)
+        .env("RELTO_PW_NIS", "nis-secret")
+        .env("RELTO_PW_ARMY", "army-secret")
+        .env("RELTO_PW_BND", "bnd-secret")
+        .output()
+        .expect("run relto")
+}
+
 /// psql on a database: its output, or a failure with PostgreSQL's message.
 pub fn psql(url: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("psql")
