@@ -203,14 +203,9 @@ INSERT OR IGNORE INTO unresolved_refs SELECT collection, ref_a FROM objects WHER
 -- a_label_set,b_label_set,originator,a_originator,b_originator" per entry, ';' between), so a
 -- reader's page learns which entries it does not see from the row itself instead of visiting
 -- every entry per row (measured at 100,000 objects: a partner's page of 100 reports spent
--- 110 µs of its 250 µs statement there). Triggers keep it equal to the entries, whichever
--- write changes them.
+-- 110 µs of its 250 µs statement there). The insert of a row writes it with its entries;
+-- triggers keep it equal to the entries whichever later write changes them.
 ALTER TABLE objects ADD COLUMN refs_facts TEXT;
-CREATE TRIGGER object_refs_facts_insert AFTER INSERT ON object_refs
-BEGIN UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
-    r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
-    r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
-    FROM object_refs r WHERE r.row = NEW.row ORDER BY r.idx)) WHERE row = NEW.row; END;
 CREATE TRIGGER object_refs_facts_update AFTER UPDATE ON object_refs
 BEGIN UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
     r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||

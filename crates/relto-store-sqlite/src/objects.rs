@@ -134,6 +134,7 @@ pub(crate) fn insert_object(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;
+        let mut facts = String::new();
         for (idx, r) in rel.object_refs.iter().enumerate() {
             let f = named_facts(tx, collection, r)?;
             ins.execute(params![
@@ -149,7 +150,19 @@ pub(crate) fn insert_object(
                 f.b.1
             ])
             .map_err(db_err)?;
+            rows::push_refs_facts(
+                &mut facts,
+                idx as i64,
+                (f.label_set, &f.originator),
+                (f.a.0, &f.a.1),
+                (f.b.0, &f.b.1),
+            );
         }
+        // The entries' facts on the row, as the triggers keep them (one write here instead
+        // of one trigger run per entry).
+        tx.prepare_cached("UPDATE objects SET refs_facts = ?1 WHERE row = ?2")
+            .and_then(|mut s| s.execute(params![facts, row]))
+            .map_err(db_err)?;
     }
     if versions.is_empty() {
         // A new id: only rows that named it before it arrived copy its facts.

@@ -140,6 +140,26 @@ pub fn version_terms(v: &VersionFilter) -> Option<Vec<VersionTerm<'_>>> {
     Some(terms)
 }
 
+/// Appends one object_refs entry's facts to a row's facts text, in the form
+/// [`hidden_positions`] reads ("idx,label_set,a_label_set,b_label_set,originator,
+/// a_originator,b_originator", ';' between entries).
+pub fn push_refs_facts(
+    out: &mut String,
+    idx: i64,
+    (label_set, originator): (i64, &str),
+    (a_label_set, a_originator): (i64, &str),
+    (b_label_set, b_originator): (i64, &str),
+) {
+    use std::fmt::Write;
+    if !out.is_empty() {
+        out.push(';');
+    }
+    let _ = write!(
+        out,
+        "{idx},{label_set},{a_label_set},{b_label_set},{originator},{a_originator},{b_originator}"
+    );
+}
+
 /// The positions of a row's object_refs entries that `reader` does not see, from the entries'
 /// facts kept as one text on the row ("idx,label_set,a_label_set,b_label_set,originator,
 /// a_originator,b_originator" per entry, ';' between). An entry is seen when the object it
