@@ -317,12 +317,6 @@ pub fn hub_identity(nation: &str) -> HubIdentity {
     }
 }
 
-/// mimalloc instead of the system allocator: a reader's page allocates for every copy,
-/// audit record and value it builds, on several threads at once (measured in the release
-/// benchmark: glibc's malloc and free were a fifth of a filtered reader's page).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Async workers: one by default. Requests are short and SQLite point reads run in place;
