@@ -66,10 +66,10 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
         }
         let checked = check_definition(view, raw.get(), &meta.id);
         if let Ok(Some(marking)) = &checked {
-            match envelope_markings.get(&meta.id) {
-                Some(other) if other != marking => contested.push(meta.id.clone()),
+            match envelope_markings.get(meta.id.as_str()) {
+                Some(other) if other != marking => contested.push(meta.id.to_string()),
                 _ => {
-                    envelope_markings.insert(meta.id.clone(), marking.clone());
+                    envelope_markings.insert(meta.id.to_string(), marking.clone());
                 }
             }
         }
@@ -80,7 +80,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
     }
     for (i, meta) in metas.iter().enumerate() {
         if let Ok(meta) = meta {
-            if contested.contains(&meta.id) {
+            if contested.iter().any(|c| meta.id == *c) {
                 definitions.insert(
                     i,
                     Err(format!(
@@ -97,7 +97,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
         .map(|(i, (raw, meta))| {
             let meta = meta?;
             let refuse = |message: String| Refusal {
-                id: Some(meta.id.clone()),
+                id: Some(meta.id.to_string()),
                 message,
                 version: meta.version().map(|t| t.text.clone()),
             };
@@ -117,7 +117,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
             Ok((
                 NewObject {
                     version: meta.version().map(|t| t.micros),
-                    stix_id: meta.id,
+                    stix_id: meta.id.into_string(),
                     object_type: meta.object_type,
                     spec_version: meta.spec_version,
                     raw: raw.get().to_string(),

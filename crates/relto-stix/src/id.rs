@@ -25,6 +25,78 @@ impl std::fmt::Display for IdError {
 
 impl std::error::Error for IdError {}
 
+/// A STIX identifier that passed [`parse_id`] (`type--UUID`), parsed where it enters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StixId(String);
+
+impl StixId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        parse_id(s)?;
+        Ok(Self(s.to_string()))
+    }
+
+    /// An id the caller has just checked with [`parse_id`].
+    pub(crate) fn checked(s: &str) -> Self {
+        Self(s.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The type part (`indicator` of `indicator--…`).
+    pub fn object_type(&self) -> &str {
+        self.0.split_once("--").map_or("", |(t, _)| t)
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for StixId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for StixId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for StixId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for StixId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for StixId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl serde::Serialize for StixId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl From<StixId> for String {
+    fn from(id: StixId) -> String {
+        id.0
+    }
+}
+
 /// Splits and checks a STIX identifier, returning `(type, uuid)`.
 pub fn parse_id(s: &str) -> Result<(&str, &str), IdError> {
     split_id(s).map_err(IdError)
@@ -190,6 +262,9 @@ mod tests {
         ] {
             assert!(parse_id(s).is_err(), "{s:?} should be rejected");
         }
+        let id = StixId::parse("x-kor-unit--a8f1e0f2-8a3b-11ee-b9d1-0242ac120002").unwrap();
+        assert_eq!(id.object_type(), "x-kor-unit");
+        assert!(StixId::parse("indicator--nope").is_err());
         let e = parse_id("indicator--8e2e2d2b-17d4-4cbf-c38f-98ee46b3cd3f").unwrap_err();
         assert!(e.to_string().contains("variant"), "{e}");
     }

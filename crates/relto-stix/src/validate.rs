@@ -9,7 +9,7 @@
 //! module follows the specification; `tests/stix-corpus/EXPECTED.md` lists
 //! the cases.
 
-use crate::id::{is_valid_property_name, is_valid_type_name, parse_id, uuid_version};
+use crate::id::{is_valid_property_name, is_valid_type_name, parse_id, uuid_version, StixId};
 use crate::pattern::{hash_value_problem, validate_pattern};
 use crate::timestamp::{fraction_digits, parse_micros, parse_timestamp, Timestamp};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -31,7 +31,7 @@ pub struct GranularMarking {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectMeta {
     /// The object's `id`.
-    pub id: String,
+    pub id: StixId,
     /// The object's `type`.
     pub object_type: String,
     /// The object's `spec_version` (`"2.1"` when an SCO omits it, as the
@@ -1581,7 +1581,7 @@ fn validate_map(obj: &Map<String, Value>) -> Result<ObjectMeta, String> {
         _ => Vec::new(),
     };
     Ok(ObjectMeta {
-        id: id.to_owned(),
+        id: StixId::checked(id),
         object_type: ty.to_owned(),
         spec_version: spec_version.to_owned(),
         created,
