@@ -70,6 +70,18 @@ fn apply_is_idempotent_and_explains_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("RELTO_PW_NIS"));
+
+    // A pool of no connections is refused before anything is opened, naming the option.
+    let out = relto(
+        dir.path(),
+        &["apply", "--database-pool-size", "0", &quickstart()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--database-pool-size"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
