@@ -96,11 +96,28 @@ pub(crate) fn insert_object(
     let (ref_a, ref_b) = (rel.endpoints.first(), rel.endpoints.get(1));
     let a = endpoint_facts(tx, collection, ref_a)?;
     let b = endpoint_facts(tx, collection, ref_b)?;
+    // The facts of what each object_refs entry names, and their text for the row (written
+    // with the row: a second write of it would double its page's writes to the WAL).
+    let named = rel
+        .object_refs
+        .iter()
+        .map(|r| named_facts(tx, collection, r))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let mut refs_facts = String::new();
+    for (idx, f) in named.iter().enumerate() {
+        rows::push_refs_facts(
+            &mut refs_facts,
+            idx as i64,
+            (f.label_set, &f.originator),
+            (f.a.0, &f.a.1),
+            (f.b.0, &f.b.1),
+        );
+    }
     tx.prepare_cached(
         "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw,
                               originator, label_set, ref_a, ref_b, has_object_refs,
-                              a_label_set, a_originator, b_label_set, b_originator)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                              a_label_set, a_originator, b_label_set, b_originator, refs_facts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -122,6 +139,7 @@ pub(crate) fn insert_object(
             a.1,
             b.0,
             b.1,
+            (!named.is_empty()).then_some(&refs_facts),
         ])
     })
     .map_err(db_err)?;
@@ -134,9 +152,7 @@ pub(crate) fn insert_object(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;
-        let mut facts = String::new();
-        for (idx, r) in rel.object_refs.iter().enumerate() {
-            let f = named_facts(tx, collection, r)?;
+        for (idx, (r, f)) in rel.object_refs.iter().zip(&named).enumerate() {
             ins.execute(params![
                 row,
                 idx as i64,
@@ -150,19 +166,7 @@ pub(crate) fn insert_object(
                 f.b.1
             ])
             .map_err(db_err)?;
-            rows::push_refs_facts(
-                &mut facts,
-                idx as i64,
-                (f.label_set, &f.originator),
-                (f.a.0, &f.a.1),
-                (f.b.0, &f.b.1),
-            );
         }
-        // The entries' facts on the row, as the triggers keep them (one write here instead
-        // of one trigger run per entry).
-        tx.prepare_cached("UPDATE objects SET refs_facts = ?1 WHERE row = ?2")
-            .and_then(|mut s| s.execute(params![facts, row]))
-            .map_err(db_err)?;
     }
     if versions.is_empty() {
         // A new id: only rows that named it before it arrived copy its facts.
