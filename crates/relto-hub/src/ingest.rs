@@ -12,7 +12,7 @@ use relto_store::{Account, AddOutcome, NewObject, Store, StoreResult};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::release::{release_facts, write_rules, ReleaseView};
+use crate::release::{release_facts, write_rules, ReleaseView, WriteRefused};
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::{AuditKind, AuditOutcome};
 
@@ -56,7 +56,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
     // First the marking-definitions: each must define what its id means, and only those that
     // pass are the envelope's markings.
     let mut envelope_markings: HashMap<String, Marking> = HashMap::new();
-    let mut definitions: HashMap<usize, Result<(), String>> = HashMap::new();
+    let mut definitions: HashMap<usize, Result<(), WriteRefused>> = HashMap::new();
     // An id defined twice differently in one envelope means neither.
     let mut contested: Vec<String> = Vec::new();
     for (i, (raw, meta)) in raws.iter().zip(&metas).enumerate() {
@@ -83,10 +83,10 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
             if contested.iter().any(|c| meta.id == *c) {
                 definitions.insert(
                     i,
-                    Err(format!(
+                    Err(WriteRefused(format!(
                         "{} is defined more than once, differently, in this envelope",
                         meta.id
-                    )),
+                    ))),
                 );
             }
         }
@@ -96,7 +96,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
         .enumerate()
         .map(|(i, (raw, meta))| {
             let meta = meta?;
-            let refuse = |message: String| Refusal {
+            let refuse = |WriteRefused(message)| Refusal {
                 id: Some(meta.id.to_string()),
                 message,
                 version: meta.version().map(|t| t.text.clone()),
@@ -135,7 +135,15 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
 /// which anyone can compute for a relto label, must be exactly that label; and a relto label
 /// must be well-formed (a malformed one stored would deny everything marked with it). Returns
 /// the marking it defines.
-fn check_definition(view: &ReleaseView, raw: &str, id: &str) -> Result<Option<Marking>, String> {
+fn check_definition(
+    view: &ReleaseView,
+    raw: &str,
+    id: &str,
+) -> Result<Option<Marking>, WriteRefused> {
+    definition_checks(view, raw, id).map_err(WriteRefused)
+}
+
+fn definition_checks(view: &ReleaseView, raw: &str, id: &str) -> Result<Option<Marking>, String> {
     let value: Value = serde_json::from_str(raw).map_err(|e| e.to_string())?;
     let posted = match parse_marking(&value) {
         Ok(Some((_, m))) => m,

@@ -527,10 +527,30 @@ pub struct Redactions {
     pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 
+/// Why a poster may not write an object (or define a marking): told to the poster as that
+/// object's failure, and audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRefused(pub String);
+
+impl std::fmt::Display for WriteRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Why an object may not be written by `poster`, or the release facts to store with it.
 /// `envelope_markings` are the markings defined in the same envelope that passed their own
 /// checks (see `ingest`).
 pub fn write_rules(
+    view: &ReleaseView,
+    poster: &Account,
+    meta: &ObjectMeta,
+    envelope_markings: &HashMap<String, Marking>,
+) -> Result<ReleaseFacts, WriteRefused> {
+    write_checks(view, poster, meta, envelope_markings).map_err(WriteRefused)
+}
+
+fn write_checks(
     view: &ReleaseView,
     poster: &Account,
     meta: &ObjectMeta,
