@@ -410,7 +410,7 @@ fn string_end(b: &[u8], at: usize) -> Option<usize> {
     }
     let mut from = at + 1;
     loop {
-        let k = from + crate::refs::quote_or_backslash(b.get(from..)?)?;
+        let k = from + memchr::memchr2(b'"', b'\\', b.get(from..)?)?;
         if b[k] == b'"' {
             return Some(k + 1);
         }

@@ -67,12 +67,6 @@ impl std::ops::Deref for StixId {
     }
 }
 
-impl PartialEq<str> for StixId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
 impl PartialEq<&str> for StixId {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other

@@ -189,19 +189,10 @@ pub fn hidden_positions(
         };
         let mut fields = entry.splitn(7, |&c| c == b',');
         let mut int = || -> Result<i64, crate::StoreError> {
-            let f = fields.next().filter(|f| !f.is_empty()).ok_or_else(bad)?;
-            let (negative, digits) = match f.split_first() {
-                Some((b'-', rest)) => (true, rest),
-                _ => (false, f),
-            };
-            let mut n: i64 = 0;
-            for &d in digits {
-                if !d.is_ascii_digit() || n > i64::MAX / 10 - 10 {
-                    return Err(bad());
-                }
-                n = n * 10 + i64::from(d - b'0');
-            }
-            Ok(if negative { -n } else { n })
+            fields
+                .next()
+                .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok())
+                .ok_or_else(bad)
         };
         let (idx, set, a_set, b_set) = (int()?, int()?, int()?, int()?);
         let mut text = || fields.next().ok_or_else(bad);

@@ -121,68 +121,37 @@ impl FromRequestParts<AppState> for ReadRequest {
 }
 
 impl ReadRequest {
-    /// The released page of `endpoint` (`name` is what its cursors and audit records carry).
+    /// Every read endpoint's steps: the collection the caller may read, the request's filters
+    /// and cursor, the released page of `endpoint` (`name` is what its cursors and audit
+    /// records carry). For one object's endpoints, an object without a version the caller may
+    /// receive (never existed, denied, withheld, deleted) is 404, unless the client is paging
+    /// past the end (TAXII 2.1 §5.7).
     pub(super) async fn read(
         &self,
         st: &AppState,
         endpoint: Endpoint,
         name: &str,
     ) -> ApiResult<Served> {
-        let what = ReadOf {
-            endpoint,
-            name,
-            oid: self.oid.as_deref(),
+        let p = &self.caller;
+        let a = collection_for(st, p, &self.root, &self.cid, Use::Read).await?;
+        let scope = match &self.oid {
+            Some(oid) => format!("{name}|{}|{oid}", a.coll.pk),
+            None => format!("{name}|{}", a.coll.pk),
         };
-        read(
-            st,
-            &self.caller,
-            &self.root,
-            &self.cid,
-            self.query.as_deref(),
-            what,
-        )
-        .await
-    }
-}
-
-/// Which read endpoint: its TAXII endpoint kind, the name its cursors and audit records carry,
-/// and the object id of the per-object endpoints.
-pub(super) struct ReadOf<'a> {
-    pub(super) endpoint: Endpoint,
-    pub(super) name: &'a str,
-    pub(super) oid: Option<&'a str>,
-}
-
-/// Every read endpoint's steps: the collection the caller may read, the request's filters and
-/// cursor, the released page. For one object's endpoints, an object without a version the
-/// caller may receive (never existed, denied, withheld, deleted) is 404, unless the client is
-/// paging past the end (TAXII 2.1 §5.7).
-pub(super) async fn read(
-    st: &AppState,
-    p: &Principal,
-    root: &str,
-    cid: &str,
-    raw: Option<&str>,
-    what: ReadOf<'_>,
-) -> ApiResult<Served> {
-    let a = collection_for(st, p, root, cid, Use::Read).await?;
-    let scope = match what.oid {
-        Some(oid) => format!("{}|{}|{oid}", what.name, a.coll.pk),
-        None => format!("{}|{}", what.name, a.coll.pk),
-    };
-    let pg = paging(st, raw, what.endpoint, &scope)?;
-    let mut q = pg.query(a.coll.pk, what.endpoint);
-    if let Some(oid) = what.oid {
-        q.ids = vec![oid.to_string()];
-    }
-    let served = released_page(st, &a, p, &pg, q, what.name).await?;
-    if let Some(oid) = what.oid {
-        if served.page.items.is_empty() && pg.after.is_none() {
-            audit_hidden(st, p, a.coll.pk, oid, what.name).await?;
-            return Err(no_object(oid));
+        let pg = paging(st, self.query.as_deref(), endpoint, &scope)?;
+        let mut q = pg.query(a.coll.pk, endpoint);
+        if let Some(oid) = &self.oid {
+            q.ids = vec![oid.clone()];
         }
+        let served = released_page(st, &a, p, &pg, q, name).await?;
+        if let Some(oid) = &self.oid {
+            if served.page.items.is_empty() && pg.after.is_none() {
+                audit_hidden(st, p, a.coll.pk, oid, name).await?;
+                return Err(no_object(oid));
+            }
+        }
+        Ok(served)
     }
-    Ok(served)
 }
 
 pub(super) async fn released_page(
