@@ -37,7 +37,7 @@ impl ReleaseView {
     /// The store-side filter for `reader`.
     pub fn filter(&self, reader: &Reader) -> ReaderFilter {
         ReaderFilter {
-            organization: reader.organization.clone(),
+            organization: reader.organization.to_string(),
             label_sets: self
                 .label_sets
                 .iter()
@@ -592,8 +592,8 @@ fn write_checks(
     }
     Ok(release_facts(
         meta,
-        &poster.organization.slug,
-        &poster.organization.nation,
+        poster.organization.slug.as_str(),
+        poster.organization.nation.as_str(),
     ))
 }
 
@@ -727,7 +727,7 @@ pub async fn preview_object(
     let nation = accounts
         .iter()
         .find(|a| a.organization.slug == obj.originator)
-        .map(|a| a.organization.nation.clone())
+        .map(|a| a.organization.nation.to_string())
         .unwrap_or_default();
     let mut by_org: Vec<(String, String, Decision)> = Vec::new();
     for a in accounts
@@ -745,7 +745,7 @@ pub async fn preview_object(
                 entry.2 = d;
             }
             Some(_) => {}
-            None => by_org.push((a.organization.slug.clone(), a.name.clone(), d)),
+            None => by_org.push((a.organization.slug.to_string(), a.name.clone(), d)),
         }
     }
     let organizations: Vec<Value> = by_org
@@ -773,12 +773,7 @@ pub async fn preview_object(
         .collect();
     let mut communities = Vec::new();
     for c in view.policy.community_ids() {
-        let member = Reader {
-            organization: String::new(),
-            nation: String::new(),
-            accredited: vec![c.clone()],
-            clearances: top_clearances.clone(),
-        };
+        let member = Reader::community_member(c.clone(), top_clearances.clone());
         let mut v = decision_json(
             &decision_for(store, view, collection, &obj, &value, &nation, &member).await?,
         );

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::label::{Label, Marking};
+use crate::nation::{Nation, OrgSlug};
 
 /// A classification scheme with ordered levels (lowest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,10 +42,24 @@ pub struct Clearance {
 /// clearances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reader {
-    pub organization: String,
-    pub nation: String,
+    pub organization: OrgSlug,
+    pub nation: Nation,
     pub accredited: Vec<String>,
     pub clearances: Vec<Clearance>,
+}
+
+impl Reader {
+    /// A reader that holds `clearances` and belongs to `community` and nothing else: no
+    /// nation, no organization (empty text, which no releasability entry or originator
+    /// equals). The preview's community rows.
+    pub fn community_member(community: String, clearances: Vec<Clearance>) -> Reader {
+        Reader {
+            organization: OrgSlug::nobody(),
+            nation: Nation::nowhere(),
+            accredited: vec![community],
+            clearances,
+        }
+    }
 }
 
 /// What the decision needs to know of one object.
@@ -437,8 +452,8 @@ mod tests {
 
     fn reader(nation: &str, communities: &[&str], clearances: &[(&str, &str, &[&str])]) -> Reader {
         Reader {
-            organization: format!("{}-org", nation.to_lowercase()),
-            nation: nation.into(),
+            organization: format!("{}-org", nation.to_lowercase()).parse().unwrap(),
+            nation: nation.parse().unwrap(),
             accredited: communities.iter().map(|s| s.to_string()).collect(),
             clearances: clearances
                 .iter()
@@ -549,7 +564,7 @@ mod tests {
         );
         // The originator sees its own objects whole.
         let mut own = k.clone();
-        own.organization = "kor-nis".into();
+        own.organization = "kor-nis".parse().unwrap();
         assert_eq!(
             policy.decide(&facts(jpn, &[]), &own, required),
             Decision::Allow
@@ -670,7 +685,7 @@ mod tests {
         let label = Label::new("NATO", "NU", Some(&["FVEY-CTI"]), &[]);
         let mut r = reader("GBR", &["NATO"], &[("NATO", "NU", &[])]);
         assert!(policy.label_denial(&label, &r).is_some());
-        r.organization = "gbr-ncsc".into();
+        r.organization = "gbr-ncsc".parse().unwrap();
         assert!(policy.label_denial(&label, &r).is_none());
         // A NATO nation whose organization is not accredited to NATO does not pass REL TO NATO.
         let nato = Label::new("NATO", "NU", Some(&["NATO"]), &[]);
@@ -679,7 +694,7 @@ mod tests {
         // Organization slugs are releasability entries too.
         let to_org = Label::new("NATO", "NU", Some(&["ita-aise"]), &[]);
         let mut org = unaccredited.clone();
-        org.organization = "ita-aise".into();
+        org.organization = "ita-aise".parse().unwrap();
         assert!(policy.label_denial(&to_org, &org).is_none());
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::nation::normalize_nation;
+use crate::nation::Nation;
 
 pub const LABEL_EXTENSION: &str = "extension-definition--e40c05f5-cb0e-4b28-8c2a-db52ed2bc0e2";
 const LABEL_NAMESPACE: Uuid = Uuid::from_u128(0x527f489e_1047_4bbf_9971_f03d5d0137fc);
@@ -47,7 +47,7 @@ fn normalize_list(items: &[String], nations: bool) -> Vec<String> {
         .iter()
         .map(|s| {
             if nations {
-                normalize_nation(s).unwrap_or_else(|| s.trim().to_string())
+                Nation::parse(s).map_or_else(|| s.trim().to_string(), String::from)
             } else {
                 s.trim().to_string()
             }

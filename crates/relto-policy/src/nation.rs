@@ -1,5 +1,7 @@
 //! Nations (ISO 3166-1 alpha-3, with the aliases partners still send) and the built-in
-//! communities NATO and EU.
+//! communities NATO and EU, and organization slugs.
+
+use serde::{Deserialize, Serialize};
 
 /// NATO's 32 members.
 pub const NATO_MEMBERS: [&str; 32] = [
@@ -15,22 +17,183 @@ pub const EU_MEMBERS: [&str; 27] = [
     "SWE",
 ];
 
-/// Normalises a nation code: upper-case, aliases (`BLG`→`BGR`, `FYR`→`MKD`) resolved.
-/// Returns None when it is not three ASCII letters.
-pub fn normalize_nation(code: &str) -> Option<String> {
-    let up = code.trim().to_ascii_uppercase();
-    if up.len() != 3 || !up.bytes().all(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    Some(
-        match up.as_str() {
-            "BLG" => "BGR",
-            "FYR" => "MKD",
-            other => other,
+/// A nation as relto knows it: an ISO 3166-1 alpha-3 code, upper-case, with the aliases
+/// partners still send (`BLG`→`BGR`, `FYR`→`MKD`) resolved. Parsed once where a code enters
+/// (the realm file, the hub's configuration, a stored row), so everything past the edge compares
+/// canonical codes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Nation(String);
+
+impl Nation {
+    /// None when `code` is not three ASCII letters (after trimming).
+    pub fn parse(code: &str) -> Option<Nation> {
+        let up = code.trim().to_ascii_uppercase();
+        if up.len() != 3 || !up.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
         }
-        .to_string(),
-    )
+        Some(Nation(match up.as_str() {
+            "BLG" => "BGR".to_string(),
+            "FYR" => "MKD".to_string(),
+            _ => up,
+        }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// No nation: equal to no code (for a reader that stands for a community alone).
+    pub(crate) fn nowhere() -> Nation {
+        Nation(String::new())
+    }
 }
+
+impl TryFrom<String> for Nation {
+    type Error = NameError;
+    fn try_from(code: String) -> Result<Self, NameError> {
+        Nation::parse(&code).ok_or(NameError::Nation(code))
+    }
+}
+
+impl From<Nation> for String {
+    fn from(n: Nation) -> String {
+        n.0
+    }
+}
+
+/// An organization's slug: lower-case ASCII letters, digits, `-` or `_`, 1–64 bytes. Account
+/// names follow the same rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrgSlug(String);
+
+impl OrgSlug {
+    pub fn parse(slug: &str) -> Option<OrgSlug> {
+        is_slug(slug).then(|| OrgSlug(slug.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hub operator's own organization, owner of the `admin` account.
+    pub fn hub() -> OrgSlug {
+        OrgSlug("hub".into())
+    }
+
+    /// No organization: equal to no slug (for a reader that stands for a community alone).
+    pub(crate) fn nobody() -> OrgSlug {
+        OrgSlug(String::new())
+    }
+}
+
+/// Whether `s` has the shape of a slug (organizations and account names).
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+impl TryFrom<String> for OrgSlug {
+    type Error = NameError;
+    fn try_from(slug: String) -> Result<Self, NameError> {
+        if is_slug(&slug) {
+            Ok(OrgSlug(slug))
+        } else {
+            Err(NameError::Slug(slug))
+        }
+    }
+}
+
+impl From<OrgSlug> for String {
+    fn from(s: OrgSlug) -> String {
+        s.0
+    }
+}
+
+macro_rules! text_like {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+        impl PartialEq<$t> for str {
+            fn eq(&self, other: &$t) -> bool {
+                self == other.0
+            }
+        }
+        impl PartialEq<$t> for &str {
+            fn eq(&self, other: &$t) -> bool {
+                *self == other.0
+            }
+        }
+        impl PartialEq<$t> for String {
+            fn eq(&self, other: &$t) -> bool {
+                *self == other.0
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = NameError;
+            fn from_str(s: &str) -> Result<Self, NameError> {
+                Self::try_from(s.to_string())
+            }
+        }
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+text_like!(Nation);
+text_like!(OrgSlug);
+
+/// A nation code or slug that does not have the required shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    Nation(String),
+    Slug(String),
+}
+
+impl std::fmt::Display for NameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameError::Nation(n) => write!(
+                f,
+                "nation '{n}' is not an ISO 3166-1 alpha-3 code (e.g. KOR)"
+            ),
+            NameError::Slug(s) => write!(
+                f,
+                "'{s}' is not a slug: lower-case letters, digits, '-' or '_', at most 64"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
 
 #[cfg(test)]
 mod tests {
@@ -39,11 +202,24 @@ mod tests {
 
     #[test]
     fn aliases_and_shape() {
-        assert_eq!(normalize_nation("kor").as_deref(), Some("KOR"));
-        assert_eq!(normalize_nation("BLG").as_deref(), Some("BGR"));
-        assert_eq!(normalize_nation("FYR").as_deref(), Some("MKD"));
-        assert_eq!(normalize_nation("KO"), None);
-        assert_eq!(normalize_nation("K0R"), None);
+        let code = |c: &str| Nation::parse(c).map(String::from);
+        assert_eq!(code("kor").as_deref(), Some("KOR"));
+        assert_eq!(code(" BLG ").as_deref(), Some("BGR"));
+        assert_eq!(code("FYR").as_deref(), Some("MKD"));
+        assert_eq!(code("KO"), None);
+        assert_eq!(code("K0R"), None);
+    }
+
+    #[test]
+    fn names_are_checked_when_read_from_json() {
+        let nation: Nation = serde_json::from_str("\"blg\"").unwrap();
+        assert_eq!(nation, "BGR");
+        assert!(serde_json::from_str::<Nation>("\"KOREA\"").is_err());
+        let slug: OrgSlug = serde_json::from_str("\"kor-nis\"").unwrap();
+        assert_eq!(slug.as_str(), "kor-nis");
+        for bad in ["\"KOR-NIS\"", "\"\"", "\"a b\""] {
+            assert!(serde_json::from_str::<OrgSlug>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::decide::{Clearance, Community, Policy, ReleasePolicy, ReleaseRules};
 use crate::label::Label;
-use crate::nation::normalize_nation;
+use crate::nation::{is_slug, Nation};
 
 /// The API root's `max_content_length` when the realm gives none: 10 MiB.
 pub const DEFAULT_MAX_CONTENT_LENGTH: u64 = 10 * 1024 * 1024;
@@ -175,13 +175,6 @@ impl std::fmt::Display for RealmError {
 }
 impl std::error::Error for RealmError {}
 
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 fn is_root_path(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -196,7 +189,7 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
     let mut realm: Realm =
         toml::from_str(text).map_err(|e| RealmError(vec![format!("realm file: {e}")]))?;
     let mut problems = Vec::new();
-    match normalize_nation(&realm.hub.nation) {
+    match Nation::parse(&realm.hub.nation).map(String::from) {
         Some(n) => realm.hub.nation = n,
         None => problems.push(format!(
             "[hub] nation '{}' is not an ISO 3166-1 alpha-3 code (e.g. KOR)",
@@ -246,7 +239,7 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
             ));
         }
         for n in &mut c.nations {
-            match normalize_nation(n) {
+            match Nation::parse(n).map(String::from) {
                 Some(code) => *n = code,
                 None => problems.push(format!(
                     "community '{}': nation '{n}' is not an ISO 3166-1 alpha-3 code",
@@ -294,7 +287,7 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
         if !orgs.insert(o.slug.clone()) {
             problems.push(format!("organization '{}' is declared twice", o.slug));
         }
-        match normalize_nation(&o.nation) {
+        match Nation::parse(&o.nation).map(String::from) {
             Some(n) => o.nation = n,
             None => problems.push(format!(
                 "organization '{}': nation '{}' is not an ISO 3166-1 alpha-3 code",

@@ -1,5 +1,6 @@
 //! Property tests: realm files and labels from outside never panic the parsers; a label's
 //! canonical form, and so its id, does not depend on list order, duplicates or aliases.
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use relto_policy::decide::DefaultLabel;
@@ -61,8 +62,8 @@ fn label_of(p: usize, l: usize, rel: &[usize], atomal: bool) -> Label {
 
 fn reader_of(nation: usize, communities: u8, clearances: &[(usize, usize, bool)]) -> Reader {
     Reader {
-        organization: "org-x".into(),
-        nation: NATIONS[nation % NATIONS.len()].into(),
+        organization: "org-x".parse().unwrap(),
+        nation: NATIONS[nation % NATIONS.len()].parse().unwrap(),
         accredited: ["NATO", "EU"]
             .iter()
             .enumerate()

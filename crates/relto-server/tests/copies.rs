@@ -3,6 +3,7 @@
 //! named object under another label, a named object deleted and posted again. Each write keeps the label
 //! sets the hub already has, so only the collection's write generation tells the server
 //! that a copy it keeps is out of date; the originator always receives the stored bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -19,15 +20,15 @@ fn token(account: &str) -> String {
 
 fn realm() -> RealmPlan {
     let org = |slug: &str, nation: &str, accredited: &[&str]| Organization {
-        slug: slug.into(),
+        slug: slug.parse().unwrap(),
         name: slug.into(),
-        nation: nation.into(),
+        nation: nation.parse().unwrap(),
         identity: format!("identity--00000000-0000-4000-8000-{:012}", slug.len()),
         accredited: accredited.iter().map(|s| s.to_string()).collect(),
     };
     let account = |name: &str, org: &str, clearances: Vec<Clearance>| PlannedAccount {
         name: name.into(),
-        organization: org.into(),
+        organization: org.parse().unwrap(),
         roles: vec![relto_policy::Role::Analyst],
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),

@@ -108,16 +108,16 @@ fn random_realm(rng: &mut Rng) -> Realm {
             });
         }
         orgs.push(Organization {
-            slug: slug.clone(),
+            slug: slug.parse().unwrap(),
             name: format!("Organization {i}"),
-            nation: nation.into(),
+            nation: nation.parse().unwrap(),
             identity: format!("identity--{}", uuid(rng)),
             accredited: accredited.clone(),
         });
         let name = format!("a{i}");
         accounts.push(PlannedAccount {
             name: name.clone(),
-            organization: slug.clone(),
+            organization: slug.parse().unwrap(),
             roles: vec![relto_policy::Role::Analyst],
             password_hash: None,
             token_sha256: Some(relto_server::token_sha256(&token(&name))),
@@ -126,8 +126,8 @@ fn random_realm(rng: &mut Rng) -> Realm {
         readers.push((
             name,
             Reader {
-                organization: slug,
-                nation: nation.into(),
+                organization: slug.parse().unwrap(),
+                nation: nation.parse().unwrap(),
                 accredited,
                 clearances,
             },
@@ -465,7 +465,7 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
                         .all(|l| realm.policy.clearance_denial(l, r).is_none())
                 })
                 .collect();
-            cleared[rng.below(cleared.len())].1.organization.clone()
+            cleared[rng.below(cleared.len())].1.organization.to_string()
         };
         let poster = realm
             .readers
@@ -559,7 +559,7 @@ impl Oracle<'_> {
             .readers
             .iter()
             .find(|(_, r)| r.organization == org)
-            .map(|(_, r)| r.nation.clone())
+            .map(|(_, r)| r.nation.to_string())
             .unwrap_or_default()
     }
 
@@ -965,7 +965,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 id: value["id"].as_str().unwrap_or("").into(),
                 ty: "indicator".into(),
                 version: value["modified"].as_str().unwrap_or("").into(),
-                originator: reader.organization.clone(),
+                originator: reader.organization.to_string(),
                 value,
                 escaped: false,
             });

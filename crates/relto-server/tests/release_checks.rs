@@ -51,9 +51,9 @@ fn nato_nu() -> Label {
 /// CONFIDENTIAL), each reading and writing the one collection.
 fn realm() -> RealmPlan {
     let org = |slug: &str, nation: &str, n: u32| Organization {
-        slug: slug.into(),
+        slug: slug.parse().unwrap(),
         name: slug.into(),
-        nation: nation.into(),
+        nation: nation.parse().unwrap(),
         identity: format!("identity--00000000-0000-4000-8000-{n:012}"),
         accredited: if nation == "KOR" {
             vec![]
@@ -68,7 +68,7 @@ fn realm() -> RealmPlan {
     ];
     let account = |name: &str, org: &str, role: Role, clearances: Vec<Clearance>| PlannedAccount {
         name: name.into(),
-        organization: org.into(),
+        organization: org.parse().unwrap(),
         roles: vec![role],
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),

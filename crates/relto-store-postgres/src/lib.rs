@@ -231,14 +231,14 @@ impl Store for PostgresStore {
                 db.execute(
                     "INSERT INTO organizations (slug, name, nation, identity, accredited, enabled, builtin)
                      VALUES ($1, 'Hub operator', $2, $3, '[]', TRUE, TRUE) ON CONFLICT (slug) DO NOTHING",
-                    &[&hub.organization, &hub.nation, &hub.identity],
+                    &[&hub.organization.as_str(), &hub.nation.as_str(), &hub.identity],
                 )
                 .await?;
                 let created = db
                     .execute(
                         "INSERT INTO accounts (name, organization, roles, password_hash, enabled, builtin)
                          VALUES ('admin', $1, '[\"admin\"]', $2, TRUE, TRUE) ON CONFLICT (name) DO NOTHING",
-                        &[&hub.organization, hash],
+                        &[&hub.organization.as_str(), hash],
                     )
                     .await?;
                 Ok(created == 1)

@@ -16,6 +16,34 @@ impl Columns for PgRow<'_> {
     fn int(&self, i: usize) -> Result<i64, Self::Error> {
         self.0.try_get(i)
     }
+    fn parsed<T>(&self, i: usize) -> Result<T, Self::Error>
+    where
+        T: TryFrom<String>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
+        self.0.try_get::<_, Parsed<T>>(i).map(|p| p.0)
+    }
+}
+
+/// A text column that must parse into `T` (the driver reports a failure as a conversion error).
+struct Parsed<T>(T);
+
+impl<'a, T> tokio_postgres::types::FromSql<'a> for Parsed<T>
+where
+    T: TryFrom<String>,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = <String as tokio_postgres::types::FromSql>::from_sql(ty, raw)?;
+        Ok(Parsed(T::try_from(text)?))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <String as tokio_postgres::types::FromSql>::accepts(ty)
+    }
 }
 
 pub(crate) fn account_from_row(r: &Row) -> R<Account> {
@@ -79,9 +107,20 @@ pub(crate) async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> 
         tally(&mut s, existed, changed);
     }
     for o in &plan.organizations {
-        let existed = exists(db, "SELECT 1 FROM organizations WHERE slug = $1", &o.slug).await?;
+        let existed = exists(
+            db,
+            "SELECT 1 FROM organizations WHERE slug = $1",
+            o.slug.as_str(),
+        )
+        .await?;
         let acc = json_list(&o.accredited);
-        let args: [&(dyn ToSql + Sync); 5] = [&o.slug, &o.name, &o.nation, &o.identity, &acc];
+        let args: [&(dyn ToSql + Sync); 5] = [
+            &o.slug.as_str(),
+            &o.name,
+            &o.nation.as_str(),
+            &o.identity,
+            &acc,
+        ];
         let changed = if existed {
             db.execute(
                 "UPDATE organizations SET name = $2, nation = $3, identity = $4, accredited = $5, enabled = TRUE
@@ -106,7 +145,7 @@ pub(crate) async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> 
         let clearances = serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
         let args: [&(dyn ToSql + Sync); 5] = [
             &a.name,
-            &a.organization,
+            &a.organization.as_str(),
             &roles,
             &a.password_hash,
             &clearances,

@@ -277,14 +277,14 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT OR IGNORE INTO organizations (slug, name, nation, identity, accredited, enabled, builtin)
                  VALUES (?1, 'Hub operator', ?2, ?3, '[]', 1, 1)",
-                params![hub.organization, hub.nation, hub.identity],
+                params![hub.organization.as_str(), hub.nation.as_str(), hub.identity],
             )
             .map_err(db_err)?;
             let created = tx
                 .execute(
                     "INSERT OR IGNORE INTO accounts (name, organization, roles, password_hash, enabled, builtin)
                      VALUES ('admin', ?1, '[\"admin\"]', ?2, 1, 1)",
-                    params![hub.organization, hash],
+                    params![hub.organization.as_str(), hash],
                 )
                 .map_err(db_err)?;
             Ok(created == 1)
@@ -312,7 +312,7 @@ impl Store for SqliteStore {
                 tally(&mut s, existed, changed as u64);
             }
             for o in &plan.organizations {
-                let existed = exists(tx, "SELECT 1 FROM organizations WHERE slug = ?1", &o.slug)?;
+                let existed = exists(tx, "SELECT 1 FROM organizations WHERE slug = ?1", o.slug.as_str())?;
                 let acc = json_list(&o.accredited);
                 let changed = tx
                     .execute(
@@ -322,7 +322,7 @@ impl Store for SqliteStore {
                            identity = excluded.identity, accredited = excluded.accredited, enabled = 1
                          WHERE name IS NOT excluded.name OR nation IS NOT excluded.nation
                            OR identity IS NOT excluded.identity OR accredited IS NOT excluded.accredited OR enabled = 0",
-                        params![o.slug, o.name, o.nation, o.identity, acc],
+                        params![o.slug.as_str(), o.name, o.nation.as_str(), o.identity, acc],
                     )
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed as u64);
@@ -351,7 +351,7 @@ impl Store for SqliteStore {
                          WHERE organization IS NOT excluded.organization OR roles IS NOT excluded.roles
                            OR (excluded.password_hash IS NOT NULL AND password_hash IS NOT excluded.password_hash)
                            OR clearances IS NOT excluded.clearances OR enabled = 0",
-                        params![a.name, a.organization, roles, a.password_hash, clearances],
+                        params![a.name, a.organization.as_str(), roles, a.password_hash, clearances],
                     )
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed as u64);
@@ -962,6 +962,30 @@ mod tests {
             want.sort();
             assert_eq!(got, want, "label sets {sets:?}");
         }
+    }
+
+    /// A stored nation that is not a code (a hand-edited database) makes reading the account
+    /// fail: it never becomes a reader whose nation nobody checked.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_stored_nation_that_does_not_parse_is_an_error() {
+        let (_dir, store) = fresh();
+        relto_store::conformance::seed_collection(&store).await;
+        assert!(store.account("nis-analyst").await.expect("read").is_some());
+        store
+            .write(|tx, _| {
+                tx.execute(
+                    "UPDATE organizations SET nation = 'KOREA' WHERE slug = 'kor-nis'",
+                    [],
+                )
+                .map_err(db_err)
+            })
+            .await
+            .expect("edit");
+        let err = store
+            .account("nis-analyst")
+            .await
+            .expect_err("a nation that is not a code");
+        assert!(err.to_string().contains("KOREA"), "{err}");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -16,6 +16,15 @@ impl Columns for SqlRow<'_, '_> {
     fn int(&self, i: usize) -> rusqlite::Result<i64> {
         self.0.get(i)
     }
+    fn parsed<T>(&self, i: usize) -> rusqlite::Result<T>
+    where
+        T: TryFrom<String>,
+        T::Error: std::error::Error + Send + Sync + 'static,
+    {
+        T::try_from(self.0.get(i)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
+    }
 }
 
 pub(crate) fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {

@@ -21,15 +21,15 @@ pub fn plan() -> RealmPlan {
             max_content_length: 1 << 20,
         }],
         organizations: vec![Organization {
-            slug: "kor-nis".into(),
+            slug: "kor-nis".parse().expect("a valid name"),
             name: "National Intelligence Service".into(),
-            nation: "KOR".into(),
+            nation: "KOR".parse().expect("a valid name"),
             identity: "identity--7b1e2a51-5d9c-4b8e-9f0a-3c2d1e0f9a8b".into(),
             accredited: vec![],
         }],
         accounts: vec![PlannedAccount {
             name: "nis-analyst".into(),
-            organization: "kor-nis".into(),
+            organization: "kor-nis".parse().expect("a valid name"),
             roles: vec![relto_policy::Role::Analyst],
             password_hash: Some("$argon2id$placeholder".into()),
             token_sha256: Some([9; 32]),
@@ -140,8 +140,8 @@ pub async fn run_all(store: &dyn Store) {
 
 async fn bootstrap_once(store: &dyn Store) {
     let hub = HubIdentity {
-        nation: "KOR".into(),
-        organization: "hub".into(),
+        nation: "KOR".parse().expect("a valid name"),
+        organization: "hub".parse().expect("a valid name"),
         identity: "identity--0b4c1d2e-3f4a-4b5c-8d6e-7f8091a2b3c4".into(),
     };
     assert!(store
@@ -654,7 +654,7 @@ async fn release_predicate(store: &dyn Store) {
     let open_set = set_of(&[md]);
     // A DEU reader passing only the open label set.
     let reader = ReaderFilter {
-        organization: "deu-bnd".into(),
+        organization: "deu-bnd".parse().expect("a valid name"),
         label_sets: vec![open_set],
     };
     let mut q = ObjectQuery::new(pk, 100);
@@ -698,7 +698,7 @@ async fn release_predicate(store: &dyn Store) {
     // The originator of the secret objects sees them all; an empty filter sees its own only.
     let mut oq = q.clone();
     oq.reader = Some(ReaderFilter {
-        organization: "kor-nis".into(),
+        organization: "kor-nis".parse().expect("a valid name"),
         label_sets: vec![],
     });
     assert_eq!(store.query_objects(&oq).await.expect("q").items.len(), 8);
@@ -815,7 +815,7 @@ async fn audit_chain(store: &dyn Store) {
         ts_us: n,
         kind: AuditKind::ObjectRelease.into(),
         actor: "nis-analyst".into(),
-        organization: "kor-nis".into(),
+        organization: "kor-nis".parse().expect("a valid name"),
         source: "127.0.0.1".into(),
         object_id: format!("indicator--{n}"),
         object_version: String::new(),

@@ -1,13 +1,14 @@
 //! The records the store keeps and returns.
 
+use relto_policy::nation::{Nation, OrgSlug};
 use relto_taxii::{Cursor, VersionFilter};
 
 /// The hub's own organization, created at first start.
 #[derive(Debug, Clone)]
 pub struct HubIdentity {
-    pub nation: String,
+    pub nation: Nation,
     /// Slug of the hub's organization (owner of the `admin` account).
-    pub organization: String,
+    pub organization: OrgSlug,
     pub identity: String,
 }
 
@@ -35,9 +36,9 @@ pub struct Collection {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organization {
-    pub slug: String,
+    pub slug: OrgSlug,
     pub name: String,
-    pub nation: String,
+    pub nation: Nation,
     pub identity: String,
     pub accredited: Vec<String>,
 }
@@ -81,7 +82,7 @@ pub struct RealmPlan {
 #[derive(Debug, Clone)]
 pub struct PlannedAccount {
     pub name: String,
-    pub organization: String,
+    pub organization: OrgSlug,
     pub roles: Vec<relto_policy::Role>,
     /// None keeps the stored hash (an account whose password is set elsewhere).
     pub password_hash: Option<String>,

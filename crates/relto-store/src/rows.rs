@@ -12,6 +12,12 @@ pub trait Columns {
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    /// A text column parsed into a checked type (a nation, a slug); a stored value that does
+    /// not parse is the backend's conversion error, never a default.
+    fn parsed<T>(&self, i: usize) -> Result<T, Self::Error>
+    where
+        T: TryFrom<String>,
+        T::Error: std::error::Error + Send + Sync + 'static;
 }
 
 /// An account's roles as the stores keep them (a JSON list of their names).
@@ -43,9 +49,9 @@ pub fn account<C: Columns>(r: &C) -> Result<Account, C::Error> {
             .collect(),
         password_hash: r.opt_text(2)?,
         organization: Organization {
-            slug: r.text(3)?,
+            slug: r.parsed(3)?,
             name: r.text(4)?,
-            nation: r.text(5)?,
+            nation: r.parsed(5)?,
             identity: r.text(6)?,
             accredited: parse_list(&r.text(7)?),
         },

@@ -61,9 +61,17 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
             },
             None => None,
         };
+        // parse_realm has checked every name; a failure here is reported, never skipped.
+        let organization = match a.organization.parse() {
+            Ok(slug) => slug,
+            Err(e) => {
+                problems.push(format!("account '{}': organization {e}", a.name));
+                continue;
+            }
+        };
         accounts.push(PlannedAccount {
             name: a.name.clone(),
-            organization: a.organization.clone(),
+            organization,
             // The realm check has refused unknown role names.
             roles: a
                 .roles
@@ -74,6 +82,19 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
             token_sha256,
             clearances: a.clearances.clone(),
         });
+    }
+    let mut organizations = Vec::new();
+    for o in &realm.organizations {
+        match (o.slug.parse(), o.nation.parse()) {
+            (Ok(slug), Ok(nation)) => organizations.push(Organization {
+                slug,
+                name: o.name.clone(),
+                nation,
+                identity: o.identity_id(),
+                accredited: o.accredited.clone(),
+            }),
+            (Err(e), _) | (_, Err(e)) => problems.push(format!("organization '{}': {e}", o.slug)),
+        }
     }
     if !problems.is_empty() {
         return Err(CliError(problems.join("\n")));
@@ -90,17 +111,7 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
                 max_content_length: r.max_content_length.unwrap_or(DEFAULT_MAX_CONTENT_LENGTH),
             })
             .collect(),
-        organizations: realm
-            .organizations
-            .iter()
-            .map(|o| Organization {
-                slug: o.slug.clone(),
-                name: o.name.clone(),
-                nation: o.nation.clone(),
-                identity: o.identity_id(),
-                accredited: o.accredited.clone(),
-            })
-            .collect(),
+        organizations,
         accounts,
         collections: realm
             .collections

@@ -9,7 +9,7 @@ use clap::Args;
 use relto_server::{Application, ServerConfig};
 use serde::Deserialize;
 
-use crate::{hub_identity, CliError, CliResult, StoreArgs};
+use crate::{hub_identity, parse_nation, CliError, CliResult, StoreArgs};
 use relto_store::audit::{AuditKind, AuditOutcome};
 
 #[derive(Args, Debug)]
@@ -155,15 +155,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
             ))
         }
     };
-    let nation = args
-        .nation
-        .or(file.nation)
-        .unwrap_or_else(|| "KOR".to_string());
-    let nation = relto_policy::nation::normalize_nation(&nation).ok_or_else(|| {
-        CliError(format!(
-            "nation '{nation}' is not an ISO 3166-1 alpha-3 code (e.g. KOR)"
-        ))
-    })?;
+    let nation = parse_nation(args.nation.or(file.nation).as_deref())?;
 
     let store = store_args.open().await?;
     // The admin password is hashed only when the account is about to be created.
@@ -176,7 +168,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         };
         let hash = relto_server::hash_password(&password)?;
         let created = store
-            .bootstrap(&hub_identity(&nation), &hash)
+            .bootstrap(&hub_identity(nation), &hash)
             .await
             .map_err(|e| CliError(format!("cannot initialise the store: {e}")))?;
         if created && generated {

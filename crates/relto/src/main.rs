@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use relto_policy::nation::{NameError, Nation, OrgSlug};
 use relto_store::{HubIdentity, Store};
 use relto_store_postgres::{is_postgres_url, PoolOptions, PostgresStore};
 use relto_store_sqlite::SqliteStore;
@@ -308,11 +309,17 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
+/// The hub's nation as configured (`--nation`, `nation =` or `RELTO_NATION`), KOR when none is.
+pub fn parse_nation(configured: Option<&str>) -> CliResult<Nation> {
+    let code = configured.unwrap_or("KOR");
+    Nation::parse(code).ok_or_else(|| CliError(NameError::Nation(code.to_string()).to_string()))
+}
+
 /// The hub's own organization, derived from its nation.
-pub fn hub_identity(nation: &str) -> HubIdentity {
+pub fn hub_identity(nation: Nation) -> HubIdentity {
     HubIdentity {
-        nation: nation.to_string(),
-        organization: "hub".into(),
+        nation,
+        organization: OrgSlug::hub(),
         identity: "identity--00000000-0000-5000-8000-000000000001".into(),
     }
 }

@@ -128,12 +128,9 @@ pub async fn import(
     let (operator_org, operator_nation) = match store.account("admin").await? {
         Some(a) => (a.organization.slug, a.organization.nation),
         None => {
-            let hub = crate::hub_identity(
-                &std::env::var("RELTO_NATION")
-                    .ok()
-                    .and_then(|n| relto_policy::nation::normalize_nation(&n))
-                    .unwrap_or_else(|| "KOR".into()),
-            );
+            let hub = crate::hub_identity(crate::parse_nation(
+                std::env::var("RELTO_NATION").ok().as_deref(),
+            )?);
             (hub.organization, hub.nation)
         }
     };
@@ -142,8 +139,8 @@ pub async fn import(
     let poster_kind = match &poster {
         Some(p) => Poster::Account(p),
         None => Poster::Operator {
-            organization: &operator_org,
-            nation: &operator_nation,
+            organization: operator_org.as_str(),
+            nation: operator_nation.as_str(),
         },
     };
     let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();

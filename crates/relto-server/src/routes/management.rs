@@ -60,7 +60,7 @@ pub(super) async fn management_auth(
     let mut ev = event(
         AuditKind::TokenCreate,
         &account.name,
-        &account.organization.slug,
+        account.organization.slug.as_str(),
         &source,
     );
     ev.outcome = AuditOutcome::Ok.into();

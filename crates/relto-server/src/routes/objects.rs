@@ -70,7 +70,7 @@ pub(super) async fn delete_object(
     let mut e = event(
         AuditKind::ObjectDelete,
         &p.account.name,
-        &p.account.organization.slug,
+        p.account.organization.slug.as_str(),
         &p.source,
     );
     e.object_id = oid.clone();
@@ -132,7 +132,7 @@ pub(super) async fn add_objects(
     let base = event(
         AuditKind::ObjectWrite,
         &p.account.name,
-        &p.account.organization.slug,
+        p.account.organization.slug.as_str(),
         &p.source,
     );
     st.audit

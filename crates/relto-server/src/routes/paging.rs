@@ -65,7 +65,7 @@ pub(super) async fn audit_release(
     let base = event(
         AuditKind::ObjectRelease,
         &p.account.name,
-        &p.account.organization.slug,
+        p.account.organization.slug.as_str(),
         &p.source,
     );
     st.audit
@@ -207,7 +207,7 @@ pub(super) async fn audit_hidden(
         let mut e = event(
             AuditKind::ObjectRelease,
             &p.account.name,
-            &p.account.organization.slug,
+            p.account.organization.slug.as_str(),
             &p.source,
         );
         e.object_id = o.stix_id.clone();

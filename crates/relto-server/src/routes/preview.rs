@@ -31,7 +31,7 @@ pub(super) async fn release_preview(
     let mut e = event(
         AuditKind::ReleasePreview,
         &p.account.name,
-        &p.account.organization.slug,
+        p.account.organization.slug.as_str(),
         &p.source,
     );
     e.object_id = oid.clone();

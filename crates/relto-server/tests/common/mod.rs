@@ -98,8 +98,8 @@ pub async fn spawn_app_on(
     config: ServerConfig,
 ) -> TestApp {
     let hub = HubIdentity {
-        nation: "KOR".into(),
-        organization: "hub".into(),
+        nation: "KOR".parse().unwrap(),
+        organization: "hub".parse().unwrap(),
         identity: "identity--00000000-0000-5000-8000-000000000001".into(),
     };
     store
@@ -109,15 +109,15 @@ pub async fn spawn_app_on(
     let mut realm = plan();
     realm.accounts[0].password_hash = Some(relto_server::hash_password(ANALYST_PW).expect("hash"));
     realm.organizations.push(relto_store::Organization {
-        slug: "deu-bnd".into(),
+        slug: "deu-bnd".parse().unwrap(),
         name: "Bundesnachrichtendienst".into(),
-        nation: "DEU".into(),
+        nation: "DEU".parse().unwrap(),
         identity: "identity--1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f".into(),
         accredited: vec![],
     });
     realm.accounts.push(relto_store::PlannedAccount {
         name: "bnd-reader".into(),
-        organization: "deu-bnd".into(),
+        organization: "deu-bnd".parse().unwrap(),
         roles: vec![relto_policy::Role::Reader],
         password_hash: Some(relto_server::hash_password(READER_PW).expect("hash")),
         token_sha256: None,
