@@ -394,6 +394,15 @@ impl ReleasePolicy {
         if object.originator == reader.organization {
             return Decision::Allow;
         }
+        if let Some(d) = self.object_level_denial(object, reader) {
+            return Decision::Deny(d);
+        }
+        self.granular_decision(object.object_type, object.granular, reader, required)
+    }
+
+    /// Rules 1–3: why the object's own object-level labels (or the default label) deny
+    /// `reader`, or None when they pass.
+    pub fn object_level_denial(&self, object: &ObjectFacts<'_>, reader: &Reader) -> Option<String> {
         // Marking-definitions carry no intelligence and readers need them to read the
         // markings of what they receive: the default label is not theirs.
         if object.marking_refs.is_empty() && object.object_type != "marking-definition" {
@@ -402,16 +411,14 @@ impl ReleasePolicy {
                     .then(|| format!("releasability: default, {} only", object.originator_nation)),
                 DefaultLabel::Label(l) => self.label_denial(l, reader),
             };
-            if let Some(d) = denial {
-                return Decision::Deny(d);
+            if denial.is_some() {
+                return denial;
             }
         }
-        for m in object.marking_refs {
-            if let Some(d) = self.marking_denial(m, reader) {
-                return Decision::Deny(d);
-            }
-        }
-        self.granular_decision(object.object_type, object.granular, reader, required)
+        object
+            .marking_refs
+            .iter()
+            .find_map(|m| self.marking_denial(m, reader))
     }
 
     /// Rule 4 alone: what the granular markings a reader fails remove (Redact), Deny when one

@@ -7,6 +7,7 @@ pub mod decide;
 mod error;
 pub mod label;
 pub mod nation;
+pub mod plan;
 pub mod realm;
 pub mod redact;
 pub mod refs;

@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use relto_policy::decide::DefaultLabel;
 use relto_policy::label::{parse_marking, Label};
+use relto_policy::plan::StageCover;
 use relto_policy::{
     parse_realm, Clearance, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
 };
@@ -136,6 +137,62 @@ proptest! {
         if let DefaultLabel::Label(_) = policy.default_label {
             prop_assert!(markings.is_empty() || decided == policy.passes_label_set(&markings, None, &reader));
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Rule 7's compiled form (a stored label set that active stages cover: its own markings,
+    /// the stages' alternative labels and its granular markings on required properties)
+    /// agrees with decide_staged() on whether the reader receives the object at all.
+    #[test]
+    fn the_compiled_form_of_rule_7_agrees_with_decide_staged(
+        own in proptest::collection::vec((0usize..3, 0usize..5, proptest::collection::vec(0usize..8, 0..3), any::<bool>()), 0..3),
+        on_required in proptest::option::of((0usize..3, 0usize..5, proptest::collection::vec(0usize..8, 0..3), any::<bool>())),
+        stages in proptest::collection::vec((0usize..3, 0usize..5, proptest::collection::vec(0usize..8, 0..3), any::<bool>()), 0..3),
+        nation in 0usize..5,
+        communities in 0u8..4,
+        clearances in proptest::collection::vec((0usize..3, 0usize..5, any::<bool>()), 0..3),
+    ) {
+        let mut policy = ReleasePolicy::from_rules(&ReleaseRules::default()).expect("rules");
+        let object_level: Vec<String> = own
+            .iter()
+            .map(|(p, l, r, a)| policy.add_label(label_of(*p, *l, r, *a)))
+            .collect();
+        let required_markings: Vec<String> = on_required
+            .iter()
+            .map(|(p, l, r, a)| policy.add_label(label_of(*p, *l, r, *a)))
+            .collect();
+        let granular: Vec<(String, Vec<String>)> = required_markings
+            .iter()
+            .map(|m| (m.clone(), vec!["id".to_string()]))
+            .collect();
+        let alternatives: Vec<Label> = stages.iter().map(|(p, l, r, a)| label_of(*p, *l, r, *a)).collect();
+        let covers: Vec<StageCover> = alternatives.iter().map(|label| StageCover { label, withhold: &[] }).collect();
+        let reader = reader_of(nation, communities, &clearances);
+        let facts = ObjectFacts {
+            object_type: "indicator",
+            originator: "org-y",
+            originator_nation: "KOR",
+            marking_refs: &object_level,
+            granular: &granular,
+        };
+        let staged = policy.decide_staged(&facts, &covers, &reader, required, &|_| true);
+        let received = !matches!(staged.decision, Decision::Deny(_));
+        let mut set = object_level.clone();
+        set.extend(required_markings.iter().cloned());
+        let default_nation = object_level.is_empty().then_some("KOR");
+        let alternative_refs: Vec<&Label> = alternatives.iter().collect();
+        prop_assert_eq!(
+            policy.passes_covered_set(&set, default_nation, &alternative_refs, &required_markings, &reader),
+            received
+        );
+        // Without covers, rule 7 changes nothing.
+        prop_assert_eq!(
+            policy.decide_staged(&facts, &[], &reader, required, &|_| true).decision,
+            policy.decide(&facts, &reader, required)
+        );
     }
 }
 
