@@ -623,6 +623,7 @@ pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> Relea
             default_nation: (meta.object_marking_refs.is_empty()
                 && meta.object_type != "marking-definition")
                 .then(|| nation.to_string()),
+            ..LabelSet::default()
         },
         endpoints: meta.endpoints.clone(),
         object_refs: meta.object_refs.clone(),

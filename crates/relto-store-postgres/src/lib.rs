@@ -18,6 +18,7 @@ mod chain;
 mod load;
 mod migrations;
 mod objects;
+mod plans;
 mod pool;
 mod queries;
 mod realm;
@@ -52,7 +53,7 @@ use tokio_postgres::{Config, IsolationLevel, Row};
 pub use load::{Column, ColumnKind, HubState, Load, LoadTable};
 use migrations::{AUDIT_LOCK, REALM_LOCK};
 pub use pool::PoolOptions;
-use pool::{Db, Pool, R};
+use pool::{Db, Params, Pool, R};
 
 /// Attempts of a write transaction that conflicts with concurrent ones (40001, 40P01).
 const MAX_ATTEMPTS: u32 = 5;
@@ -632,6 +633,49 @@ impl Store for PostgresStore {
                 .map(audit_from_row)
                 .collect()
             })
+        })
+        .await
+    }
+
+    async fn create_situation(&self, situation: &NewSituation) -> StoreResult<Situation> {
+        self.write(situation, |db, s| Box::pin(plans::create_situation(db, s)))
+            .await
+    }
+
+    async fn situation(&self, id: &str) -> StoreResult<Option<Situation>> {
+        if has_nul(id) {
+            return Ok(None);
+        }
+        self.read(id, |db, id| {
+            Box::pin(async move {
+                Ok(plans::read_situations(db, "WHERE id = $1", &[&id])
+                    .await?
+                    .pop())
+            })
+        })
+        .await
+    }
+
+    async fn situations(&self) -> StoreResult<Vec<Situation>> {
+        self.read(&(), |db, _| Box::pin(plans::read_situations(db, "", &[])))
+            .await
+    }
+
+    async fn approve_stage(
+        &self,
+        stage: i64,
+        approval: &Approval,
+        cover: &[CoveredRow],
+    ) -> StoreResult<StageState> {
+        self.write(&(stage, approval, cover), |db, (stage, approval, cover)| {
+            Box::pin(plans::approve_stage(db, *stage, approval, cover))
+        })
+        .await
+    }
+
+    async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool> {
+        self.write(&(stage, at_us), |db, (stage, at)| {
+            Box::pin(plans::withdraw_stage(db, *stage, *at))
         })
         .await
     }

@@ -19,6 +19,9 @@ pub enum LoadTable {
     Accounts,
     Tokens,
     Collections,
+    Situations,
+    Stages,
+    Approvals,
     LabelSets,
     Markings,
     Objects,
@@ -56,12 +59,15 @@ pub struct HubState {
 use ColumnKind::{Bool, Bytes, Int, Text};
 
 impl LoadTable {
-    pub const ALL: [LoadTable; 11] = [
+    pub const ALL: [LoadTable; 14] = [
         LoadTable::ApiRoots,
         LoadTable::Organizations,
         LoadTable::Accounts,
         LoadTable::Tokens,
         LoadTable::Collections,
+        LoadTable::Situations,
+        LoadTable::Stages,
+        LoadTable::Approvals,
         LoadTable::LabelSets,
         LoadTable::Markings,
         LoadTable::Objects,
@@ -158,8 +164,46 @@ impl LoadTable {
                     ("key", Text),
                     ("markings", Text),
                     ("default_nation", Text),
+                    ("stages", Text),
+                    ("required_markings", Text),
                 ],
                 Some("id"),
+            ),
+            LoadTable::Situations => (
+                "situations",
+                &[
+                    ("pk", Int),
+                    ("id", Text),
+                    ("title", Text),
+                    ("collection", Int),
+                    ("originator", Text),
+                    ("proposer", Text),
+                    ("holdings", Text),
+                    ("created_us", Int),
+                ],
+                Some("pk"),
+            ),
+            LoadTable::Stages => (
+                "stages",
+                &[
+                    ("pk", Int),
+                    ("situation", Int),
+                    ("n", Int),
+                    ("plan", Text),
+                    ("state", Text),
+                    ("changed_us", Int),
+                ],
+                Some("pk"),
+            ),
+            LoadTable::Approvals => (
+                "approvals",
+                &[
+                    ("stage", Int),
+                    ("account", Text),
+                    ("snapshot", Text),
+                    ("at_us", Int),
+                ],
+                None,
             ),
             LoadTable::Markings => ("markings", &[("id", Text), ("raw", Text)], None),
             LoadTable::Objects => (

@@ -183,6 +183,7 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
                 spec_version: r.try_get(4)?,
                 raw: r.try_get(5)?,
                 originator: r.try_get(6)?,
+                label_set: r.try_get(9)?,
             })
         })
         .collect::<R<Vec<_>>>()?;
@@ -201,7 +202,7 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
 /// are more).
 pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     const COLS: &str = "o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, \
-                        o.originator, o.generation, o.hidden";
+                        o.originator, o.generation, o.hidden, o.label_set";
     let raw = if q.with_raw {
         "o.raw"
     } else {
@@ -226,7 +227,7 @@ pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     sql.push(&format!(
         "SELECT o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator,
                 (SELECT c.generation FROM collections c WHERE c.pk = {p}) AS generation,
-                {hidden} AS hidden
+                {hidden} AS hidden, o.label_set
          FROM objects o WHERE o.collection = {p}"
     ));
     if let Some(r) = &reader {
@@ -319,10 +320,12 @@ pub(crate) async fn read_release_state(db: Tx<'_>) -> R<ReleaseState> {
         .iter()
         .map(|r| Ok(rows::label_set(&PgRow(r))?))
         .collect::<R<Vec<_>>>()?;
+    let active_stages = crate::plans::active_stages(&db).await?;
     Ok(ReleaseState {
         generation,
         rules,
         markings,
         label_sets,
+        active_stages,
     })
 }

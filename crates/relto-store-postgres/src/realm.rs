@@ -16,6 +16,9 @@ impl Columns for PgRow<'_> {
     fn int(&self, i: usize) -> Result<i64, Self::Error> {
         self.0.try_get(i)
     }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error> {
+        self.0.try_get(i)
+    }
     fn parsed<T>(&self, i: usize) -> Result<T, Self::Error>
     where
         T: TryFrom<String>,

@@ -576,6 +576,7 @@ fn random_object(rng: &mut Rng, step: u64) -> NewObject {
     o.release.label_set = LabelSet {
         default_nation: markings.is_empty().then(|| "KOR".to_string()),
         markings,
+        ..LabelSet::default()
     };
     if t == "relationship" {
         o.release.endpoints = vec![id_of(rng), id_of(rng)];

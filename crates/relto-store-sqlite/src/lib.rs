@@ -6,6 +6,7 @@
 
 mod migrations;
 mod objects;
+mod plans;
 mod queries;
 mod realm;
 
@@ -715,11 +716,13 @@ impl Store for SqliteStore {
                             .collect::<Result<Vec<_>, _>>()
                     })
                     .map_err(db_err)?;
+                let active_stages = plans::active_stages(c)?;
                 Ok(ReleaseState {
                     generation,
                     rules,
                     markings,
                     label_sets,
+                    active_stages,
                 })
             })();
             let _ = c.execute_batch("COMMIT");
@@ -852,6 +855,43 @@ impl Store for SqliteStore {
             .map_err(db_err)
         })
         .await
+    }
+
+    async fn create_situation(&self, situation: &NewSituation) -> StoreResult<Situation> {
+        let s = situation.clone();
+        self.write(move |tx, _| {
+            plans::create_situation(tx, &s)?;
+            plans::read_situations(tx, "WHERE id = ?1", &[&s.id])?
+                .pop()
+                .ok_or_else(|| StoreError::Internal("the situation just created is gone".into()))
+        })
+        .await
+    }
+
+    async fn situation(&self, id: &str) -> StoreResult<Option<Situation>> {
+        let id = id.to_string();
+        self.read(move |c| Ok(plans::read_situations(c, "WHERE id = ?1", &[&id])?.pop()))
+            .await
+    }
+
+    async fn situations(&self) -> StoreResult<Vec<Situation>> {
+        self.read(|c| plans::read_situations(c, "", &[])).await
+    }
+
+    async fn approve_stage(
+        &self,
+        stage: i64,
+        approval: &Approval,
+        cover: &[CoveredRow],
+    ) -> StoreResult<StageState> {
+        let (approval, cover) = (approval.clone(), cover.to_vec());
+        self.write(move |tx, _| plans::approve_stage(tx, stage, &approval, &cover))
+            .await
+    }
+
+    async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool> {
+        self.write(move |tx, _| plans::withdraw_stage(tx, stage, at_us))
+            .await
     }
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()> {

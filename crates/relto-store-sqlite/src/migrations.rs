@@ -222,6 +222,39 @@ UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
     FROM object_refs r WHERE r.row = objects.row ORDER BY r.idx))
 WHERE has_object_refs = 1;
 "#,
+    r#"
+-- Release plans (DESIGN §9). A stage in effect covers exact object versions: each covered
+-- row is moved to a label set that names the stage beside its own labels, so the reader's
+-- filter (the label sets it passes) and every copy of the row's facts stay as they are.
+ALTER TABLE label_sets ADD COLUMN stages TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE label_sets ADD COLUMN required_markings TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE situations (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    collection INTEGER NOT NULL REFERENCES collections(pk),
+    originator TEXT NOT NULL,
+    proposer TEXT NOT NULL,
+    holdings TEXT NOT NULL,
+    created_us INTEGER NOT NULL
+);
+CREATE TABLE stages (
+    pk INTEGER PRIMARY KEY,
+    situation INTEGER NOT NULL REFERENCES situations(pk),
+    n INTEGER NOT NULL,
+    plan TEXT NOT NULL,
+    state TEXT NOT NULL,
+    changed_us INTEGER,
+    UNIQUE (situation, n)
+);
+CREATE TABLE approvals (
+    stage INTEGER NOT NULL REFERENCES stages(pk),
+    account TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    at_us INTEGER NOT NULL,
+    PRIMARY KEY (stage, account, snapshot)
+);
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to
@@ -403,7 +436,7 @@ mod tests {
         old.execute("ATTACH DATABASE ?1 AS src", [main.to_string_lossy()])
             .expect("attach");
         old.execute_batch(
-            "INSERT INTO label_sets SELECT * FROM src.label_sets;
+            "INSERT INTO label_sets SELECT id, key, markings, default_nation FROM src.label_sets;
              INSERT INTO api_roots SELECT * FROM src.api_roots;
              INSERT INTO collections SELECT pk, id, api_root, title, description, alias,
                readers, writers, enabled FROM src.collections;

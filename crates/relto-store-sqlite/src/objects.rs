@@ -41,9 +41,20 @@ pub(crate) fn label_set_id(tx: &Transaction<'_>, set: &LabelSet) -> StoreResult<
     if let Some(id) = found {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO label_sets (key, markings, default_nation) VALUES (?1, ?2, ?3)")
-        .and_then(|mut s| s.execute(params![key, json_list(&set.markings), set.default_nation]))
-        .map_err(db_err)?;
+    tx.prepare_cached(
+        "INSERT INTO label_sets (key, markings, default_nation, stages, required_markings)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key,
+            json_list(&set.markings),
+            set.default_nation,
+            serde_json::to_string(&set.stages).unwrap_or_else(|_| "[]".into()),
+            json_list(&set.required_markings)
+        ])
+    })
+    .map_err(db_err)?;
     bump_generation(tx)?;
     Ok(tx.last_insert_rowid())
 }

@@ -16,6 +16,9 @@ impl Columns for SqlRow<'_, '_> {
     fn int(&self, i: usize) -> rusqlite::Result<i64> {
         self.0.get(i)
     }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.0.get(i)
+    }
     fn parsed<T>(&self, i: usize) -> rusqlite::Result<T>
     where
         T: TryFrom<String>,

@@ -103,6 +103,7 @@ pub fn object(object_type: &str, n: u32, version_us: i64) -> NewObject {
             label_set: LabelSet {
                 markings: vec![],
                 default_nation: Some("KOR".into()),
+                ..LabelSet::default()
             },
             endpoints: vec![],
             object_refs: vec![],
@@ -117,6 +118,7 @@ pub fn labelled(object_type: &str, n: u32, originator: &str, markings: &[&str]) 
     o.release.label_set = LabelSet {
         markings: markings.iter().map(|m| m.to_string()).collect(),
         default_nation: None,
+        ..LabelSet::default()
     };
     o
 }
@@ -133,6 +135,7 @@ pub async fn run_all(store: &dyn Store) {
     delete_recomputes_versions(store, pk).await;
     statuses(store).await;
     release_predicate(store).await;
+    release_plans(store).await;
     audit_chain(store).await;
     cursor_key_is_stable(store).await;
     disabled_entries_vanish(store).await;
@@ -654,7 +657,7 @@ async fn release_predicate(store: &dyn Store) {
     let open_set = set_of(&[md]);
     // A DEU reader passing only the open label set.
     let reader = ReaderFilter {
-        organization: "deu-bnd".parse().expect("a valid name"),
+        organization: "deu-bnd".into(),
         label_sets: vec![open_set],
     };
     let mut q = ObjectQuery::new(pk, 100);
@@ -698,7 +701,7 @@ async fn release_predicate(store: &dyn Store) {
     // The originator of the secret objects sees them all; an empty filter sees its own only.
     let mut oq = q.clone();
     oq.reader = Some(ReaderFilter {
-        organization: "kor-nis".parse().expect("a valid name"),
+        organization: "kor-nis".into(),
         label_sets: vec![],
     });
     assert_eq!(store.query_objects(&oq).await.expect("q").items.len(), 8);
@@ -810,12 +813,203 @@ async fn release_predicate(store: &dyn Store) {
     assert_eq!(store.release_generation().await.expect("g"), g);
 }
 
+/// Situations, stages and approvals as kept, and a stage's cover of exact rows: two distinct
+/// accounts approving one snapshot activate it, stale and repeated approvals do not; the
+/// covered row moves to a label set that names the stage (so a reader passing that set sees
+/// it) and back to its own when the stage is withdrawn.
+async fn release_plans(store: &dyn Store) {
+    let mut p = plan();
+    let coll = "0f1e2d3c-4b5a-4697-8a7b-6c5d4e3f2a1b";
+    p.collections.push(PlannedCollection {
+        id: coll.into(),
+        api_root: ROOT.into(),
+        title: "Plans".into(),
+        description: None,
+        alias: None,
+        readers: vec![],
+        writers: vec![],
+    });
+    store.apply_realm(&p).await.expect("apply");
+    let pk = store
+        .collection(ROOT, coll)
+        .await
+        .expect("l")
+        .expect("c")
+        .1
+        .pk;
+    let own = "marking-definition--33333333-3333-4333-8333-333333333333";
+    let report = labelled("report", 950, "kor-nis", &[own]);
+    store
+        .add_objects(pk, vec![report.clone()], 50)
+        .await
+        .expect("add");
+    let stage_plan = |c: &str| relto_policy::plan::StagePlan {
+        label: relto_policy::Label::new("NATO", c, Some(&["NATO"]), &[]),
+        withhold: vec!["external_references".into()],
+        not_before_us: None,
+        expires_us: Some(4_000_000_000_000_000),
+    };
+    let new = NewSituation {
+        id: "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e".into(),
+        title: "Storm Corps".into(),
+        collection: pk,
+        originator: "kor-nis".parse().expect("a valid name"),
+        proposer: "nis-analyst".into(),
+        holdings: vec![report.stix_id.clone()],
+        stages: vec![stage_plan("NS"), stage_plan("CTS")],
+        created_us: 77,
+    };
+    let created = store.create_situation(&new).await.expect("create");
+    assert_eq!(created.title, "Storm Corps");
+    assert_eq!(created.holdings, new.holdings);
+    assert_eq!(
+        created
+            .stages
+            .iter()
+            .map(|s| (s.n, s.state))
+            .collect::<Vec<_>>(),
+        vec![(1, StageState::Proposed), (2, StageState::Proposed)]
+    );
+    assert_eq!(created.stages[0].plan, stage_plan("NS"));
+    assert_eq!(
+        store.situation(&new.id).await.expect("read"),
+        Some(created.clone())
+    );
+    assert!(store.situation("nope").await.expect("read").is_none());
+    assert!(store
+        .situations()
+        .await
+        .expect("list")
+        .iter()
+        .any(|s| s.id == new.id));
+    // A second situation with the same id is refused.
+    assert!(store.create_situation(&new).await.is_err());
+
+    let stage = created.stages[0].pk;
+    let row = collect_all(store, &ObjectQuery::new(pk, 10)).await[0].row;
+    let cover = [CoveredRow {
+        row,
+        required_markings: vec![],
+    }];
+    let approval = |account: &str, snapshot: &str, at_us: i64| Approval {
+        account: account.into(),
+        snapshot: snapshot.into(),
+        at_us,
+    };
+    let first = approval("officer-a", "s1", 100);
+    assert_eq!(
+        store
+            .approve_stage(stage, &first, &cover)
+            .await
+            .expect("approve"),
+        StageState::Proposed
+    );
+    assert!(
+        store.approve_stage(stage, &first, &cover).await.is_err(),
+        "the same account twice"
+    );
+    // An approval of another snapshot: the first is stale beside it, nothing activates.
+    assert_eq!(
+        store
+            .approve_stage(stage, &approval("officer-b", "s2", 101), &cover)
+            .await
+            .expect("approve"),
+        StageState::Proposed
+    );
+    let generation = store.release_generation().await.expect("generation");
+    assert_eq!(
+        store
+            .approve_stage(stage, &approval("officer-a", "s2", 102), &cover)
+            .await
+            .expect("approve"),
+        StageState::Active
+    );
+    assert!(store.release_generation().await.expect("generation") > generation);
+    assert!(
+        store
+            .approve_stage(stage, &approval("officer-c", "s2", 103), &cover)
+            .await
+            .is_err(),
+        "an active stage takes no approvals"
+    );
+    let read = store
+        .situation(&new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.stages[0].state, StageState::Active);
+    assert_eq!(read.stages[0].changed_us, Some(102));
+    assert_eq!(read.stages[0].approvals.len(), 3);
+    assert_eq!(read.stages[1].state, StageState::Proposed);
+
+    let state = store.release_state().await.expect("state");
+    assert_eq!(
+        state
+            .active_stages
+            .iter()
+            .map(|a| (a.pk, a.n, a.situation.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(stage, 1, new.id.as_str())]
+    );
+    let own_set = state
+        .label_sets
+        .iter()
+        .find(|s| s.set.markings == [own.to_string()] && s.set.stages.is_empty())
+        .expect("own set")
+        .id;
+    let covered_set = state
+        .label_sets
+        .iter()
+        .find(|s| s.set.markings == [own.to_string()] && s.set.stages == [stage])
+        .expect("covered set")
+        .id;
+    let rows_under = |set: i64| {
+        let mut q = ObjectQuery::new(pk, 10);
+        q.reader = Some(ReaderFilter {
+            organization: "deu-bnd".into(),
+            label_sets: vec![set],
+        });
+        async move { collect_all(store, &q).await }
+    };
+    let seen = rows_under(covered_set).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].label_set, covered_set);
+    assert!(rows_under(own_set).await.is_empty());
+
+    assert!(store.withdraw_stage(stage, 200).await.expect("withdraw"));
+    assert!(!store
+        .withdraw_stage(stage, 201)
+        .await
+        .expect("withdraw again"));
+    assert!(!store
+        .withdraw_stage(created.stages[1].pk, 202)
+        .await
+        .expect("withdraw a proposed stage"));
+    assert!(rows_under(covered_set).await.is_empty());
+    assert_eq!(rows_under(own_set).await.len(), 1);
+    let read = store
+        .situation(&new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (read.stages[0].state, read.stages[0].changed_us),
+        (StageState::Withdrawn, Some(200))
+    );
+    assert!(store
+        .release_state()
+        .await
+        .expect("state")
+        .active_stages
+        .is_empty());
+}
+
 async fn audit_chain(store: &dyn Store) {
     let event = |n: i64| audit::AuditEvent {
         ts_us: n,
         kind: AuditKind::ObjectRelease.into(),
         actor: "nis-analyst".into(),
-        organization: "kor-nis".parse().expect("a valid name"),
+        organization: "kor-nis".into(),
         source: "127.0.0.1".into(),
         object_id: format!("indicator--{n}"),
         object_version: String::new(),

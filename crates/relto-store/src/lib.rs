@@ -80,6 +80,19 @@ pub fn admit_version(
     }
 }
 
+/// Whether a stage's approvals make it active (DESIGN §9): two distinct accounts approved
+/// the snapshot `current`. Approvals of other snapshots are stale and do not count.
+pub fn activation_due(approvals: &[Approval], current: &str) -> bool {
+    let mut accounts: Vec<&str> = approvals
+        .iter()
+        .filter(|a| a.snapshot == current)
+        .map(|a| a.account.as_str())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts.len() >= 2
+}
+
 /// Everything relto keeps. Implementations are cheap to share (`Arc<dyn Store>`) and safe to
 /// call from many tasks at once.
 #[async_trait]
@@ -177,6 +190,26 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: usize,
     ) -> StoreResult<Vec<audit::AuditRecord>>;
+
+    /// Creates a situation with its stages (all proposed).
+    async fn create_situation(&self, situation: &NewSituation) -> StoreResult<Situation>;
+    async fn situation(&self, id: &str) -> StoreResult<Option<Situation>>;
+    /// Every situation, newest first.
+    async fn situations(&self) -> StoreResult<Vec<Situation>>;
+    /// Records `approval` of a proposed stage. When two distinct accounts have then approved
+    /// it under `approval.snapshot` ([`activation_due`]), the stage becomes active in the
+    /// same transaction and covers `cover` (the rows the approvers were shown). Returns the
+    /// stage's state after; Invalid when it is not proposed or the account already approved
+    /// this snapshot.
+    async fn approve_stage(
+        &self,
+        stage: i64,
+        approval: &Approval,
+        cover: &[CoveredRow],
+    ) -> StoreResult<StageState>;
+    /// Withdraws an active stage: its rows are no longer covered from the next read on.
+    /// Returns false when it was not active.
+    async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool>;
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
     /// A status resource of an API root.

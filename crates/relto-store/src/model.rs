@@ -1,6 +1,7 @@
 //! The records the store keeps and returns.
 
 use relto_policy::nation::{Nation, OrgSlug};
+use relto_policy::plan::StagePlan;
 use relto_taxii::{Cursor, VersionFilter};
 
 /// The hub's own organization, created at first start.
@@ -119,6 +120,12 @@ pub struct LabelSet {
     pub markings: Vec<String>,
     /// Set when `markings` holds no object-level marking: the originator's nation.
     pub default_nation: Option<String>,
+    /// Keys of the release-plan stages that cover the rows under this set (DESIGN §9 rule
+    /// 7), sorted; empty for a set of an object's own labels.
+    pub stages: Vec<i64>,
+    /// With `stages`: the object's granular markings on required properties, which a reader
+    /// admitted through a stage must still pass.
+    pub required_markings: Vec<String>,
 }
 
 impl LabelSet {
@@ -129,7 +136,31 @@ impl LabelSet {
             k.push_str("|default:");
             k.push_str(n);
         }
+        if !self.stages.is_empty() {
+            let stages: Vec<String> = self.stages.iter().map(i64::to_string).collect();
+            k.push_str("|stages:");
+            k.push_str(&stages.join(","));
+            k.push_str("|required:");
+            k.push_str(&self.required_markings.join(","));
+        }
         k
+    }
+
+    /// The set of the same object's own labels, covered by `stages` as well (none: the
+    /// object's own set again).
+    pub fn covered_by(&self, mut stages: Vec<i64>, required_markings: &[String]) -> LabelSet {
+        stages.sort_unstable();
+        stages.dedup();
+        LabelSet {
+            markings: self.markings.clone(),
+            default_nation: self.default_nation.clone(),
+            required_markings: if stages.is_empty() {
+                Vec::new()
+            } else {
+                required_markings.to_vec()
+            },
+            stages,
+        }
     }
 }
 
@@ -154,6 +185,97 @@ pub struct ReleaseState {
     /// Marking-definitions posted to the hub: (id, JSON).
     pub markings: Vec<(String, String)>,
     pub label_sets: Vec<StoredLabelSet>,
+    /// The release-plan stages in effect (state active; their windows are checked per read).
+    pub active_stages: Vec<ActiveStage>,
+}
+
+/// A stage in effect, as the release view needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveStage {
+    pub pk: i64,
+    pub situation: String,
+    pub n: u32,
+    pub plan: StagePlan,
+}
+
+/// A situation to create (DESIGN §9): its stages are numbered 1.. in order.
+#[derive(Debug, Clone)]
+pub struct NewSituation {
+    pub id: String,
+    pub title: String,
+    pub collection: i64,
+    pub originator: OrgSlug,
+    pub proposer: String,
+    pub holdings: Vec<String>,
+    pub stages: Vec<StagePlan>,
+    pub created_us: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Situation {
+    pub id: String,
+    pub title: String,
+    pub collection: i64,
+    pub originator: OrgSlug,
+    pub proposer: String,
+    pub holdings: Vec<String>,
+    pub created_us: i64,
+    pub stages: Vec<Stage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// The store's key of the stage (label sets name it).
+    pub pk: i64,
+    pub n: u32,
+    pub plan: StagePlan,
+    pub state: StageState,
+    /// When it became active, or was withdrawn.
+    pub changed_us: Option<i64>,
+    pub approvals: Vec<Approval>,
+}
+
+/// What the store keeps of a stage's state; `expired` is read off its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageState {
+    Proposed,
+    Active,
+    Withdrawn,
+}
+
+impl StageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageState::Proposed => "proposed",
+            StageState::Active => "active",
+            StageState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StageState> {
+        [
+            StageState::Proposed,
+            StageState::Active,
+            StageState::Withdrawn,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub account: String,
+    pub snapshot: String,
+    pub at_us: i64,
+}
+
+/// An object version a stage covers once active: its row and the markings of its granular
+/// markings on required properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoveredRow {
+    pub row: i64,
+    pub required_markings: Vec<String>,
 }
 
 /// A stored label set with its key.
@@ -245,6 +367,8 @@ pub struct StoredObject {
     /// Empty unless the query asked for bytes.
     pub raw: String,
     pub originator: String,
+    /// The row's label set (one that stages cover, when a release plan admits it).
+    pub label_set: i64,
 }
 
 impl StoredObject {

@@ -2,7 +2,8 @@
 //! backends: each adapts its row type to [`Columns`] and keeps only its SQL dialect.
 
 use crate::{
-    Account, ApiRoot, ApplySummary, Collection, LabelSet, Organization, StoreError, StoredLabelSet,
+    Account, ApiRoot, ApplySummary, Approval, Collection, LabelSet, Organization, Situation, Stage,
+    StageState, StoreError, StoredLabelSet,
 };
 use relto_taxii::VersionFilter;
 
@@ -12,6 +13,7 @@ pub trait Columns {
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     /// A text column parsed into a checked type (a nation, a slug); a stored value that does
     /// not parse is the backend's conversion error, never a default.
     fn parsed<T>(&self, i: usize) -> Result<T, Self::Error>
@@ -106,16 +108,141 @@ pub fn release_rules(text: Option<&str>) -> Result<relto_policy::ReleaseRules, S
 
 /// The columns [`label_set`] reads, in order.
 pub const LABEL_SET_SELECT: &str =
-    "SELECT id, markings, default_nation FROM label_sets ORDER BY id";
+    "SELECT id, markings, default_nation, stages, required_markings FROM label_sets ORDER BY id";
 
 pub fn label_set<C: Columns>(r: &C) -> Result<StoredLabelSet, C::Error> {
     Ok(StoredLabelSet {
         id: r.int(0)?,
-        set: LabelSet {
-            markings: parse_list(&r.text(1)?),
-            default_nation: r.opt_text(2)?,
-        },
+        set: label_set_at(r, 1)?,
     })
+}
+
+/// A label set from columns `at..at+4` (markings, default_nation, stages, required_markings).
+pub fn label_set_at<C: Columns>(r: &C, at: usize) -> Result<LabelSet, C::Error> {
+    Ok(LabelSet {
+        markings: parse_list(&r.text(at)?),
+        default_nation: r.opt_text(at + 1)?,
+        stages: r.parsed::<JsonText<Vec<i64>>>(at + 2)?.0,
+        required_markings: parse_list(&r.text(at + 3)?),
+    })
+}
+
+/// A column of JSON text that must parse as `T`.
+pub struct JsonText<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> TryFrom<String> for JsonText<T> {
+    type Error = serde_json::Error;
+    fn try_from(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(&text).map(JsonText)
+    }
+}
+
+impl TryFrom<String> for StageState {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        StageState::parse(&text)
+            .ok_or_else(|| StoreError::Internal(format!("unknown stage state '{text}'")))
+    }
+}
+
+/// The columns [`situation`] reads, in order (each backend adds its condition).
+pub const SITUATION_SELECT: &str =
+    "SELECT pk, id, title, collection, originator, proposer, holdings, created_us FROM situations";
+
+/// A situation's row (its stages are read apart) and its key.
+pub fn situation<C: Columns>(r: &C) -> Result<(i64, Situation), C::Error> {
+    Ok((
+        r.int(0)?,
+        Situation {
+            id: r.text(1)?,
+            title: r.text(2)?,
+            collection: r.int(3)?,
+            originator: r.parsed(4)?,
+            proposer: r.text(5)?,
+            holdings: r.parsed::<JsonText<Vec<String>>>(6)?.0,
+            created_us: r.int(7)?,
+            stages: Vec::new(),
+        },
+    ))
+}
+
+/// The columns [`stage`] reads, in order.
+pub const STAGE_SELECT: &str = "SELECT pk, situation, n, plan, state, changed_us FROM stages";
+
+/// A stage's row (its approvals are read apart) and its situation's key.
+pub fn stage<C: Columns>(r: &C) -> Result<(i64, Stage), C::Error> {
+    Ok((
+        r.int(1)?,
+        Stage {
+            pk: r.int(0)?,
+            n: r.int(2)? as u32,
+            plan: r.parsed::<JsonText<relto_policy::plan::StagePlan>>(3)?.0,
+            state: r.parsed(4)?,
+            changed_us: r.opt_int(5)?,
+            approvals: Vec::new(),
+        },
+    ))
+}
+
+/// The columns [`approval`] reads, in order.
+pub const APPROVAL_SELECT: &str = "SELECT stage, account, snapshot, at_us FROM approvals";
+
+pub fn approval<C: Columns>(r: &C) -> Result<(i64, Approval), C::Error> {
+    Ok((
+        r.int(0)?,
+        Approval {
+            account: r.text(1)?,
+            snapshot: r.text(2)?,
+            at_us: r.int(3)?,
+        },
+    ))
+}
+
+/// Situations with their stages and approvals, from the rows read of each table.
+pub fn assemble_situations(
+    situations: Vec<(i64, Situation)>,
+    stages: Vec<(i64, Stage)>,
+    approvals: Vec<(i64, Approval)>,
+) -> Vec<Situation> {
+    let mut stages = stages;
+    for (stage_pk, a) in approvals {
+        if let Some((_, st)) = stages.iter_mut().find(|(_, st)| st.pk == stage_pk) {
+            st.approvals.push(a);
+        }
+    }
+    for (_, st) in &mut stages {
+        st.approvals.sort_by_key(|a| a.at_us);
+    }
+    situations
+        .into_iter()
+        .map(|(pk, mut s)| {
+            s.stages = stages
+                .iter()
+                .filter(|(sp, _)| *sp == pk)
+                .map(|(_, st)| st.clone())
+                .collect();
+            s.stages.sort_by_key(|st| st.n);
+            s
+        })
+        .collect()
+}
+
+/// The label sets (of `sets`, as stored) whose stages name `stage`, each with the set it
+/// becomes once the stage no longer covers it.
+pub fn uncovered_sets(sets: &[StoredLabelSet], stage: i64) -> Vec<(i64, LabelSet)> {
+    sets.iter()
+        .filter(|s| s.set.stages.contains(&stage))
+        .map(|s| {
+            let rest: Vec<i64> = s
+                .set
+                .stages
+                .iter()
+                .copied()
+                .filter(|&p| p != stage)
+                .collect();
+            (s.id, s.set.covered_by(rest, &s.set.required_markings))
+        })
+        .collect()
 }
 
 /// One alternative of a `match[version]` condition.

@@ -34,8 +34,17 @@ fn select(table: LoadTable) -> &'static str {
             "SELECT pk, id, api_root, title, description, alias, readers, writers, enabled
              FROM collections ORDER BY pk"
         }
+        LoadTable::Situations => {
+            "SELECT pk, id, title, collection, originator, proposer, holdings, created_us
+             FROM situations ORDER BY pk"
+        }
+        LoadTable::Stages => {
+            "SELECT pk, situation, n, plan, state, changed_us FROM stages ORDER BY pk"
+        }
+        LoadTable::Approvals => "SELECT stage, account, snapshot, at_us FROM approvals",
         LoadTable::LabelSets => {
-            "SELECT id, key, markings, default_nation FROM label_sets ORDER BY id"
+            "SELECT id, key, markings, default_nation, stages, required_markings
+             FROM label_sets ORDER BY id"
         }
         LoadTable::Markings => "SELECT id, raw FROM markings",
         LoadTable::Objects => {

@@ -1,0 +1,251 @@
+//! Release plans (DESIGN §9): situations, stages and approvals, and the stage's cover of
+//! exact object versions (each covered row moved to a label set that names the stage).
+
+use super::*;
+use relto_store::rows::{APPROVAL_SELECT, SITUATION_SELECT, STAGE_SELECT};
+
+/// The situations `condition` selects (with `args`), with their stages and approvals.
+pub(crate) async fn read_situations<C: GenericClient + Sync>(
+    db: Db<'_, C>,
+    condition: &str,
+    args: &Params<'_>,
+) -> R<Vec<Situation>> {
+    let situations = db
+        .query(
+            &format!("{SITUATION_SELECT} {condition} ORDER BY pk DESC"),
+            args,
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(rows::situation(&PgRow(r))?))
+        .collect::<R<Vec<_>>>()?;
+    let keys: Vec<i64> = situations.iter().map(|(pk, _)| *pk).collect();
+    let stages = db
+        .query(
+            &format!("{STAGE_SELECT} WHERE situation = ANY($1::bigint[])"),
+            &[&keys],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(rows::stage(&PgRow(r))?))
+        .collect::<R<Vec<_>>>()?;
+    let approvals = db
+        .query(
+            &format!(
+                "{APPROVAL_SELECT} WHERE stage IN (SELECT pk FROM stages WHERE situation = ANY($1::bigint[]))"
+            ),
+            &[&keys],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok(rows::approval(&PgRow(r))?))
+        .collect::<R<Vec<_>>>()?;
+    Ok(rows::assemble_situations(situations, stages, approvals))
+}
+
+/// The stages in effect, for the release view.
+pub(crate) async fn active_stages(db: &Tx<'_>) -> R<Vec<ActiveStage>> {
+    db.query(
+        "SELECT st.pk, st.situation, st.n, st.plan, st.state, st.changed_us, s.id
+         FROM stages st JOIN situations s ON s.pk = st.situation WHERE st.state = 'active'",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let (_, stage) = rows::stage(&PgRow(r))?;
+        Ok(ActiveStage {
+            pk: stage.pk,
+            situation: r.try_get(6)?,
+            n: stage.n,
+            plan: stage.plan,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn create_situation(db: Tx<'_>, s: &NewSituation) -> R<Situation> {
+    let pk: i64 = db
+        .query_one(
+            "INSERT INTO situations (id, title, collection, originator, proposer, holdings, created_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING pk",
+            &[
+                &s.id,
+                &s.title,
+                &s.collection,
+                &s.originator.as_str(),
+                &s.proposer,
+                &json_list(&s.holdings),
+                &s.created_us,
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    for (i, stage) in s.stages.iter().enumerate() {
+        let plan = serde_json::to_string(stage)
+            .map_err(|e| StoreError::Internal(format!("stage plan: {e}")))?;
+        db.execute(
+            "INSERT INTO stages (situation, n, plan, state) VALUES ($1, $2, $3, 'proposed')",
+            &[&pk, &((i + 1) as i64), &plan],
+        )
+        .await?;
+    }
+    read_situations(db, "WHERE id = $1", &[&s.id])
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Internal("the situation just created is gone".into()).into())
+}
+
+/// The stage's state, its row locked until the transaction ends: approvals and withdrawals
+/// of one stage on several nodes take turns.
+async fn lock_stage(db: &Tx<'_>, stage: i64) -> R<Option<StageState>> {
+    match db
+        .query_opt(
+            "SELECT state FROM stages WHERE pk = $1 FOR UPDATE",
+            &[&stage],
+        )
+        .await?
+    {
+        None => Ok(None),
+        Some(r) => Ok(Some(StageState::try_from(r.try_get::<_, String>(0)?)?)),
+    }
+}
+
+pub(crate) async fn approve_stage(
+    db: Tx<'_>,
+    stage: i64,
+    approval: &Approval,
+    cover: &[CoveredRow],
+) -> R<StageState> {
+    match lock_stage(&db, stage).await? {
+        None => return Err(StoreError::Invalid("no such stage".into()).into()),
+        Some(StageState::Proposed) => {}
+        Some(other) => {
+            return Err(StoreError::Invalid(format!(
+                "the stage is {}, not proposed",
+                other.as_str()
+            ))
+            .into())
+        }
+    }
+    let added = db
+        .execute(
+            "INSERT INTO approvals (stage, account, snapshot, at_us) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[
+                &stage,
+                &approval.account,
+                &approval.snapshot,
+                &approval.at_us,
+            ],
+        )
+        .await?;
+    if added == 0 {
+        return Err(StoreError::Invalid(
+            "this account has already approved this snapshot of the stage".into(),
+        )
+        .into());
+    }
+    let approvals: Vec<Approval> = db
+        .query(&format!("{APPROVAL_SELECT} WHERE stage = $1"), &[&stage])
+        .await?
+        .iter()
+        .map(|r| Ok(rows::approval(&PgRow(r))?.1))
+        .collect::<R<Vec<_>>>()?;
+    if !activation_due(&approvals, &approval.snapshot) {
+        return Ok(StageState::Proposed);
+    }
+    for c in cover {
+        relabel(&db, c.row, |set| {
+            let mut stages = set.stages.clone();
+            stages.push(stage);
+            set.covered_by(stages, &c.required_markings)
+        })
+        .await?;
+    }
+    db.execute(
+        "UPDATE stages SET state = 'active', changed_us = $2 WHERE pk = $1",
+        &[&stage, &approval.at_us],
+    )
+    .await?;
+    bump_release_generation(&db).await?;
+    Ok(StageState::Active)
+}
+
+pub(crate) async fn withdraw_stage(db: Tx<'_>, stage: i64, at_us: i64) -> R<bool> {
+    if lock_stage(&db, stage).await? != Some(StageState::Active) {
+        return Ok(false);
+    }
+    let sets = db
+        .query(LABEL_SET_SELECT, &[])
+        .await?
+        .iter()
+        .map(|r| Ok(rows::label_set(&PgRow(r))?))
+        .collect::<R<Vec<_>>>()?;
+    for (set, uncovered) in rows::uncovered_sets(&sets, stage) {
+        let covered: Vec<i64> = db
+            .query("SELECT row_id FROM objects WHERE label_set = $1", &[&set])
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        for row in covered {
+            relabel(&db, row, |_| uncovered.clone()).await?;
+        }
+    }
+    db.execute(
+        "UPDATE stages SET state = 'withdrawn', changed_us = $2 WHERE pk = $1",
+        &[&stage, &at_us],
+    )
+    .await?;
+    bump_release_generation(&db).await?;
+    Ok(true)
+}
+
+async fn bump_release_generation(db: &Tx<'_>) -> R<()> {
+    db.execute(
+        "UPDATE hub_state SET release_generation = release_generation + 1",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves one row to the label set `to` makes of its current one, and counts a write to its
+/// collection (readers' copies of it). References to it are looked up by each read here.
+async fn relabel(db: &Tx<'_>, row: i64, to: impl FnOnce(&LabelSet) -> LabelSet) -> R<()> {
+    let Some(r) = db
+        .query_opt(
+            "SELECT o.collection, l.markings, l.default_nation, l.stages, l.required_markings
+             FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row_id = $1",
+            &[&row],
+        )
+        .await?
+    else {
+        // A row deleted since the preview: nothing to cover.
+        return Ok(());
+    };
+    let collection: i64 = r.try_get(0)?;
+    let set = to(&rows::label_set_at(&PgRow(&r), 1)?);
+    let id: i64 = db
+        .query_one(
+            "INSERT INTO label_sets (key, markings, default_nation, stages, required_markings)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING id",
+            &[
+                &set.key(),
+                &json_list(&set.markings),
+                &set.default_nation,
+                &serde_json::to_string(&set.stages).unwrap_or_else(|_| "[]".into()),
+                &json_list(&set.required_markings),
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    db.execute(
+        "UPDATE objects SET label_set = $2 WHERE row_id = $1",
+        &[&row, &id],
+    )
+    .await?;
+    crate::objects::bump_collection(db, collection).await
+}

@@ -1,0 +1,226 @@
+//! Release plans (DESIGN §9): situations, stages and approvals, and the stage's cover of
+//! exact object versions (each covered row moved to a label set that names the stage).
+
+use super::*;
+use relto_store::rows::{APPROVAL_SELECT, SITUATION_SELECT, STAGE_SELECT};
+
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_map(args, map)?.collect::<Result<Vec<_>, _>>())
+        .map_err(db_err)
+}
+
+/// The situations `condition` selects (with `args`), with their stages and approvals.
+pub(crate) fn read_situations(
+    conn: &Connection,
+    condition: &str,
+    args: &[&dyn ToSql],
+) -> StoreResult<Vec<Situation>> {
+    let situations = query_all(
+        conn,
+        &format!("{SITUATION_SELECT} {condition} ORDER BY pk DESC"),
+        args,
+        |r| rows::situation(&SqlRow(r)),
+    )?;
+    let keys: Vec<String> = situations.iter().map(|(pk, _)| pk.to_string()).collect();
+    let within = format!("({})", keys.join(","));
+    let stages = query_all(
+        conn,
+        &format!("{STAGE_SELECT} WHERE situation IN {within}"),
+        [],
+        |r| rows::stage(&SqlRow(r)),
+    )?;
+    let approvals = query_all(
+        conn,
+        &format!(
+            "{APPROVAL_SELECT} WHERE stage IN (SELECT pk FROM stages WHERE situation IN {within})"
+        ),
+        [],
+        |r| rows::approval(&SqlRow(r)),
+    )?;
+    Ok(rows::assemble_situations(situations, stages, approvals))
+}
+
+/// The stages in effect, for the release view.
+pub(crate) fn active_stages(conn: &Connection) -> StoreResult<Vec<ActiveStage>> {
+    query_all(
+        conn,
+        "SELECT st.pk, st.situation, st.n, st.plan, st.state, st.changed_us, s.id
+         FROM stages st JOIN situations s ON s.pk = st.situation WHERE st.state = 'active'",
+        [],
+        |r| Ok((rows::stage(&SqlRow(r))?, r.get::<_, String>(6)?)),
+    )
+    .map(|found| {
+        found
+            .into_iter()
+            .map(|((_, stage), situation)| ActiveStage {
+                pk: stage.pk,
+                situation,
+                n: stage.n,
+                plan: stage.plan,
+            })
+            .collect()
+    })
+}
+
+pub(crate) fn create_situation(tx: &Transaction<'_>, s: &NewSituation) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO situations (id, title, collection, originator, proposer, holdings, created_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            s.id,
+            s.title,
+            s.collection,
+            s.originator.as_str(),
+            s.proposer,
+            json_list(&s.holdings),
+            s.created_us
+        ],
+    )
+    .map_err(db_err)?;
+    let situation = tx.last_insert_rowid();
+    for (i, stage) in s.stages.iter().enumerate() {
+        let plan = serde_json::to_string(stage)
+            .map_err(|e| StoreError::Internal(format!("stage plan: {e}")))?;
+        tx.execute(
+            "INSERT INTO stages (situation, n, plan, state) VALUES (?1, ?2, ?3, 'proposed')",
+            params![situation, (i + 1) as i64, plan],
+        )
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn stage_state(tx: &Transaction<'_>, stage: i64) -> StoreResult<Option<StageState>> {
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM stages WHERE pk = ?1", [stage], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(db_err)?;
+    state.map(StageState::try_from).transpose()
+}
+
+pub(crate) fn approve_stage(
+    tx: &Transaction<'_>,
+    stage: i64,
+    approval: &Approval,
+    cover: &[CoveredRow],
+) -> StoreResult<StageState> {
+    match stage_state(tx, stage)? {
+        None => return Err(StoreError::Invalid("no such stage".into())),
+        Some(StageState::Proposed) => {}
+        Some(other) => {
+            return Err(StoreError::Invalid(format!(
+                "the stage is {}, not proposed",
+                other.as_str()
+            )))
+        }
+    }
+    let added = tx
+        .execute(
+            "INSERT OR IGNORE INTO approvals (stage, account, snapshot, at_us) VALUES (?1, ?2, ?3, ?4)",
+            params![stage, approval.account, approval.snapshot, approval.at_us],
+        )
+        .map_err(db_err)?;
+    if added == 0 {
+        return Err(StoreError::Invalid(
+            "this account has already approved this snapshot of the stage".into(),
+        ));
+    }
+    let approvals: Vec<Approval> = query_all(
+        tx,
+        &format!("{APPROVAL_SELECT} WHERE stage = ?1"),
+        [stage],
+        |r| rows::approval(&SqlRow(r)),
+    )?
+    .into_iter()
+    .map(|(_, a)| a)
+    .collect();
+    if !activation_due(&approvals, &approval.snapshot) {
+        return Ok(StageState::Proposed);
+    }
+    for c in cover {
+        relabel(tx, c.row, |set| {
+            let mut stages = set.stages.clone();
+            stages.push(stage);
+            set.covered_by(stages, &c.required_markings)
+        })?;
+    }
+    tx.execute(
+        "UPDATE stages SET state = 'active', changed_us = ?2 WHERE pk = ?1",
+        params![stage, approval.at_us],
+    )
+    .map_err(db_err)?;
+    bump_generation(tx)?;
+    Ok(StageState::Active)
+}
+
+pub(crate) fn withdraw_stage(tx: &Transaction<'_>, stage: i64, at_us: i64) -> StoreResult<bool> {
+    if stage_state(tx, stage)? != Some(StageState::Active) {
+        return Ok(false);
+    }
+    let sets = query_all(tx, LABEL_SET_SELECT, [], |r| rows::label_set(&SqlRow(r)))?;
+    for (set, uncovered) in rows::uncovered_sets(&sets, stage) {
+        let covered: Vec<i64> = query_all(
+            tx,
+            "SELECT row FROM objects WHERE label_set = ?1",
+            [set],
+            |r| r.get(0),
+        )?;
+        for row in covered {
+            relabel(tx, row, |_| uncovered.clone())?;
+        }
+    }
+    tx.execute(
+        "UPDATE stages SET state = 'withdrawn', changed_us = ?2 WHERE pk = ?1",
+        params![stage, at_us],
+    )
+    .map_err(db_err)?;
+    bump_generation(tx)?;
+    Ok(true)
+}
+
+/// Moves one row to the label set `to` makes of its current one, and brings every copy of
+/// its facts up to date (the rows referring to it or standing on it) and its collection's
+/// write generation (readers' copies of it).
+fn relabel(
+    tx: &Transaction<'_>,
+    row: i64,
+    to: impl FnOnce(&LabelSet) -> LabelSet,
+) -> StoreResult<()> {
+    let found = tx
+        .query_row(
+            "SELECT o.collection, o.stix_id, o.is_last, l.markings, l.default_nation, l.stages,
+                    l.required_markings
+             FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row = ?1",
+            [row],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                    rows::label_set_at(&SqlRow(r), 3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db_err)?;
+    // A row deleted since the preview: nothing to cover.
+    let Some((collection, stix_id, is_last, set)) = found else {
+        return Ok(());
+    };
+    let id = label_set_id(tx, &to(&set))?;
+    tx.prepare_cached("UPDATE objects SET label_set = ?2 WHERE row = ?1")
+        .and_then(|mut s| s.execute(params![row, id]))
+        .map_err(db_err)?;
+    if is_last {
+        propagate_head(tx, collection, &stix_id)?;
+    }
+    bump_collection(tx, collection)
+}
