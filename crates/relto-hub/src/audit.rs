@@ -44,13 +44,22 @@ pub fn release_events(
             detail,
             ..base.clone()
         };
-    let served = page.items.iter().map(|o| match r.redacted.get(&o.row) {
-        Some(removed) => stamped(
-            o,
-            AuditOutcome::Redact,
-            format!("{path}; removed {}", removed.join(", ")),
-        ),
-        None => stamped(o, AuditOutcome::Allow, path.to_string()),
+    let served = page.items.iter().map(|o| {
+        let mut detail = path.to_string();
+        if let Some(st) = r.stages.get(&o.row) {
+            detail.push_str(&format!(
+                "; admitted by stage {} of situation {}",
+                st.n, st.situation
+            ));
+        }
+        match r.redacted.get(&o.row) {
+            Some(removed) => stamped(
+                o,
+                AuditOutcome::Redact,
+                format!("{detail}; removed {}", removed.join(", ")),
+            ),
+            None => stamped(o, AuditOutcome::Allow, detail),
+        }
     });
     let withheld = r
         .dropped

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod ingest;
+pub mod plans;
 pub mod read;
 pub mod release;
 

@@ -15,7 +15,8 @@ use relto_policy::refs::{
 use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
 use relto_stix::{is_required_for_release, ObjectMeta};
 use relto_store::{
-    Account, LabelSet, Page, ReaderFilter, ReleaseFacts, Store, StoreResult, StoredLabelSet,
+    Account, ActiveStage, LabelSet, Page, ReaderFilter, ReleaseFacts, Store, StoreResult,
+    StoredLabelSet,
 };
 use serde_json::{json, Value};
 
@@ -24,28 +25,125 @@ pub struct ReleaseView {
     pub generation: i64,
     pub policy: ReleasePolicy,
     label_sets: Vec<StoredLabelSet>,
+    /// The release-plan stages in effect (DESIGN §9), by key.
+    stages: HashMap<i64, ActiveStage>,
+    /// The label sets that stages cover, by id.
+    covered: HashMap<i64, LabelSet>,
 }
 
 impl ReleaseView {
-    /// Whether `reader` passes every marking of a label set (and the default label, for
-    /// objects that carry no object-level marking).
-    fn passes(&self, set: &LabelSet, reader: &Reader) -> bool {
-        self.policy
-            .passes_label_set(&set.markings, set.default_nation.as_deref(), reader)
+    pub fn new(
+        generation: i64,
+        policy: ReleasePolicy,
+        label_sets: Vec<StoredLabelSet>,
+        active_stages: Vec<ActiveStage>,
+    ) -> Self {
+        let covered = label_sets
+            .iter()
+            .filter(|s| !s.set.stages.is_empty())
+            .map(|s| (s.id, s.set.clone()))
+            .collect();
+        Self {
+            generation,
+            policy,
+            label_sets,
+            stages: active_stages.into_iter().map(|s| (s.pk, s)).collect(),
+            covered,
+        }
     }
 
-    /// The store-side filter for `reader`.
-    pub fn filter(&self, reader: &Reader) -> ReaderFilter {
+    /// The stages of `set` in effect at `now_us` (active, inside their window), in key order.
+    fn stages_of<'a>(
+        &'a self,
+        set: &'a LabelSet,
+        now_us: i64,
+    ) -> impl Iterator<Item = &'a ActiveStage> {
+        set.stages
+            .iter()
+            .filter_map(|pk| self.stages.get(pk))
+            .filter(move |s| s.plan.in_window(now_us))
+    }
+
+    /// The stages in effect at `now_us` that cover rows of label set `set`.
+    pub fn stages_covering(&self, set: i64, now_us: i64) -> Vec<&ActiveStage> {
+        match self.covered.get(&set) {
+            Some(s) => self.stages_of(s, now_us).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Whether `reader` passes a label set at `now_us`: every marking of it (and the default
+    /// label, for objects that carry no object-level marking), or, for a set that stages
+    /// cover, one stage's alternative label (rule 7, compiled).
+    fn passes(&self, set: &LabelSet, reader: &Reader, now_us: i64) -> bool {
+        if set.stages.is_empty() {
+            return self.policy.passes_label_set(
+                &set.markings,
+                set.default_nation.as_deref(),
+                reader,
+            );
+        }
+        let alternatives: Vec<&relto_policy::Label> =
+            self.stages_of(set, now_us).map(|s| &s.plan.label).collect();
+        self.policy.passes_covered_set(
+            &set.markings,
+            set.default_nation.as_deref(),
+            &alternatives,
+            &set.required_markings,
+            reader,
+        )
+    }
+
+    /// The store-side filter for `reader` at `now_us`.
+    pub fn filter(&self, reader: &Reader, now_us: i64) -> ReaderFilter {
         ReaderFilter {
             organization: reader.organization.to_string(),
             label_sets: self
                 .label_sets
                 .iter()
-                .filter(|s| self.passes(&s.set, reader))
+                .filter(|s| self.passes(&s.set, reader, now_us))
                 .map(|s| s.id)
                 .collect(),
         }
     }
+
+    /// Until when a filter made at `now_us` holds: the next start or end of a stage's window.
+    pub fn filter_valid_until(&self, now_us: i64) -> i64 {
+        self.stages
+            .values()
+            .flat_map(|s| [s.plan.not_before_us, s.plan.expires_us])
+            .flatten()
+            .filter(|&t| t > now_us)
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// The stage that admits a row of label set `set` to `reader` (rule 7), when its own
+    /// labels do not: the first in effect whose alternative label the reader passes.
+    pub fn admitting_stage(&self, set: i64, reader: &Reader, now_us: i64) -> Option<&ActiveStage> {
+        let set = self.covered.get(&set)?;
+        if self
+            .policy
+            .passes_label_set(&set.markings, set.default_nation.as_deref(), reader)
+        {
+            return None;
+        }
+        self.stages_of(set, now_us).find(|s| {
+            self.policy.label_denial(&s.plan.label, reader).is_none()
+                && set
+                    .required_markings
+                    .iter()
+                    .all(|m| self.policy.marking_denial(m, reader).is_none())
+        })
+    }
+}
+
+/// An account's filter, made at a view generation and holding until a stage's window opens
+/// or closes.
+struct CachedFilter {
+    generation: i64,
+    valid_until: i64,
+    filter: Arc<ReaderFilter>,
 }
 
 /// The reader an account is.
@@ -69,7 +167,7 @@ const REFRESH: Duration = Duration::from_secs(1);
 pub struct ReleaseCache {
     /// The view and when the store's generation was last compared with it.
     view: RwLock<Option<(Arc<ReleaseView>, Instant)>>,
-    filters: Mutex<HashMap<String, (i64, Arc<ReaderFilter>)>>,
+    filters: Mutex<HashMap<String, CachedFilter>>,
     pub copies: CopyCache,
 }
 
@@ -121,11 +219,12 @@ impl ReleaseCache {
                 policy.add_marking(id, m);
             }
         }
-        let view = Arc::new(ReleaseView {
-            generation: state.generation,
+        let view = Arc::new(ReleaseView::new(
+            state.generation,
             policy,
-            label_sets: state.label_sets,
-        });
+            state.label_sets,
+            state.active_stages,
+        ));
         if let Ok(mut slot) = self.view.write() {
             *slot = Some((view.clone(), Instant::now()));
         }
@@ -134,19 +233,25 @@ impl ReleaseCache {
 
     /// The filter of an account at the view's generation.
     pub fn filter(&self, view: &ReleaseView, account: &Account) -> Arc<ReaderFilter> {
+        let now = crate::audit::now_us();
         if let Ok(cache) = self.filters.lock() {
-            if let Some((g, f)) = cache.get(&account.name) {
-                if *g == view.generation {
-                    return f.clone();
+            if let Some(c) = cache.get(&account.name) {
+                if c.generation == view.generation && now < c.valid_until {
+                    return c.filter.clone();
                 }
             }
         }
-        let f = Arc::new(view.filter(&reader_of(account)));
+        let f = Arc::new(view.filter(&reader_of(account), now));
         if let Ok(mut cache) = self.filters.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
             }
-            cache.insert(account.name.clone(), (view.generation, f.clone()));
+            let cached = CachedFilter {
+                generation: view.generation,
+                valid_until: view.filter_valid_until(now),
+                filter: f.clone(),
+            };
+            cache.insert(account.name.clone(), cached);
         }
         f
     }
@@ -230,11 +335,22 @@ pub async fn redact_page(
     };
     let mut releases: Vec<(usize, Release)> = Vec::new();
     let mut misses: Vec<(usize, TextFacts)> = Vec::new();
+    let mut out = Redactions::default();
+    let now = crate::audit::now_us();
     for (i, o) in page.items.iter().enumerate() {
         if o.originator == reader.organization {
             continue;
         }
-        let Some(facts) = release_work(o) else {
+        // Rule 7: a row its own labels deny, admitted through a stage, loses the stage's
+        // withheld properties.
+        let stage = view.admitting_stage(o.label_set, reader, now);
+        if let Some(st) = stage {
+            out.stages.insert(o.row, st.clone());
+        }
+        let withholds = stage.is_some_and(|st| !st.plan.withhold.is_empty());
+        let Some(facts) =
+            release_work(o).or_else(|| withholds.then(|| text_facts(o.object_type(), &o.raw)))
+        else {
             continue;
         };
         match page.generation.and_then(|g| copies.get(&key(o), g)) {
@@ -270,14 +386,17 @@ pub async fn redact_page(
         for (i, parsed) in pending {
             let o = &page.items[i];
             let gone = by_row.get(&o.row).map_or(&[][..], Vec::as_slice);
-            let r = release_of(view, reader, o, parsed, gone, &hidden_ids.ids);
+            let withhold = out
+                .stages
+                .get(&o.row)
+                .map_or(&[][..], |s| &s.plan.withhold[..]);
+            let r = release_of(view, reader, o, parsed, gone, &hidden_ids.ids, withhold);
             if let Some(g) = generation {
                 copies.insert(key(o), g, r.clone());
             }
             releases.push((i, r));
         }
     }
-    let mut out = Redactions::default();
     let mut drop = Vec::new();
     for (i, r) in releases {
         match r {
@@ -375,6 +494,7 @@ fn release_of(
     parsed: Parsed,
     hidden_refs: &[usize],
     hidden_ids: &[String],
+    withhold: &[String],
 ) -> Release {
     let prunable = match parsed.prunable {
         Ok(p) => p,
@@ -391,6 +511,17 @@ fn release_of(
             // does not return such an object; fail closed if it ever did.
             Decision::Deny(why) => return Release::Withheld(why.into()),
         };
+    if !withhold.is_empty() {
+        // The stage's tearline: the withheld top-level properties the object has.
+        let Ok(top) = serde_json::from_str::<serde_json::Map<String, Value>>(&o.raw) else {
+            return Release::Withheld("stored object could not be read for release".into());
+        };
+        for w in withhold {
+            if top.contains_key(w) && !selectors.contains(w) {
+                selectors.push(w.clone());
+            }
+        }
+    }
     selectors.extend(hidden_refs.iter().map(|n| format!("object_refs.[{n}]")));
     selectors.extend(
         prunable
@@ -524,6 +655,8 @@ impl CopyMaps {
 #[derive(Debug, Default)]
 pub struct Redactions {
     pub redacted: HashMap<i64, Arc<[String]>>,
+    /// Rows admitted through a release-plan stage (rule 7), with the stage.
+    pub stages: HashMap<i64, ActiveStage>,
     pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 
@@ -650,7 +783,7 @@ async fn decision_for(
     originator_nation: &str,
     reader: &Reader,
 ) -> StoreResult<Decision> {
-    let filter = view.filter(reader);
+    let filter = view.filter(reader, crate::audit::now_us());
     let mut q = relto_store::ObjectQuery::new(collection, 1);
     q.ids = vec![obj.stix_id.clone()];
     q.reader = Some(filter.clone());

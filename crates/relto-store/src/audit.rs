@@ -53,6 +53,12 @@ vocabulary! {
         TokenRevoke = "token.revoke",
         AccountCreate = "account.create",
         ReleasePreview = "release.preview",
+        /// Release plans (DESIGN §9): a situation proposed, a stage approved (the detail
+        /// names the snapshot), activated, withdrawn.
+        PlanPropose = "plan.propose",
+        PlanApprove = "plan.approve",
+        PlanActivate = "plan.activate",
+        PlanWithdraw = "plan.withdraw",
     }
 }
 

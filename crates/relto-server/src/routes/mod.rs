@@ -11,6 +11,7 @@ mod management;
 mod manifest;
 mod objects;
 mod paging;
+mod plans;
 mod preview;
 mod status;
 mod versions;
@@ -25,6 +26,7 @@ use management::management_auth;
 use manifest::manifest;
 use objects::{add_objects, delete_object, get_object, get_objects};
 use paging::*;
+use plans::{approve_stage, create_situation, get_situation, preview_stage, withdraw_stage};
 use preview::release_preview;
 use status::status;
 use versions::versions;
@@ -88,6 +90,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{root}/collections/{cid}/objects/{oid}/release-preview/",
             get(release_preview),
+        )
+        .route("/api/v1/situations", post(create_situation))
+        .route("/api/v1/situations/{id}", get(get_situation))
+        .route(
+            "/api/v1/situations/{id}/stages/{n}/preview",
+            get(preview_stage),
+        )
+        .route(
+            "/api/v1/situations/{id}/stages/{n}/approve",
+            post(approve_stage),
+        )
+        .route(
+            "/api/v1/situations/{id}/stages/{n}/withdraw",
+            post(withdraw_stage),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,0 +1,578 @@
+//! Release plans over the API (DESIGN §9), on the store the suite runs on: every state
+//! transition and every refusal, what each partner reads before and after, and the audit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use relto_policy::label::Label;
+use relto_policy::{Clearance, Role};
+use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
+use serde_json::{json, Value};
+
+const COLL: &str = "5d4c3b2a-1908-4f7e-8d6c-5b4a39281706";
+const REPORT: &str = "report--0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const INDICATOR: &str = "indicator--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
+
+fn token(account: &str) -> String {
+    format!("plans-test-token-for-{account}-0123456789abcdef")
+}
+
+fn clearance(policy: &str, level: &str) -> Clearance {
+    Clearance {
+        policy: policy.into(),
+        level: level.into(),
+        sensitivity: vec![],
+    }
+}
+
+fn kor_only() -> Label {
+    Label::new("KOR", "II", Some(&["KOR"]), &[])
+}
+
+/// The joint team (KOR-NIS: an analyst and two releasing officers; the army: one officer),
+/// Germany's BND (NATO SECRET, EU SECRET), Norway's FIS (NATO CONFIDENTIAL) and Austria's
+/// BNV (EU SECRET, not in NATO).
+fn realm() -> RealmPlan {
+    let org = |slug: &str, nation: &str, n: u32, accredited: &[&str]| Organization {
+        slug: slug.parse().unwrap(),
+        name: slug.into(),
+        nation: nation.parse().unwrap(),
+        identity: format!("identity--00000000-0000-4000-8000-{n:012}"),
+        accredited: accredited.iter().map(|s| s.to_string()).collect(),
+    };
+    let account = |name: &str, org: &str, role: Role, clearances: Vec<Clearance>| PlannedAccount {
+        name: name.into(),
+        organization: org.parse().unwrap(),
+        roles: vec![role],
+        password_hash: None,
+        token_sha256: Some(relto_server::token_sha256(&token(name))),
+        clearances,
+    };
+    let top = vec![
+        clearance("KOR", "I"),
+        clearance("NATO", "CTS"),
+        clearance("EU", "EU-TS"),
+    ];
+    let all: Vec<String> = ["kor-nis", "kor-army", "deu-bnd", "nor-fis", "aut-bnv"]
+        .iter()
+        .map(|o| format!("org:{o}"))
+        .collect();
+    RealmPlan {
+        api_roots: vec![ApiRoot {
+            path: "plans".into(),
+            title: "Plans".into(),
+            description: None,
+            max_content_length: 1 << 20,
+        }],
+        organizations: vec![
+            org("kor-nis", "KOR", 1, &[]),
+            org("kor-army", "KOR", 2, &[]),
+            org("deu-bnd", "DEU", 3, &["NATO", "EU"]),
+            org("nor-fis", "NOR", 4, &["NATO"]),
+            org("aut-bnv", "AUT", 5, &["EU"]),
+        ],
+        accounts: vec![
+            account("nis", "kor-nis", Role::Analyst, top.clone()),
+            account("officer-a", "kor-nis", Role::Releaser, top.clone()),
+            account("officer-b", "kor-nis", Role::Releaser, top.clone()),
+            account("army-officer", "kor-army", Role::Releaser, top),
+            account(
+                "bnd",
+                "deu-bnd",
+                Role::Analyst,
+                vec![clearance("NATO", "NS"), clearance("EU", "EU-S")],
+            ),
+            account(
+                "bnd-officer",
+                "deu-bnd",
+                Role::Releaser,
+                vec![clearance("NATO", "NS")],
+            ),
+            account(
+                "fis",
+                "nor-fis",
+                Role::Analyst,
+                vec![clearance("NATO", "NC")],
+            ),
+            account(
+                "bnv",
+                "aut-bnv",
+                Role::Analyst,
+                vec![clearance("EU", "EU-S")],
+            ),
+        ],
+        collections: vec![PlannedCollection {
+            id: COLL.into(),
+            api_root: "plans".into(),
+            title: "Joint workspace".into(),
+            description: None,
+            alias: None,
+            readers: all.clone(),
+            writers: all,
+        }],
+        ..Default::default()
+    }
+}
+
+struct Hub {
+    app: common::TestApp,
+    http: reqwest::Client,
+}
+
+fn report(modified: &str) -> Value {
+    json!({
+        "type": "report", "spec_version": "2.1", "id": REPORT,
+        "created": "2026-11-01T00:00:00.000Z", "modified": modified,
+        "name": "Storm Corps deployment", "published": "2026-11-01T00:00:00Z",
+        "object_refs": [INDICATOR],
+        "external_references": [{"source_name": "HUMINT", "description": "source 7, field report"}],
+        "object_marking_refs": [kor_only().id()]
+    })
+}
+
+fn indicator() -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1", "id": INDICATOR,
+        "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+        "name": "Staging area beacon", "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix", "valid_from": "2026-11-01T00:00:00Z",
+        "object_marking_refs": [kor_only().id()]
+    })
+}
+
+fn plan(stages: Value) -> Value {
+    json!({"title": "Storm Corps", "collection": COLL, "holdings": [REPORT], "stages": stages})
+}
+
+fn nato_stage() -> Value {
+    json!({"label": {"policy": "NATO", "classification": "NS", "releasable_to": ["NATO"]}})
+}
+
+fn eu_stage() -> Value {
+    json!({"label": {"policy": "EU", "classification": "EU-S", "releasable_to": ["EU"]},
+           "withhold": ["external_references"]})
+}
+
+impl Hub {
+    async fn start() -> Self {
+        let hub = Self {
+            app: common::spawn_realm(&realm()).await,
+            http: reqwest::Client::new(),
+        };
+        let objects = [
+            kor_only().to_marking_definition("2026-01-01T00:00:00.000Z"),
+            indicator(),
+            report("2026-11-01T00:00:00.000Z"),
+        ];
+        let st = hub.post_objects("nis", &objects).await;
+        assert_eq!(st["success_count"], 3, "{st}");
+        hub
+    }
+
+    async fn post_objects(&self, account: &str, objects: &[Value]) -> Value {
+        let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
+        let url = format!("{}/plans/collections/{COLL}/objects/", self.app.base);
+        common::post_objects(&self.http, &url, &token(account), &texts).await
+    }
+
+    /// The object as `account` receives it by id (None: 404).
+    async fn object(&self, account: &str, id: &str) -> Option<Value> {
+        let url = format!("{}/plans/collections/{COLL}/objects/{id}/", self.app.base);
+        let resp = self
+            .http
+            .get(url)
+            .bearer_auth(token(account))
+            .send()
+            .await
+            .expect("get");
+        if resp.status() == 404 {
+            return None;
+        }
+        assert_eq!(resp.status(), 200);
+        let env: Value = resp.json().await.expect("json");
+        Some(env["objects"][0].clone())
+    }
+
+    async fn api(
+        &self,
+        account: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}/api/v1/{path}", self.app.base);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url),
+        }
+        .bearer_auth(token(account));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn propose(&self, stages: Value) -> String {
+        let (status, body) = self
+            .api("nis", "POST", "situations", Some(plan(stages)))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    async fn preview(&self, account: &str, id: &str, n: u32) -> Value {
+        let (status, body) = self
+            .api(
+                account,
+                "GET",
+                &format!("situations/{id}/stages/{n}/preview"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    async fn approve(&self, account: &str, id: &str, n: u32, snapshot: &str) -> (u16, Value) {
+        self.api(
+            account,
+            "POST",
+            &format!("situations/{id}/stages/{n}/approve"),
+            Some(json!({"snapshot": snapshot})),
+        )
+        .await
+    }
+}
+
+fn entries(preview: &Value) -> Vec<(String, String, String)> {
+    preview["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["audience"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stages_release_only_after_two_officers_sign_what_they_were_shown() {
+    let hub = Hub::start().await;
+    let id = hub.propose(json!([nato_stage(), eu_stage()])).await;
+    let (status, shown) = hub
+        .api("nis", "GET", &format!("situations/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["originator"], "kor-nis");
+    assert_eq!(shown["collection"], COLL);
+    assert_eq!(shown["stages"][0]["state"], "proposed");
+    assert_eq!(
+        shown["stages"][1]["withhold"],
+        json!(["external_references"])
+    );
+    // Another organization does not learn that the situation exists.
+    let (status, _) = hub
+        .api("bnd", "GET", &format!("situations/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
+
+    assert!(hub.object("bnd", REPORT).await.is_none());
+    let preview = hub.preview("officer-a", &id, 1).await;
+    // The report and what it references, to BND (NATO SECRET); not to FIS (CONFIDENTIAL).
+    assert_eq!(
+        entries(&preview),
+        vec![
+            (INDICATOR.into(), "deu-bnd".into(), "allow".into()),
+            (REPORT.into(), "deu-bnd".into(), "allow".into()),
+        ]
+    );
+    let snapshot = preview["snapshot"].as_str().unwrap().to_string();
+    assert_eq!(snapshot.len(), 64);
+    // The snapshot does not depend on who looks.
+    assert_eq!(
+        hub.preview("officer-b", &id, 1).await["snapshot"],
+        snapshot.as_str()
+    );
+    let (status, _) = hub
+        .api(
+            "nis",
+            "GET",
+            &format!("situations/{id}/stages/1/preview"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "an analyst does not preview");
+
+    // Refusals: not a releaser, a releaser of another organization (of the same nation, and
+    // of a partner), a later stage first, a snapshot of the wrong shape, a stale one.
+    for (account, n, snap, want) in [
+        ("nis", 1, snapshot.as_str(), 403),
+        ("army-officer", 1, snapshot.as_str(), 403),
+        ("bnd-officer", 1, snapshot.as_str(), 403),
+        ("officer-a", 2, snapshot.as_str(), 409),
+        ("officer-a", 1, "not-a-snapshot", 400),
+        ("officer-a", 1, &"0".repeat(64), 409),
+        ("officer-a", 3, snapshot.as_str(), 404),
+    ] {
+        let (status, body) = hub.approve(account, &id, n, snap).await;
+        assert_eq!(status, want, "{account} stage {n} {snap}: {body}");
+        assert!(
+            body["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+    let (status, body) = hub.approve("officer-a", &id, 1, &snapshot).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stages"][0]["state"], "proposed");
+    let (status, body) = hub.approve("officer-a", &id, 1, &snapshot).await;
+    assert_eq!(status, 409, "the same officer twice: {body}");
+    assert!(
+        hub.object("bnd", REPORT).await.is_none(),
+        "one signature releases nothing"
+    );
+
+    let (status, body) = hub.approve("officer-b", &id, 1, &snapshot).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stages"][0]["state"], "active");
+    assert_eq!(body["stages"][0]["snapshot"], snapshot.as_str());
+    let released = hub.object("bnd", REPORT).await.expect("released to BND");
+    assert_eq!(
+        released,
+        report("2026-11-01T00:00:00.000Z"),
+        "stage 1 withholds nothing"
+    );
+    assert!(hub.object("bnd", INDICATOR).await.is_some());
+    assert!(
+        hub.object("fis", REPORT).await.is_none(),
+        "NATO CONFIDENTIAL is not enough"
+    );
+    assert!(hub.object("bnv", REPORT).await.is_none(), "not yet the EU");
+
+    // Stage 2: the EU, without the sources.
+    let preview = hub.preview("officer-a", &id, 2).await;
+    assert_eq!(
+        entries(&preview),
+        vec![
+            (INDICATOR.into(), "aut-bnv".into(), "allow".into()),
+            (REPORT.into(), "aut-bnv".into(), "redact".into()),
+        ]
+    );
+    assert_eq!(
+        preview["changes"][1]["withheld"],
+        json!(["external_references"])
+    );
+    let snapshot2 = preview["snapshot"].as_str().unwrap().to_string();
+    assert_eq!(hub.approve("officer-a", &id, 2, &snapshot2).await.0, 200);
+    assert_eq!(hub.approve("officer-b", &id, 2, &snapshot2).await.0, 200);
+    let for_eu = hub.object("bnv", REPORT).await.expect("released to the EU");
+    assert!(for_eu.get("external_references").is_none(), "{for_eu}");
+    assert_eq!(for_eu["name"], "Storm Corps deployment");
+    // BND is admitted by stage 1 (no tearline) and keeps the whole report.
+    assert!(hub
+        .object("bnd", REPORT)
+        .await
+        .unwrap()
+        .get("external_references")
+        .is_some());
+
+    // The audit: proposal, four approvals, two activations; releases name their stage.
+    hub.app.state_flush().await;
+    let records = hub.app.store.audit_records(0, 10_000).await.expect("audit");
+    let kinds = |k: &str| records.iter().filter(|r| r.event.kind == k).count();
+    assert_eq!(
+        (
+            kinds("plan.propose"),
+            kinds("plan.approve"),
+            kinds("plan.activate")
+        ),
+        (1, 4, 2)
+    );
+    assert!(records.iter().any(|r| r.event.kind == "object.release"
+        && r.event.actor == "bnv"
+        && r.event
+            .detail
+            .contains(&format!("admitted by stage 2 of situation {id}"))
+        && r.event.detail.contains("removed external_references")));
+
+    // A new version of a holding is not covered until a stage is approved again: for the
+    // partners the report is gone (an older version is served only while the latest is).
+    let st = hub
+        .post_objects("nis", &[report("2026-11-02T00:00:00.000Z")])
+        .await;
+    assert_eq!(st["success_count"], 1, "{st}");
+    assert!(hub.object("bnd", REPORT).await.is_none());
+    assert!(hub.object("bnv", REPORT).await.is_none());
+    assert!(
+        hub.object("bnd", INDICATOR).await.is_some(),
+        "the indicator's version is covered"
+    );
+
+    // Withdrawal: one officer, at once.
+    let (status, body) = hub
+        .api(
+            "officer-b",
+            "POST",
+            &format!("situations/{id}/stages/1/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stages"][0]["state"], "withdrawn");
+    assert!(
+        hub.object("bnd", INDICATOR).await.is_some(),
+        "stage 2 still admits BND (EU SECRET)"
+    );
+    let (status, _) = hub
+        .api(
+            "officer-b",
+            "POST",
+            &format!("situations/{id}/stages/2/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(hub.object("bnd", INDICATOR).await.is_none());
+    assert!(hub.object("bnv", INDICATOR).await.is_none());
+    let (status, body) = hub
+        .api(
+            "officer-b",
+            "POST",
+            &format!("situations/{id}/stages/2/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = hub
+        .api(
+            "bnd-officer",
+            "POST",
+            &format!("situations/{id}/stages/1/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_stage_ends_when_it_expires_without_a_restart() {
+    let hub = Hub::start().await;
+    let expires = relto_stix::timestamp::format_micros(relto_server::now_us() + 3_000_000);
+    let mut stage = nato_stage();
+    stage["expires"] = json!(expires);
+    let id = hub.propose(json!([stage])).await;
+    let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
+    assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
+    assert!(hub.object("bnd", REPORT).await.is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    assert!(
+        hub.object("bnd", REPORT).await.is_none(),
+        "expired: admits nobody"
+    );
+    let (_, body) = hub
+        .api("nis", "GET", &format!("situations/{id}"), None)
+        .await;
+    assert_eq!(body["stages"][0]["state"], "expired");
+
+    // An expired proposed stage takes no approvals.
+    let mut stage = nato_stage();
+    stage["expires"] = json!("2026-01-01T00:00:00Z");
+    let id = hub.propose(json!([stage])).await;
+    let (status, body) = hub.approve("officer-a", &id, 1, &snapshot).await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn bad_plans_are_refused_and_change_nothing() {
+    let hub = Hub::start().await;
+    let cases = [
+        (json!("not an object"), 400),
+        (json!({"title": "t"}), 400),
+        (
+            plan(json!([{"label": {"policy": "NAT0", "classification": "NS"}}])),
+            400,
+        ),
+        (
+            plan(
+                json!([{"label": {"policy": "NATO", "classification": "NS"}, "withhold": ["id"]}]),
+            ),
+            400,
+        ),
+        (
+            plan(json!([{"label": {"policy": "NATO", "classification": "NS"}, "expires": "soon"}])),
+            400,
+        ),
+        (plan(json!([])), 400),
+        (
+            json!({"title": "t", "collection": COLL, "holdings": ["report--not-an-id"], "stages": [nato_stage()]}),
+            400,
+        ),
+        (
+            json!({"title": "t", "collection": "00000000-0000-4000-8000-000000000000", "holdings": [REPORT], "stages": [nato_stage()]}),
+            404,
+        ),
+    ];
+    for (body, want) in cases {
+        let (status, answer) = hub
+            .api("nis", "POST", "situations", Some(body.clone()))
+            .await;
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(
+            answer["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{answer}"
+        );
+    }
+    // A holding of another organization (BND's own indicator), or one that does not exist:
+    // the same refusal, naming the ids.
+    let bnd_indicator = json!({
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+        "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '203.0.113.9']", "pattern_type": "stix",
+        "valid_from": "2026-11-01T00:00:00Z"
+    });
+    assert_eq!(
+        hub.post_objects("bnd", &[bnd_indicator]).await["success_count"],
+        1
+    );
+    for holding in [
+        "indicator--2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+        "indicator--9c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+    ] {
+        let body = json!({"title": "t", "collection": COLL, "holdings": [holding], "stages": [nato_stage()]});
+        let (status, answer) = hub.api("nis", "POST", "situations", Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["description"].as_str().unwrap().contains(holding),
+            "{answer}"
+        );
+    }
+    assert!(hub.app.store.situations().await.expect("list").is_empty());
+    // An approval body of the wrong shape.
+    let id = hub.propose(json!([nato_stage()])).await;
+    let (status, _) = hub
+        .api(
+            "officer-a",
+            "POST",
+            &format!("situations/{id}/stages/1/approve"),
+            Some(json!({"snap": 1})),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
