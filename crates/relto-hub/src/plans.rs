@@ -10,13 +10,14 @@ use relto_policy::plan::{
 };
 use relto_policy::{ObjectFacts, Reader, Role};
 use relto_stix::is_required_for_release;
+use relto_stix::timestamp::format_micros;
 use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome};
 use relto_store::{
     Account, Approval, CoveredRow, NewSituation, ObjectQuery, Situation, Stage, StageState,
     StoreError, StoredObject,
 };
 use relto_taxii::VersionFilter;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::audit::{event, now_us};
 use crate::release::reader_of;
@@ -76,6 +77,57 @@ pub struct Preview {
     pub changes: Vec<Change>,
     /// The rows the stage covers once active.
     pub cover: Vec<CoveredRow>,
+}
+
+impl Preview {
+    /// As the API and the CLI show it (DESIGN §9).
+    pub fn to_json(&self) -> Value {
+        json!({"snapshot": self.snapshot, "changes": self.changes})
+    }
+}
+
+fn time(us: Option<i64>) -> Value {
+    us.map_or(Value::Null, |t| json!(format_micros(t)))
+}
+
+/// A situation as the API and the CLI show it (DESIGN §9); `collection` is its collection's
+/// id.
+pub fn situation_json(s: &Situation, collection: &str, now_us: i64) -> Value {
+    let stages: Vec<Value> = s
+        .stages
+        .iter()
+        .map(|stage| {
+            let approvals: Vec<Value> = stage
+                .approvals
+                .iter()
+                .map(|a| json!({"account": a.account, "snapshot": a.snapshot, "at": format_micros(a.at_us)}))
+                .collect();
+            // The snapshot that activated it (the last approval's), once active.
+            let signed = (stage.state != StageState::Proposed)
+                .then(|| stage.approvals.last().map(|a| a.snapshot.clone()))
+                .flatten();
+            json!({
+                "n": stage.n,
+                "label": stage.plan.label,
+                "withhold": stage.plan.withhold,
+                "not_before": time(stage.plan.not_before_us),
+                "expires": time(stage.plan.expires_us),
+                "state": shown_state(stage, now_us),
+                "approvals": approvals,
+                "snapshot": signed,
+            })
+        })
+        .collect();
+    json!({
+        "id": s.id,
+        "title": s.title,
+        "collection": collection,
+        "originator": s.originator.as_str(),
+        "proposer": s.proposer,
+        "created": format_micros(s.created_us),
+        "holdings": s.holdings,
+        "stages": stages,
+    })
 }
 
 /// One holding's latest version as read for a preview.

@@ -5,6 +5,7 @@ mod apply;
 mod audit_cmd;
 mod config;
 mod migrate;
+mod plan_cmd;
 mod progress;
 mod transfer;
 
@@ -132,6 +133,11 @@ enum Command {
         /// The PostgreSQL database to fill (postgres://…); it must hold no hub yet.
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+    /// Release plans: propose, show, preview, approve (two releasing officers), withdraw.
+    Plan {
+        #[command(subcommand)]
+        command: plan_cmd::PlanCommand,
     },
     /// The tamper-evident audit chain: verify, export, ledger, checkpoint.
     Audit {
@@ -396,6 +402,7 @@ fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
+            Command::Plan { command } => plan_cmd::run(command).await.map(|_| ExitCode::SUCCESS),
             Command::Migrate { data_dir, from, to } => {
                 let from = from.unwrap_or_else(|| {
                     data_dir

@@ -33,7 +33,7 @@ fn read_input(file: &Path) -> CliResult<Vec<u8>> {
     }
 }
 
-async fn find_collection(
+pub async fn find_collection(
     store: &dyn Store,
     id: &str,
     api_root: Option<&str>,

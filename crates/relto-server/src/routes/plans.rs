@@ -3,7 +3,7 @@
 //! hub's (`relto_hub::plans`).
 
 use super::*;
-use relto_hub::plans::{shown_state, PlanError, Preview};
+use relto_hub::plans::PlanError;
 use relto_policy::plan::PlanRequest;
 use relto_store::Situation;
 
@@ -56,48 +56,10 @@ async fn collection_id_of(st: &AppState, pk: i64) -> ApiResult<String> {
     Ok(String::new())
 }
 
-fn time(us: Option<i64>) -> serde_json::Value {
-    us.map_or(serde_json::Value::Null, |t| json!(format_micros(t)))
-}
-
 /// A situation as the API shows it.
 async fn situation_json(st: &AppState, s: &Situation) -> ApiResult<serde_json::Value> {
-    let now = now_us();
-    let stages: Vec<serde_json::Value> = s
-        .stages
-        .iter()
-        .map(|stage| {
-            let approvals: Vec<serde_json::Value> = stage
-                .approvals
-                .iter()
-                .map(|a| json!({"account": a.account, "snapshot": a.snapshot, "at": format_micros(a.at_us)}))
-                .collect();
-            // The snapshot that activated it (the last approval's), once active.
-            let signed = (stage.state != relto_store::StageState::Proposed)
-                .then(|| stage.approvals.last().map(|a| a.snapshot.clone()))
-                .flatten();
-            json!({
-                "n": stage.n,
-                "label": stage.plan.label,
-                "withhold": stage.plan.withhold,
-                "not_before": time(stage.plan.not_before_us),
-                "expires": time(stage.plan.expires_us),
-                "state": shown_state(stage, now),
-                "approvals": approvals,
-                "snapshot": signed,
-            })
-        })
-        .collect();
-    Ok(json!({
-        "id": s.id,
-        "title": s.title,
-        "collection": collection_id_of(st, s.collection).await?,
-        "originator": s.originator.as_str(),
-        "proposer": s.proposer,
-        "created": format_micros(s.created_us),
-        "holdings": s.holdings,
-        "stages": stages,
-    }))
+    let collection = collection_id_of(st, s.collection).await?;
+    Ok(relto_hub::plans::situation_json(s, &collection, now_us()))
 }
 
 /// A situation the caller may look at: its organization's, or any for an administrator;
@@ -151,10 +113,6 @@ pub(super) async fn get_situation(
     ))
 }
 
-fn preview_json(preview: &Preview) -> serde_json::Value {
-    json!({"snapshot": preview.snapshot, "changes": preview.changes})
-}
-
 /// GET /api/v1/situations/{id}/stages/{n}/preview: for the originator's releasing officers
 /// and administrators.
 pub(super) async fn preview_stage(
@@ -170,7 +128,7 @@ pub(super) async fn preview_stage(
         )));
     }
     let preview = st.hub.preview_stage(&s, n).await?;
-    Ok(json_response(StatusCode::OK, preview_json(&preview)))
+    Ok(json_response(StatusCode::OK, preview.to_json()))
 }
 
 #[derive(serde::Deserialize)]
