@@ -10,7 +10,13 @@ are printed (JSON and a table). The reads run twice: with the server's cache of 
 copies (a page read again before the next write is not redacted again) and without it
 (RELTO_RELEASE_CACHE_MIB=0: every partner page is computed).
 
+With --stages K, release plans (DESIGN §9) come first: K situations of one stage each (NATO
+SECRET, REL TO NATO) over --holdings KOR-only objects in all, each approved by two releasing
+officers over the API, so that the partner receives those objects through the stages alone;
+then one more stage over all --holdings objects, whose activating approval is timed.
+
     python bench/release_bench.py -n 100000          # needs: cargo build --release
+    python bench/release_bench.py -n 100000 --stages 10 --holdings 20000
 """
 import argparse
 import json
@@ -35,7 +41,9 @@ TAXII = "application/taxii+json;version=2.1"
 COLL = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
 EXT = "extension-definition--e40c05f5-cb0e-4b28-8c2a-db52ed2bc0e2"
 TOKENS = {"nis-analyst": "bench-token-originator-0123456789abcdef",
-          "bnd-reader": "bench-token-partner-0123456789abcdefghij"}
+          "bnd-reader": "bench-token-partner-0123456789abcdefghij",
+          "nis-officer-1": "bench-token-officer-one-0123456789abcdef",
+          "nis-officer-2": "bench-token-officer-two-0123456789abcdef"}
 
 REALM = f"""
 [hub]
@@ -58,6 +66,18 @@ name = "nis-analyst"
 organization = "kor-nis"
 roles = ["analyst"]
 token_env = "TOKEN_NIS"
+clearances = [{{ policy = "KOR", level = "I" }}, {{ policy = "NATO", level = "CTS", sensitivity = ["ATOMAL"] }}]
+[[account]]
+name = "nis-officer-1"
+organization = "kor-nis"
+roles = ["releaser"]
+token_env = "TOKEN_OFFICER_1"
+clearances = [{{ policy = "KOR", level = "I" }}, {{ policy = "NATO", level = "CTS", sensitivity = ["ATOMAL"] }}]
+[[account]]
+name = "nis-officer-2"
+organization = "kor-nis"
+roles = ["releaser"]
+token_env = "TOKEN_OFFICER_2"
 clearances = [{{ policy = "KOR", level = "I" }}, {{ policy = "NATO", level = "CTS", sensitivity = ["ATOMAL"] }}]
 [[account]]
 name = "bnd-reader"
@@ -85,9 +105,10 @@ def label(mid, policy, level, rel, sens=()):
             "extensions": {EXT: ext}}
 
 
-def relabel(objs, seed):
-    """70% NATO NS REL TO NATO (the partner passes), 20% KOR II REL TO KOR (denied), 10% as
-    generated (TLP only: visible); 10% of all get a KOR-only granular marking on a field."""
+def relabel(objs, seed, kor_share=0.2):
+    """70% NATO NS REL TO NATO (the partner passes), 20% KOR II REL TO KOR (denied; with
+    release plans 25%, so that 20,000 of 100,000 can be held), the rest as generated (TLP
+    only: visible); 10% of all get a KOR-only granular marking on a field."""
     rng = random.Random(seed)
     nato = "marking-definition--" + str(uuid.UUID(int=1, version=4))
     kor = "marking-definition--" + str(uuid.UUID(int=2, version=4))
@@ -97,7 +118,7 @@ def relabel(objs, seed):
         r = rng.random()
         if r < 0.7:
             o["object_marking_refs"] = [nato]
-        elif r < 0.9:
+        elif r < 0.7 + kor_share:
             o["object_marking_refs"] = [kor]
         field = "description" if "description" in o else ("content" if o["type"] == "note" else None)
         if field and field != "content" and rng.random() < 0.1:
@@ -184,6 +205,42 @@ def measure(base, ids, args):
     return res
 
 
+def release_plans(base, objs, args):
+    """K stages over `holdings` KOR-only objects (what they reference is held with them),
+    approved by two officers; then one stage over all of them, its activating approval timed."""
+    kor = "marking-definition--" + str(uuid.UUID(int=2, version=4))
+    plain = [o["id"] for o in objs if o.get("object_marking_refs") == [kor]
+             and not o.get("granular_markings")]
+    held = plain[:args.holdings]
+    stage = {"label": {"policy": "NATO", "classification": "NS", "releasable_to": ["NATO"]}}
+
+    def call(account, method, path, body=None):
+        r = session(account).request(method, f"{base}/api/v1/{path}", json=body, timeout=600)
+        assert r.status_code in (200, 201), (path, r.status_code, r.text[:500])
+        return r.json()
+
+    def situation(ids):
+        s = call("nis-analyst", "POST", "situations",
+                 {"title": "bench", "collection": COLL, "holdings": ids, "stages": [stage]})
+        return s["id"]
+
+    def approve(sid):
+        snap = call("nis-officer-1", "GET", f"situations/{sid}/stages/1/preview")["snapshot"]
+        call("nis-officer-1", "POST", f"situations/{sid}/stages/1/approve", {"snapshot": snap})
+        t = time.monotonic()
+        s = call("nis-officer-2", "POST", f"situations/{sid}/stages/1/approve", {"snapshot": snap})
+        took = time.monotonic() - t
+        assert s["stages"][0]["state"] == "active", s
+        return took
+
+    per = max(1, len(held) // args.stages)
+    for k in range(args.stages):
+        approve(situation(held[k * per:(k + 1) * per]))
+    activation_s = approve(situation(held))
+    return {"stages": args.stages + 1, "holdings": len(held),
+            "activation_of_a_stage_over_all_holdings_s": round(activation_s, 2)}
+
+
 def start_server(binary, env):
     srv = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--log", "warn"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -200,16 +257,19 @@ def main():
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--bin", default=os.path.join(ROOT, "target", "release", "relto"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--stages", type=int, default=0, help="release-plan stages before the reads")
+    ap.add_argument("--holdings", type=int, default=20000, help="KOR-only objects the stages cover")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="relto-release-bench-")
     env = dict(os.environ, TOKEN_NIS=TOKENS["nis-analyst"], TOKEN_BND=TOKENS["bnd-reader"],
+               TOKEN_OFFICER_1=TOKENS["nis-officer-1"], TOKEN_OFFICER_2=TOKENS["nis-officer-2"],
                RELTO_ADMIN_PASSWORD="bench-admin", RELTO_DATA_DIR=work)
     try:
         with open(os.path.join(work, "realm.toml"), "w") as f:
             f.write(REALM)
         subprocess.run([args.bin, "apply", os.path.join(work, "realm.toml")], env=env, check=True,
                        stdout=subprocess.DEVNULL)
-        objs = relabel(workload.generate(args.n, 42), 42)
+        objs = relabel(workload.generate(args.n, 42), 42, 0.25 if args.stages else 0.2)
         bundle = os.path.join(work, "bundle.json")
         with open(bundle, "w") as f:
             json.dump({"type": "bundle", "id": "bundle--" + str(uuid.uuid4()), "objects": objs}, f)
@@ -220,6 +280,13 @@ def main():
         visible = [o["id"] for o in objs if o.get("object_marking_refs", [""])[0].endswith("000000000001")
                    and o["type"] not in ("relationship", "report", "note")]
         result = {"n": args.n, "page": args.page, "import_s": round(import_s, 1)}
+        if args.stages:
+            srv, base = start_server(args.bin, env)
+            try:
+                result["plans"] = release_plans(base, objs, args)
+            finally:
+                srv.terminate()
+                srv.wait(10)
         srv, base = start_server(args.bin, env)
         try:
             both = measure(base, visible, args)
@@ -249,6 +316,9 @@ def main():
         result["uncached"]["ratios"] = ratios(cold["originator"], cold["partner"])
         print(json.dumps(result, indent=2))
         print()
+        if "plans" in result:
+            pl = result["plans"]
+            print("release plans: %d stages in effect over %d KOR-only holdings; activating one stage over all of them: %.2f s" % (pl["stages"], pl["holdings"], pl["activation_of_a_stage_over_all_holdings_s"]))
         print("| read (N=%d, pages of %d) | originator | partner (filtered) | partner / originator speed | same, no copies kept |" % (args.n, args.page))
         print("|---|---|---|---|---|")
         rc = result["uncached"]["ratios"]

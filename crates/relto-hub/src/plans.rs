@@ -13,8 +13,8 @@ use relto_stix::is_required_for_release;
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome};
 use relto_store::{
-    Account, Approval, CoveredRow, NewSituation, ObjectQuery, Situation, Stage, StageState,
-    StoreError, StoredObject,
+    activation_due, Account, Approval, CoveredRow, NewSituation, ObjectQuery, Situation, Stage,
+    StageState, StoreError, StoredObject,
 };
 use relto_taxii::VersionFilter;
 use serde_json::{json, Map, Value};
@@ -317,10 +317,9 @@ impl crate::Hub {
         may_release(account, &situation)?;
         let stage = stage_of(&situation, n)?;
         let now = now_us();
-        if stage.state != StageState::Proposed {
+        if stage.state == StageState::Withdrawn {
             return Err(PlanError::Conflict(format!(
-                "stage {n} is {}; only a proposed stage takes approvals",
-                stage.state.as_str()
+                "stage {n} is withdrawn; propose a new situation to release again"
             )));
         }
         if stage.plan.expires_us.is_some_and(|t| t <= now) {
@@ -348,6 +347,11 @@ impl crate::Hub {
             return Err(PlanError::Conflict(format!(
                 "stale snapshot: what stage {n} releases has changed since it was shown; preview it again (now {})",
                 preview.snapshot
+            )));
+        }
+        if stage.state == StageState::Active && activation_due(&stage.approvals, shown) {
+            return Err(PlanError::Conflict(format!(
+                "stage {n} is in effect for exactly this snapshot; there is nothing new to approve"
             )));
         }
         if stage
@@ -380,7 +384,10 @@ impl crate::Hub {
             &situation,
             Some((n, format!("snapshot {shown}"))),
         )];
-        if state == StageState::Active {
+        // This approval made the stage active, or covered what is new of an active one.
+        let mut approvals = stage.approvals.clone();
+        approvals.push(approval);
+        if state == StageState::Active && activation_due(&approvals, shown) {
             self.release.invalidate();
             events.push(plan_event(
                 AuditKind::PlanActivate,

@@ -10,7 +10,7 @@ use crate::decide::{Decision, ObjectFacts, Reader, ReleasePolicy, RequiredCheck}
 use crate::label::Label;
 
 /// Most holdings one situation names (each resolves to what it references as well).
-pub const MAX_HOLDINGS: usize = 10_000;
+pub const MAX_HOLDINGS: usize = 25_000;
 /// Most stages of one situation.
 pub const MAX_STAGES: usize = 16;
 

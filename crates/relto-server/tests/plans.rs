@@ -418,6 +418,32 @@ async fn stages_release_only_after_two_officers_sign_what_they_were_shown() {
         hub.object("bnd", INDICATOR).await.is_some(),
         "the indicator's version is covered"
     );
+    // Approved again, stage 1 covers the new version too; the officers sign the new preview.
+    let preview = hub.preview("officer-a", &id, 1).await;
+    assert!(preview["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == REPORT
+            && c["audience"] == "deu-bnd"
+            && c["version"] == "2026-11-02T00:00:00.000Z"));
+    let renewed = preview["snapshot"].as_str().unwrap().to_string();
+    assert_ne!(renewed, snapshot);
+    assert_eq!(hub.approve("officer-a", &id, 1, &renewed).await.0, 200);
+    assert!(
+        hub.object("bnd", REPORT).await.is_none(),
+        "one signature covers nothing new"
+    );
+    let (status, body) = hub.approve("officer-b", &id, 1, &renewed).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stages"][0]["state"], "active");
+    let again = hub
+        .object("bnd", REPORT)
+        .await
+        .expect("the new version, released");
+    assert_eq!(again["modified"], "2026-11-02T00:00:00.000Z");
+    let (status, body) = hub.approve("officer-a", &id, 1, &renewed).await;
+    assert_eq!(status, 409, "nothing new to approve: {body}");
 
     // Withdrawal: one officer, at once.
     let (status, body) = hub

@@ -117,17 +117,13 @@ pub(crate) async fn approve_stage(
     approval: &Approval,
     cover: &[CoveredRow],
 ) -> R<StageState> {
-    match lock_stage(&db, stage).await? {
+    let state = match lock_stage(&db, stage).await? {
         None => return Err(StoreError::Invalid("no such stage".into()).into()),
-        Some(StageState::Proposed) => {}
-        Some(other) => {
-            return Err(StoreError::Invalid(format!(
-                "the stage is {}, not proposed",
-                other.as_str()
-            ))
-            .into())
+        Some(StageState::Withdrawn) => {
+            return Err(StoreError::Invalid("the stage is withdrawn".into()).into())
         }
-    }
+        Some(state) => state,
+    };
     let added = db
         .execute(
             "INSERT INTO approvals (stage, account, snapshot, at_us) VALUES ($1, $2, $3, $4)
@@ -153,7 +149,7 @@ pub(crate) async fn approve_stage(
         .map(|r| Ok(rows::approval(&PgRow(r))?.1))
         .collect::<R<Vec<_>>>()?;
     if !activation_due(&approvals, &approval.snapshot) {
-        return Ok(StageState::Proposed);
+        return Ok(state);
     }
     for c in cover {
         relabel(&db, c.row, |set| {

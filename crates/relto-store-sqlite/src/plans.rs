@@ -112,16 +112,13 @@ pub(crate) fn approve_stage(
     approval: &Approval,
     cover: &[CoveredRow],
 ) -> StoreResult<StageState> {
-    match stage_state(tx, stage)? {
+    let state = match stage_state(tx, stage)? {
         None => return Err(StoreError::Invalid("no such stage".into())),
-        Some(StageState::Proposed) => {}
-        Some(other) => {
-            return Err(StoreError::Invalid(format!(
-                "the stage is {}, not proposed",
-                other.as_str()
-            )))
+        Some(StageState::Withdrawn) => {
+            return Err(StoreError::Invalid("the stage is withdrawn".into()))
         }
-    }
+        Some(state) => state,
+    };
     let added = tx
         .execute(
             "INSERT OR IGNORE INTO approvals (stage, account, snapshot, at_us) VALUES (?1, ?2, ?3, ?4)",
@@ -143,7 +140,7 @@ pub(crate) fn approve_stage(
     .map(|(_, a)| a)
     .collect();
     if !activation_due(&approvals, &approval.snapshot) {
-        return Ok(StageState::Proposed);
+        return Ok(state);
     }
     for c in cover {
         relabel(tx, c.row, |set| {

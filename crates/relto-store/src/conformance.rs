@@ -925,12 +925,14 @@ async fn release_plans(store: &dyn Store) {
         StageState::Active
     );
     assert!(store.release_generation().await.expect("generation") > generation);
-    assert!(
+    // Approved again under a new snapshot (a later version to cover): one approval changes
+    // nothing, the second covers again; the stage stays active throughout.
+    assert_eq!(
         store
-            .approve_stage(stage, &approval("officer-c", "s2", 103), &cover)
+            .approve_stage(stage, &approval("officer-c", "s3", 103), &cover)
             .await
-            .is_err(),
-        "an active stage takes no approvals"
+            .expect("approve"),
+        StageState::Active
     );
     let read = store
         .situation(&new.id)
@@ -939,7 +941,20 @@ async fn release_plans(store: &dyn Store) {
         .expect("found");
     assert_eq!(read.stages[0].state, StageState::Active);
     assert_eq!(read.stages[0].changed_us, Some(102));
-    assert_eq!(read.stages[0].approvals.len(), 3);
+    assert_eq!(read.stages[0].approvals.len(), 4);
+    assert_eq!(
+        store
+            .approve_stage(stage, &approval("officer-a", "s3", 104), &cover)
+            .await
+            .expect("approve"),
+        StageState::Active
+    );
+    let read = store
+        .situation(&new.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.stages[0].changed_us, Some(104));
     assert_eq!(read.stages[1].state, StageState::Proposed);
 
     let state = store.release_state().await.expect("state");
@@ -1002,6 +1017,13 @@ async fn release_plans(store: &dyn Store) {
         .expect("state")
         .active_stages
         .is_empty());
+    assert!(
+        store
+            .approve_stage(stage, &approval("officer-d", "s4", 300), &cover)
+            .await
+            .is_err(),
+        "a withdrawn stage takes no approvals"
+    );
 }
 
 async fn audit_chain(store: &dyn Store) {

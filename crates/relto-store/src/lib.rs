@@ -196,11 +196,12 @@ pub trait Store: Send + Sync + 'static {
     async fn situation(&self, id: &str) -> StoreResult<Option<Situation>>;
     /// Every situation, newest first.
     async fn situations(&self) -> StoreResult<Vec<Situation>>;
-    /// Records `approval` of a proposed stage. When two distinct accounts have then approved
-    /// it under `approval.snapshot` ([`activation_due`]), the stage becomes active in the
-    /// same transaction and covers `cover` (the rows the approvers were shown). Returns the
-    /// stage's state after; Invalid when it is not proposed or the account already approved
-    /// this snapshot.
+    /// Records `approval` of a proposed or active stage. When two distinct accounts have then
+    /// approved it under `approval.snapshot` ([`activation_due`]), the stage is active from
+    /// the same transaction on and covers `cover` (the rows the approvers were shown; an
+    /// active stage approved again under a new snapshot covers what is new, such as a later
+    /// version of a holding). Returns the stage's state after; Invalid when it is withdrawn
+    /// or the account already approved this snapshot.
     async fn approve_stage(
         &self,
         stage: i64,

@@ -7,8 +7,8 @@ use relto_hub::plans::PlanError;
 use relto_policy::plan::PlanRequest;
 use relto_store::Situation;
 
-/// Largest plan body: ten thousand holdings with room to spare.
-const PLAN_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+/// Largest plan body: the most holdings a plan may name, with room to spare.
+const PLAN_BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
 impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> Self {
