@@ -78,6 +78,16 @@ def test_a_plan_widens_release_stage_by_stage(hub):
     created = json.loads(relto(data, "plan", "create", "--as", "nis-analyst", str(PLAN),
                                stdin=password("nis-analyst") + "\n").stdout)
     sid = created["id"]
+    # A plan file that is not TOML, or names a policy the realm does not know: refused, with
+    # the file and what to fix named, and nothing proposed.
+    for text, says in (('title = "x"\nstages = [[', "bad-plan.toml"),
+                       (PLAN.read_text(encoding="utf-8").replace('"NATO", classification', '"NAT0", classification'),
+                        "unknown policy 'NAT0'")):
+        bad = hub.data_dir.parent / "bad-plan.toml"
+        bad.write_text(text, encoding="utf-8")
+        res = relto(data, "plan", "create", "--as", "nis-analyst", str(bad),
+                    stdin=password("nis-analyst") + "\n", ok=False)
+        assert res.returncode != 0 and says in res.stderr, res.stderr
     assert [s["state"] for s in created["stages"]] == ["proposed", "proposed"]
 
     # Stage 1 (NATO): the preview over the API names who receives what.

@@ -241,10 +241,11 @@ impl crate::Hub {
             .map(|r| {
                 view.stages_covering(r.row.label_set, now)
                     .into_iter()
-                    .filter(|s| s.pk != stage.pk)
-                    .map(|s| StageCover {
-                        label: &s.plan.label,
-                        withhold: &s.plan.withhold,
+                    // Other plans (a stage approved again previews itself as not in effect).
+                    .filter(|plan| **plan != stage.plan)
+                    .map(|plan| StageCover {
+                        label: &plan.label,
+                        withhold: &plan.withhold,
                     })
                     .collect()
             })

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use relto_policy::label::parse_marking;
+use relto_policy::plan::StagePlan;
 use relto_policy::redact::release_copy;
 use relto_policy::refs::{
     has_required_object_refs, prunable_refs, text_facts, PrunableRef, TextFacts,
@@ -25,10 +26,20 @@ pub struct ReleaseView {
     pub generation: i64,
     pub policy: ReleasePolicy,
     label_sets: Vec<StoredLabelSet>,
-    /// The release-plan stages in effect (DESIGN §9), by key.
-    stages: HashMap<i64, ActiveStage>,
-    /// The label sets that stages cover, by id.
+    /// The label sets that release-plan stages cover (DESIGN §9), by id.
     covered: HashMap<i64, LabelSet>,
+    /// The stages in effect, by key order: they name the stage that admitted a reader.
+    active: Vec<ActiveStage>,
+}
+
+/// How rule 7 admitted a row to a reader: the plan whose alternative label it passes (its
+/// tearline applies), and the stage in effect under that plan that the audit names (the
+/// first, when several stages share one plan).
+#[derive(Clone, Debug)]
+pub struct Admission {
+    pub plan: StagePlan,
+    pub situation: String,
+    pub n: u32,
 }
 
 impl ReleaseView {
@@ -36,38 +47,33 @@ impl ReleaseView {
         generation: i64,
         policy: ReleasePolicy,
         label_sets: Vec<StoredLabelSet>,
-        active_stages: Vec<ActiveStage>,
+        mut active: Vec<ActiveStage>,
     ) -> Self {
         let covered = label_sets
             .iter()
-            .filter(|s| !s.set.stages.is_empty())
+            .filter(|s| !s.set.alternatives.is_empty())
             .map(|s| (s.id, s.set.clone()))
             .collect();
+        active.sort_by_key(|s| s.pk);
         Self {
             generation,
             policy,
             label_sets,
-            stages: active_stages.into_iter().map(|s| (s.pk, s)).collect(),
             covered,
+            active,
         }
     }
 
-    /// The stages of `set` in effect at `now_us` (active, inside their window), in key order.
-    fn stages_of<'a>(
-        &'a self,
-        set: &'a LabelSet,
-        now_us: i64,
-    ) -> impl Iterator<Item = &'a ActiveStage> {
-        set.stages
-            .iter()
-            .filter_map(|pk| self.stages.get(pk))
-            .filter(move |s| s.plan.in_window(now_us))
+    /// The plans covering rows of `set` that are in effect at `now_us` (inside their window),
+    /// in the order rule 7 tries them.
+    fn alternatives_of(set: &LabelSet, now_us: i64) -> impl Iterator<Item = &StagePlan> {
+        set.alternatives.iter().filter(move |a| a.in_window(now_us))
     }
 
-    /// The stages in effect at `now_us` that cover rows of label set `set`.
-    pub fn stages_covering(&self, set: i64, now_us: i64) -> Vec<&ActiveStage> {
+    /// The plans in effect at `now_us` that cover rows of label set `set`.
+    pub fn stages_covering(&self, set: i64, now_us: i64) -> Vec<&StagePlan> {
         match self.covered.get(&set) {
-            Some(s) => self.stages_of(s, now_us).collect(),
+            Some(s) => Self::alternatives_of(s, now_us).collect(),
             None => Vec::new(),
         }
     }
@@ -76,15 +82,16 @@ impl ReleaseView {
     /// label, for objects that carry no object-level marking), or, for a set that stages
     /// cover, one stage's alternative label (rule 7, compiled).
     fn passes(&self, set: &LabelSet, reader: &Reader, now_us: i64) -> bool {
-        if set.stages.is_empty() {
+        if set.alternatives.is_empty() {
             return self.policy.passes_label_set(
                 &set.markings,
                 set.default_nation.as_deref(),
                 reader,
             );
         }
-        let alternatives: Vec<&relto_policy::Label> =
-            self.stages_of(set, now_us).map(|s| &s.plan.label).collect();
+        let alternatives: Vec<&relto_policy::Label> = Self::alternatives_of(set, now_us)
+            .map(|a| &a.label)
+            .collect();
         self.policy.passes_covered_set(
             &set.markings,
             set.default_nation.as_deref(),
@@ -107,20 +114,22 @@ impl ReleaseView {
         }
     }
 
-    /// Until when a filter made at `now_us` holds: the next start or end of a stage's window.
+    /// Until when a filter made at `now_us` holds: the next start or end of a window of a
+    /// plan that covers rows.
     pub fn filter_valid_until(&self, now_us: i64) -> i64 {
-        self.stages
+        self.covered
             .values()
-            .flat_map(|s| [s.plan.not_before_us, s.plan.expires_us])
+            .flat_map(|s| &s.alternatives)
+            .flat_map(|a| [a.not_before_us, a.expires_us])
             .flatten()
             .filter(|&t| t > now_us)
             .min()
             .unwrap_or(i64::MAX)
     }
 
-    /// The stage that admits a row of label set `set` to `reader` (rule 7), when its own
-    /// labels do not: the first in effect whose alternative label the reader passes.
-    pub fn admitting_stage(&self, set: i64, reader: &Reader, now_us: i64) -> Option<&ActiveStage> {
+    /// How a row of label set `set` is admitted to `reader` by rule 7, when its own labels
+    /// do not admit it: the first plan in effect whose alternative label the reader passes.
+    pub fn admitting_stage(&self, set: i64, reader: &Reader, now_us: i64) -> Option<Admission> {
         let set = self.covered.get(&set)?;
         if self
             .policy
@@ -128,12 +137,18 @@ impl ReleaseView {
         {
             return None;
         }
-        self.stages_of(set, now_us).find(|s| {
-            self.policy.label_denial(&s.plan.label, reader).is_none()
+        let plan = Self::alternatives_of(set, now_us).find(|a| {
+            self.policy.label_denial(&a.label, reader).is_none()
                 && set
                     .required_markings
                     .iter()
                     .all(|m| self.policy.marking_denial(m, reader).is_none())
+        })?;
+        let named = self.active.iter().find(|s| &s.plan == plan);
+        Some(Admission {
+            plan: plan.clone(),
+            situation: named.map_or_else(String::new, |s| s.situation.clone()),
+            n: named.map_or(0, |s| s.n),
         })
     }
 }
@@ -344,10 +359,12 @@ pub async fn redact_page(
         // Rule 7: a row its own labels deny, admitted through a stage, loses the stage's
         // withheld properties.
         let stage = view.admitting_stage(o.label_set, reader, now);
+        let withholds = stage
+            .as_ref()
+            .is_some_and(|st| !st.plan.withhold.is_empty());
         if let Some(st) = stage {
-            out.stages.insert(o.row, st.clone());
+            out.stages.insert(o.row, st);
         }
-        let withholds = stage.is_some_and(|st| !st.plan.withhold.is_empty());
         let Some(facts) =
             release_work(o).or_else(|| withholds.then(|| text_facts(o.object_type(), &o.raw)))
         else {
@@ -655,8 +672,8 @@ impl CopyMaps {
 #[derive(Debug, Default)]
 pub struct Redactions {
     pub redacted: HashMap<i64, Arc<[String]>>,
-    /// Rows admitted through a release-plan stage (rule 7), with the stage.
-    pub stages: HashMap<i64, ActiveStage>,
+    /// Rows admitted through a release-plan stage (rule 7), with how.
+    pub stages: HashMap<i64, Admission>,
     pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 

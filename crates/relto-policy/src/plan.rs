@@ -54,7 +54,7 @@ pub struct Plan {
 }
 
 /// One stage: the alternative label, the tearline and the time window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StagePlan {
     pub label: Label,
     pub withhold: Vec<String>,
@@ -67,6 +67,30 @@ impl StagePlan {
     pub fn in_window(&self, now_us: i64) -> bool {
         self.not_before_us.is_none_or(|t| t <= now_us) && self.expires_us.is_none_or(|t| now_us < t)
     }
+
+    /// The order in which alternatives are tried ([`cover_order`]), then the window.
+    pub fn order_key(&self) -> (usize, String, Vec<String>, Option<i64>, Option<i64>) {
+        (
+            self.withhold.len(),
+            self.label.canonical(),
+            self.withhold.clone(),
+            self.not_before_us,
+            self.expires_us,
+        )
+    }
+}
+
+/// The order in which rule 7 tries the stages that cover an object (the first that admits a
+/// reader decides its tearline): the shortest tearline first, so that a reader several
+/// stages admit receives the fullest copy one of them allows; then by alternative label
+/// (canonical text) and tearline. Every path orders them so, whatever order they were
+/// approved in.
+pub fn cover_order(a: &StageCover<'_>, b: &StageCover<'_>) -> std::cmp::Ordering {
+    (a.withhold.len(), a.label.canonical(), a.withhold).cmp(&(
+        b.withhold.len(),
+        b.label.canonical(),
+        b.withhold,
+    ))
 }
 
 /// Every problem of a plan, each naming the field and what to fix.
@@ -210,7 +234,7 @@ pub struct StagedDecision {
 
 impl ReleasePolicy {
     /// Rules 1–4, 6 and 7 of DESIGN §3: when the object's own labels deny `reader`, the
-    /// first cover whose alternative label passes admits it; granular markings still apply
+    /// first cover (in [`cover_order`]) whose alternative label passes admits it; granular markings still apply
     /// and the stage's withheld properties (those the object has: `has`) are removed. A
     /// stage that withholds a property the object's type requires does not admit it (the hub
     /// does not let such a stage cover it).
@@ -231,7 +255,10 @@ impl ReleasePolicy {
                 stage: None,
             };
         }
-        for (i, cover) in covers.iter().enumerate() {
+        let mut order: Vec<usize> = (0..covers.len()).collect();
+        order.sort_by(|&a, &b| cover_order(&covers[a], &covers[b]));
+        for i in order {
+            let cover = &covers[i];
             if !covers_object(cover, object.object_type, required)
                 || self.label_denial(cover.label, reader).is_some()
             {

@@ -1081,7 +1081,9 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     // Release plans: stages approved by two officers, some withdrawn, some not yet in
     // effect, and a new version of a holding after its approval (rule 7).
     let mut rows = rows;
-    let stages = release_plans(&mut rng, &realm, &app.base, &http, &mut rows, t).await;
+    // In a few realms some stages expire before the reads (the suite waits for them).
+    let expiring = seed <= 4;
+    let stages = release_plans(&mut rng, &realm, &app.base, &http, &mut rows, expiring, t).await;
     // The marking-definitions are rows too (originator o0; no default label for them).
     let mut all_rows = marking_rows;
     all_rows.extend(rows.iter().cloned());
@@ -1423,8 +1425,12 @@ async fn release_plans(
     base: &str,
     http: &reqwest::Client,
     rows: &mut Vec<Row>,
+    expiring: bool,
     t: &mut Tally,
 ) -> Vec<StageFact> {
+    // Stages that expire two seconds from now: in effect when approved, not when read.
+    let expires = relto_stix::timestamp::format_micros(relto_server::now_us() + 2_000_000);
+    let mut expired_later: Vec<usize> = Vec::new();
     let api = |account: &str, path: String, body: Option<Value>| {
         let req = match &body {
             Some(b) => http.post(format!("{base}/api/v1/{path}")).json(b),
@@ -1479,15 +1485,24 @@ async fn release_plans(
                 .filter(|_| rng.chance(0.25))
                 .map(|p| p.to_string())
                 .collect();
-            let later = rng.chance(0.15);
-            stages.push((label, withhold, later));
+            // 0: in effect now; 1: not before 2099; 2: expires in two seconds.
+            let window = if rng.chance(0.15) {
+                1
+            } else if expiring && rng.chance(0.3) {
+                2
+            } else {
+                0
+            };
+            stages.push((label, withhold, window));
         }
         let body = json!({
             "title": "leak plan", "collection": COLL, "holdings": holdings,
-            "stages": stages.iter().map(|(l, w, later)| {
+            "stages": stages.iter().map(|(l, w, window)| {
                 let mut st = json!({"label": l, "withhold": w});
-                if *later {
-                    st["not_before"] = json!("2099-01-01T00:00:00Z");
+                match window {
+                    1 => st["not_before"] = json!("2099-01-01T00:00:00Z"),
+                    2 => st["expires"] = json!(expires),
+                    _ => {}
                 }
                 st
             }).collect::<Vec<_>>()
@@ -1497,7 +1512,7 @@ async fn release_plans(
         assert_eq!(status, 201, "{situation}");
         let id = situation["id"].as_str().expect("id").to_string();
         let mut signed = Value::Null;
-        for (n, (label, withhold, later)) in stages.into_iter().enumerate() {
+        for (n, (label, withhold, window)) in stages.into_iter().enumerate() {
             let n = n + 1;
             let (status, preview) = api(
                 &format!("r{i}"),
@@ -1530,10 +1545,13 @@ async fn release_plans(
                 .await;
                 assert_eq!(status, 200);
             }
+            if window == 2 {
+                expired_later.push(facts.len());
+            }
             facts.push(StageFact {
                 label,
                 withhold,
-                in_effect: !withdrawn && !later,
+                in_effect: !withdrawn && window != 1,
                 covered: resolve_holdings(rows, &holdings, &org),
             });
         }
@@ -1584,6 +1602,12 @@ async fn release_plans(
                         .extend(resolve_holdings(rows, &holdings, &org));
                 }
             }
+        }
+    }
+    if !expired_later.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+        for i in expired_later {
+            facts[i].in_effect = false;
         }
     }
     facts

@@ -22,6 +22,7 @@ pub enum LoadTable {
     Situations,
     Stages,
     Approvals,
+    CoveredRows,
     LabelSets,
     Markings,
     Objects,
@@ -59,7 +60,7 @@ pub struct HubState {
 use ColumnKind::{Bool, Bytes, Int, Text};
 
 impl LoadTable {
-    pub const ALL: [LoadTable; 14] = [
+    pub const ALL: [LoadTable; 15] = [
         LoadTable::ApiRoots,
         LoadTable::Organizations,
         LoadTable::Accounts,
@@ -68,6 +69,7 @@ impl LoadTable {
         LoadTable::Situations,
         LoadTable::Stages,
         LoadTable::Approvals,
+        LoadTable::CoveredRows,
         LoadTable::LabelSets,
         LoadTable::Markings,
         LoadTable::Objects,
@@ -164,7 +166,7 @@ impl LoadTable {
                     ("key", Text),
                     ("markings", Text),
                     ("default_nation", Text),
-                    ("stages", Text),
+                    ("alternatives", Text),
                     ("required_markings", Text),
                 ],
                 Some("id"),
@@ -195,6 +197,7 @@ impl LoadTable {
                 ],
                 Some("pk"),
             ),
+            LoadTable::CoveredRows => ("covered_rows", &[("stage", Int), ("row_id", Int)], None),
             LoadTable::Approvals => (
                 "approvals",
                 &[

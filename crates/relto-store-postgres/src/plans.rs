@@ -151,14 +151,29 @@ pub(crate) async fn approve_stage(
     if !activation_due(&approvals, &approval.snapshot) {
         return Ok(state);
     }
+    let text: String = db
+        .query_one("SELECT plan FROM stages WHERE pk = $1", &[&stage])
+        .await?
+        .try_get(0)?;
+    let plan: relto_policy::plan::StagePlan = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Internal(format!("stage plan: {e}")))?;
+    let rows: Vec<i64> = cover.iter().map(|c| c.row).collect();
+    db.execute(
+        "INSERT INTO covered_rows (stage, row_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+        &[&stage, &rows],
+    )
+    .await?;
+    let mut relabel = Relabel::default();
     for c in cover {
-        relabel(&db, c.row, |set| {
-            let mut stages = set.stages.clone();
-            stages.push(stage);
-            set.covered_by(stages, &c.required_markings)
-        })
-        .await?;
+        relabel
+            .row(&db, c.row, |set| {
+                let mut alternatives = set.alternatives.clone();
+                alternatives.push(plan.clone());
+                set.covered_by(alternatives, &c.required_markings)
+            })
+            .await?;
     }
+    relabel.finish(&db).await?;
     db.execute(
         "UPDATE stages SET state = 'active', changed_us = $2 WHERE pk = $1",
         &[&stage, &approval.at_us],
@@ -172,28 +187,44 @@ pub(crate) async fn withdraw_stage(db: Tx<'_>, stage: i64, at_us: i64) -> R<bool
     if lock_stage(&db, stage).await? != Some(StageState::Active) {
         return Ok(false);
     }
-    let sets = db
-        .query(LABEL_SET_SELECT, &[])
-        .await?
-        .iter()
-        .map(|r| Ok(rows::label_set(&PgRow(r))?))
-        .collect::<R<Vec<_>>>()?;
-    for (set, uncovered) in rows::uncovered_sets(&sets, stage) {
-        let covered: Vec<i64> = db
-            .query("SELECT row_id FROM objects WHERE label_set = $1", &[&set])
-            .await?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()?;
-        for row in covered {
-            relabel(&db, row, |_| uncovered.clone()).await?;
-        }
-    }
+    // Withdrawn first, so that what still covers each row is the other active stages.
     db.execute(
         "UPDATE stages SET state = 'withdrawn', changed_us = $2 WHERE pk = $1",
         &[&stage, &at_us],
     )
     .await?;
+    let covered: Vec<i64> = db
+        .query(
+            "DELETE FROM covered_rows WHERE stage = $1 RETURNING row_id",
+            &[&stage],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut relabel = Relabel::default();
+    for row in covered {
+        let remaining = db
+            .query(
+                "SELECT s.plan FROM covered_rows c JOIN stages s ON s.pk = c.stage
+                 WHERE c.row_id = $1 AND s.state = 'active'",
+                &[&row],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let text: String = r.try_get(0)?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Internal(format!("stage plan: {e}")).into())
+            })
+            .collect::<R<Vec<relto_policy::plan::StagePlan>>>()?;
+        relabel
+            .row(&db, row, |set| {
+                set.covered_by(remaining, &set.required_markings)
+            })
+            .await?;
+    }
+    relabel.finish(&db).await?;
     bump_release_generation(&db).await?;
     Ok(true)
 }
@@ -207,41 +238,75 @@ async fn bump_release_generation(db: &Tx<'_>) -> R<()> {
     Ok(())
 }
 
-/// Moves one row to the label set `to` makes of its current one, and counts a write to its
-/// collection (readers' copies of it). References to it are looked up by each read here.
-async fn relabel(db: &Tx<'_>, row: i64, to: impl FnOnce(&LabelSet) -> LabelSet) -> R<()> {
-    let Some(r) = db
-        .query_opt(
-            "SELECT o.collection, l.markings, l.default_nation, l.stages, l.required_markings
-             FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row_id = $1",
-            &[&row],
-        )
-        .await?
-    else {
-        // A row deleted since the preview: nothing to cover.
-        return Ok(());
-    };
-    let collection: i64 = r.try_get(0)?;
-    let set = to(&rows::label_set_at(&PgRow(&r), 1)?);
-    let id: i64 = db
-        .query_one(
-            "INSERT INTO label_sets (key, markings, default_nation, stages, required_markings)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING id",
-            &[
-                &set.key(),
-                &json_list(&set.markings),
-                &set.default_nation,
-                &serde_json::to_string(&set.stages).unwrap_or_else(|_| "[]".into()),
-                &json_list(&set.required_markings),
-            ],
-        )
-        .await?
-        .try_get(0)?;
-    db.execute(
-        "UPDATE objects SET label_set = $2 WHERE row_id = $1",
-        &[&row, &id],
-    )
-    .await?;
-    crate::objects::bump_collection(db, collection).await
+/// Moves rows to other label sets of their own labels (covered by other plans), keeping the
+/// sets' ids between rows, then counts one write to each collection touched (readers'
+/// copies of the rows). References to a row are looked up by each read here.
+#[derive(Default)]
+struct Relabel {
+    ids: HashMap<String, i64>,
+    collections: std::collections::HashSet<i64>,
+}
+
+impl Relabel {
+    async fn row(
+        &mut self,
+        db: &Tx<'_>,
+        row: i64,
+        to: impl FnOnce(&LabelSet) -> LabelSet,
+    ) -> R<()> {
+        let Some(r) = db
+            .query_opt(
+                "SELECT o.collection, o.label_set, l.markings, l.default_nation, l.alternatives,
+                        l.required_markings
+                 FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row_id = $1",
+                &[&row],
+            )
+            .await?
+        else {
+            // A row deleted since the preview: nothing to cover.
+            return Ok(());
+        };
+        let collection: i64 = r.try_get(0)?;
+        let current: i64 = r.try_get(1)?;
+        let set = to(&rows::label_set_at(&PgRow(&r), 2)?);
+        let key = set.key();
+        let id = match self.ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id: i64 = db
+                    .query_one(
+                        "INSERT INTO label_sets (key, markings, default_nation, alternatives, required_markings)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING id",
+                        &[
+                            &key,
+                            &json_list(&set.markings),
+                            &set.default_nation,
+                            &serde_json::to_string(&set.alternatives).unwrap_or_else(|_| "[]".into()),
+                            &json_list(&set.required_markings),
+                        ],
+                    )
+                    .await?
+                    .try_get(0)?;
+                self.ids.insert(key, id);
+                id
+            }
+        };
+        if id != current {
+            db.execute(
+                "UPDATE objects SET label_set = $2 WHERE row_id = $1",
+                &[&row, &id],
+            )
+            .await?;
+            self.collections.insert(collection);
+        }
+        Ok(())
+    }
+
+    async fn finish(self, db: &Tx<'_>) -> R<()> {
+        for c in self.collections {
+            crate::objects::bump_collection(db, c).await?;
+        }
+        Ok(())
+    }
 }

@@ -224,9 +224,11 @@ WHERE has_object_refs = 1;
 "#,
     r#"
 -- Release plans (DESIGN §9). A stage in effect covers exact object versions: each covered
--- row is moved to a label set that names the stage beside its own labels, so the reader's
+-- row is moved to a label set that holds, beside its own labels, the plans of the stages
+-- covering it (stages of one plan share a set; covered_rows says which stage covers which
+-- row, for withdrawals), so the reader's
 -- filter (the label sets it passes) and every copy of the row's facts stay as they are.
-ALTER TABLE label_sets ADD COLUMN stages TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE label_sets ADD COLUMN alternatives TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE label_sets ADD COLUMN required_markings TEXT NOT NULL DEFAULT '[]';
 CREATE TABLE situations (
     pk INTEGER PRIMARY KEY,
@@ -254,6 +256,12 @@ CREATE TABLE approvals (
     at_us INTEGER NOT NULL,
     PRIMARY KEY (stage, account, snapshot)
 );
+CREATE TABLE covered_rows (
+    stage INTEGER NOT NULL REFERENCES stages(pk),
+    row INTEGER NOT NULL,
+    PRIMARY KEY (stage, row)
+);
+CREATE INDEX covered_rows_by_row ON covered_rows (row);
 "#,
 ];
 

@@ -42,7 +42,7 @@ pub(crate) fn label_set_id(tx: &Transaction<'_>, set: &LabelSet) -> StoreResult<
         return Ok(id);
     }
     tx.prepare_cached(
-        "INSERT INTO label_sets (key, markings, default_nation, stages, required_markings)
+        "INSERT INTO label_sets (key, markings, default_nation, alternatives, required_markings)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .and_then(|mut s| {
@@ -50,7 +50,7 @@ pub(crate) fn label_set_id(tx: &Transaction<'_>, set: &LabelSet) -> StoreResult<
             key,
             json_list(&set.markings),
             set.default_nation,
-            serde_json::to_string(&set.stages).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&set.alternatives).unwrap_or_else(|_| "[]".into()),
             json_list(&set.required_markings)
         ])
     })

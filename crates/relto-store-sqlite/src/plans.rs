@@ -142,13 +142,27 @@ pub(crate) fn approve_stage(
     if !activation_due(&approvals, &approval.snapshot) {
         return Ok(state);
     }
+    let plan: relto_policy::plan::StagePlan = tx
+        .query_row("SELECT plan FROM stages WHERE pk = ?1", [stage], |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(db_err)
+        .and_then(|text| {
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Internal(format!("stage plan: {e}")))
+        })?;
+    let mut relabel = Relabel::default();
     for c in cover {
-        relabel(tx, c.row, |set| {
-            let mut stages = set.stages.clone();
-            stages.push(stage);
-            set.covered_by(stages, &c.required_markings)
+        tx.prepare_cached("INSERT OR IGNORE INTO covered_rows (stage, row) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![stage, c.row]))
+            .map_err(db_err)?;
+        relabel.row(tx, c.row, |set| {
+            let mut alternatives = set.alternatives.clone();
+            alternatives.push(plan.clone());
+            set.covered_by(alternatives, &c.required_markings)
         })?;
     }
+    relabel.finish(tx)?;
     tx.execute(
         "UPDATE stages SET state = 'active', changed_us = ?2 WHERE pk = ?1",
         params![stage, approval.at_us],
@@ -162,62 +176,111 @@ pub(crate) fn withdraw_stage(tx: &Transaction<'_>, stage: i64, at_us: i64) -> St
     if stage_state(tx, stage)? != Some(StageState::Active) {
         return Ok(false);
     }
-    let sets = query_all(tx, LABEL_SET_SELECT, [], |r| rows::label_set(&SqlRow(r)))?;
-    for (set, uncovered) in rows::uncovered_sets(&sets, stage) {
-        let covered: Vec<i64> = query_all(
-            tx,
-            "SELECT row FROM objects WHERE label_set = ?1",
-            [set],
-            |r| r.get(0),
-        )?;
-        for row in covered {
-            relabel(tx, row, |_| uncovered.clone())?;
-        }
-    }
+    // Withdrawn first, so that what still covers each row is the other active stages.
     tx.execute(
         "UPDATE stages SET state = 'withdrawn', changed_us = ?2 WHERE pk = ?1",
         params![stage, at_us],
     )
     .map_err(db_err)?;
+    let covered: Vec<i64> = query_all(
+        tx,
+        "SELECT row FROM covered_rows WHERE stage = ?1",
+        [stage],
+        |r| r.get(0),
+    )?;
+    tx.execute("DELETE FROM covered_rows WHERE stage = ?1", [stage])
+        .map_err(db_err)?;
+    let mut relabel = Relabel::default();
+    for row in covered {
+        let remaining = query_all(
+            tx,
+            "SELECT s.plan FROM covered_rows c JOIN stages s ON s.pk = c.stage
+             WHERE c.row = ?1 AND s.state = 'active'",
+            [row],
+            |r| r.get::<_, String>(0),
+        )?
+        .iter()
+        .map(|text| {
+            serde_json::from_str(text).map_err(|e| StoreError::Internal(format!("stage plan: {e}")))
+        })
+        .collect::<StoreResult<Vec<relto_policy::plan::StagePlan>>>()?;
+        relabel.row(tx, row, |set| {
+            set.covered_by(remaining, &set.required_markings)
+        })?;
+    }
+    relabel.finish(tx)?;
     bump_generation(tx)?;
     Ok(true)
 }
 
-/// Moves one row to the label set `to` makes of its current one, and brings every copy of
-/// its facts up to date (the rows referring to it or standing on it) and its collection's
-/// write generation (readers' copies of it).
-fn relabel(
-    tx: &Transaction<'_>,
-    row: i64,
-    to: impl FnOnce(&LabelSet) -> LabelSet,
-) -> StoreResult<()> {
-    let found = tx
-        .query_row(
-            "SELECT o.collection, o.stix_id, o.is_last, l.markings, l.default_nation, l.stages,
-                    l.required_markings
-             FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row = ?1",
-            [row],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                    rows::label_set_at(&SqlRow(r), 3)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(db_err)?;
-    // A row deleted since the preview: nothing to cover.
-    let Some((collection, stix_id, is_last, set)) = found else {
-        return Ok(());
-    };
-    let id = label_set_id(tx, &to(&set))?;
-    tx.prepare_cached("UPDATE objects SET label_set = ?2 WHERE row = ?1")
-        .and_then(|mut s| s.execute(params![row, id]))
-        .map_err(db_err)?;
-    if is_last {
-        propagate_head(tx, collection, &stix_id)?;
+/// Moves rows to other label sets of their own labels (covered by other plans), keeping the
+/// sets' ids between rows, then counts one write to each collection touched (readers'
+/// copies of the rows).
+#[derive(Default)]
+struct Relabel {
+    ids: std::collections::HashMap<String, i64>,
+    collections: std::collections::HashSet<i64>,
+}
+
+impl Relabel {
+    /// Moves one row to the set `to` makes of its current one, and brings every copy of its
+    /// facts up to date (the rows referring to it or standing on it).
+    fn row(
+        &mut self,
+        tx: &Transaction<'_>,
+        row: i64,
+        to: impl FnOnce(&LabelSet) -> LabelSet,
+    ) -> StoreResult<()> {
+        let found = tx
+            .prepare_cached(
+                "SELECT o.collection, o.stix_id, o.is_last, o.label_set, l.markings, l.default_nation,
+                        l.alternatives, l.required_markings
+                 FROM objects o JOIN label_sets l ON l.id = o.label_set WHERE o.row = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([row], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, i64>(3)?,
+                        rows::label_set_at(&SqlRow(r), 4)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(db_err)?;
+        // A row deleted since the preview: nothing to cover.
+        let Some((collection, stix_id, is_last, current, set)) = found else {
+            return Ok(());
+        };
+        let next = to(&set);
+        let key = next.key();
+        let id = match self.ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = label_set_id(tx, &next)?;
+                self.ids.insert(key, id);
+                id
+            }
+        };
+        if id == current {
+            return Ok(());
+        }
+        tx.prepare_cached("UPDATE objects SET label_set = ?2 WHERE row = ?1")
+            .and_then(|mut st| st.execute(params![row, id]))
+            .map_err(db_err)?;
+        if is_last {
+            propagate_head(tx, collection, &stix_id)?;
+        }
+        self.collections.insert(collection);
+        Ok(())
     }
-    bump_collection(tx, collection)
+
+    fn finish(self, tx: &Transaction<'_>) -> StoreResult<()> {
+        for c in self.collections {
+            bump_collection(tx, c)?;
+        }
+        Ok(())
+    }
 }

@@ -969,13 +969,13 @@ async fn release_plans(store: &dyn Store) {
     let own_set = state
         .label_sets
         .iter()
-        .find(|s| s.set.markings == [own.to_string()] && s.set.stages.is_empty())
+        .find(|s| s.set.markings == [own.to_string()] && s.set.alternatives.is_empty())
         .expect("own set")
         .id;
     let covered_set = state
         .label_sets
         .iter()
-        .find(|s| s.set.markings == [own.to_string()] && s.set.stages == [stage])
+        .find(|s| s.set.markings == [own.to_string()] && s.set.alternatives == [stage_plan("NS")])
         .expect("covered set")
         .id;
     let rows_under = |set: i64| {
@@ -990,6 +990,40 @@ async fn release_plans(store: &dyn Store) {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].label_set, covered_set);
     assert!(rows_under(own_set).await.is_empty());
+
+    // Another situation's stage of the same plan over the same report shares the set; when
+    // one of the two is withdrawn, the other still covers the row.
+    let other = store
+        .create_situation(&NewSituation {
+            id: "c4d5e6f7-a8b9-4c0d-8e1f-2a3b4c5d6e7f".into(),
+            stages: vec![stage_plan("NS")],
+            ..new.clone()
+        })
+        .await
+        .expect("create");
+    let other_stage = other.stages[0].pk;
+    for (who, at) in [("officer-a", 110), ("officer-b", 111)] {
+        store
+            .approve_stage(other_stage, &approval(who, "o1", at), &cover)
+            .await
+            .expect("approve");
+    }
+    let sets = store.release_state().await.expect("state").label_sets.len();
+    assert_eq!(rows_under(covered_set).await.len(), 1);
+    assert!(store
+        .withdraw_stage(other_stage, 150)
+        .await
+        .expect("withdraw"));
+    assert_eq!(
+        rows_under(covered_set).await.len(),
+        1,
+        "still covered by the first"
+    );
+    assert_eq!(
+        store.release_state().await.expect("state").label_sets.len(),
+        sets,
+        "one plan, one set"
+    );
 
     assert!(store.withdraw_stage(stage, 200).await.expect("withdraw"));
     assert!(!store

@@ -120,11 +120,13 @@ pub struct LabelSet {
     pub markings: Vec<String>,
     /// Set when `markings` holds no object-level marking: the originator's nation.
     pub default_nation: Option<String>,
-    /// Keys of the release-plan stages that cover the rows under this set (DESIGN §9 rule
-    /// 7), sorted; empty for a set of an object's own labels.
-    pub stages: Vec<i64>,
-    /// With `stages`: the object's granular markings on required properties, which a reader
-    /// admitted through a stage must still pass.
+    /// The plans of the release-plan stages in effect that cover the rows under this set
+    /// (DESIGN §9 rule 7), in [`StagePlan::order_key`] order without repeats: stages with
+    /// the same plan share one set, so many stages over overlapping holdings make few sets.
+    /// Empty for a set of an object's own labels.
+    pub alternatives: Vec<StagePlan>,
+    /// With `alternatives`: the object's granular markings on required properties, which a
+    /// reader admitted through a stage must still pass.
     pub required_markings: Vec<String>,
 }
 
@@ -136,30 +138,33 @@ impl LabelSet {
             k.push_str("|default:");
             k.push_str(n);
         }
-        if !self.stages.is_empty() {
-            let stages: Vec<String> = self.stages.iter().map(i64::to_string).collect();
-            k.push_str("|stages:");
-            k.push_str(&stages.join(","));
+        if !self.alternatives.is_empty() {
+            k.push_str("|alternatives:");
+            k.push_str(&serde_json::to_string(&self.alternatives).unwrap_or_default());
             k.push_str("|required:");
             k.push_str(&self.required_markings.join(","));
         }
         k
     }
 
-    /// The set of the same object's own labels, covered by `stages` as well (none: the
-    /// object's own set again).
-    pub fn covered_by(&self, mut stages: Vec<i64>, required_markings: &[String]) -> LabelSet {
-        stages.sort_unstable();
-        stages.dedup();
+    /// The set of the same object's own labels, covered by stages of these plans as well
+    /// (none: the object's own set again).
+    pub fn covered_by(
+        &self,
+        mut alternatives: Vec<StagePlan>,
+        required_markings: &[String],
+    ) -> LabelSet {
+        alternatives.sort_by_key(StagePlan::order_key);
+        alternatives.dedup();
         LabelSet {
             markings: self.markings.clone(),
             default_nation: self.default_nation.clone(),
-            required_markings: if stages.is_empty() {
+            required_markings: if alternatives.is_empty() {
                 Vec::new()
             } else {
                 required_markings.to_vec()
             },
-            stages,
+            alternatives,
         }
     }
 }

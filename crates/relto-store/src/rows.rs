@@ -108,7 +108,7 @@ pub fn release_rules(text: Option<&str>) -> Result<relto_policy::ReleaseRules, S
 
 /// The columns [`label_set`] reads, in order.
 pub const LABEL_SET_SELECT: &str =
-    "SELECT id, markings, default_nation, stages, required_markings FROM label_sets ORDER BY id";
+    "SELECT id, markings, default_nation, alternatives, required_markings FROM label_sets ORDER BY id";
 
 pub fn label_set<C: Columns>(r: &C) -> Result<StoredLabelSet, C::Error> {
     Ok(StoredLabelSet {
@@ -117,12 +117,15 @@ pub fn label_set<C: Columns>(r: &C) -> Result<StoredLabelSet, C::Error> {
     })
 }
 
-/// A label set from columns `at..at+4` (markings, default_nation, stages, required_markings).
+/// A label set from columns `at..at+4` (markings, default_nation, alternatives,
+/// required_markings).
 pub fn label_set_at<C: Columns>(r: &C, at: usize) -> Result<LabelSet, C::Error> {
     Ok(LabelSet {
         markings: parse_list(&r.text(at)?),
         default_nation: r.opt_text(at + 1)?,
-        stages: r.parsed::<JsonText<Vec<i64>>>(at + 2)?.0,
+        alternatives: r
+            .parsed::<JsonText<Vec<relto_policy::plan::StagePlan>>>(at + 2)?
+            .0,
         required_markings: parse_list(&r.text(at + 3)?),
     })
 }
@@ -223,24 +226,6 @@ pub fn assemble_situations(
                 .collect();
             s.stages.sort_by_key(|st| st.n);
             s
-        })
-        .collect()
-}
-
-/// The label sets (of `sets`, as stored) whose stages name `stage`, each with the set it
-/// becomes once the stage no longer covers it.
-pub fn uncovered_sets(sets: &[StoredLabelSet], stage: i64) -> Vec<(i64, LabelSet)> {
-    sets.iter()
-        .filter(|s| s.set.stages.contains(&stage))
-        .map(|s| {
-            let rest: Vec<i64> = s
-                .set
-                .stages
-                .iter()
-                .copied()
-                .filter(|&p| p != stage)
-                .collect();
-            (s.id, s.set.covered_by(rest, &s.set.required_markings))
         })
         .collect()
 }

@@ -42,8 +42,9 @@ fn select(table: LoadTable) -> &'static str {
             "SELECT pk, situation, n, plan, state, changed_us FROM stages ORDER BY pk"
         }
         LoadTable::Approvals => "SELECT stage, account, snapshot, at_us FROM approvals",
+        LoadTable::CoveredRows => "SELECT stage, row FROM covered_rows",
         LoadTable::LabelSets => {
-            "SELECT id, key, markings, default_nation, stages, required_markings
+            "SELECT id, key, markings, default_nation, alternatives, required_markings
              FROM label_sets ORDER BY id"
         }
         LoadTable::Markings => "SELECT id, raw FROM markings",
