@@ -602,3 +602,35 @@ async fn bad_plans_are_refused_and_change_nothing() {
         .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test]
+async fn a_realm_change_that_moves_an_outcome_makes_approvals_stale() {
+    let hub = Hub::start().await;
+    let id = hub.propose(json!([nato_stage()])).await;
+    let shown = hub.preview("officer-a", &id, 1).await["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(hub.approve("officer-a", &id, 1, &shown).await.0, 200);
+    // Norway's FIS is cleared for NATO SECRET: stage 1 would now release to it too.
+    let mut realm = realm();
+    for a in &mut realm.accounts {
+        if a.name == "fis" {
+            a.clearances = vec![clearance("NATO", "NS")];
+        }
+    }
+    hub.app.store.apply_realm(&realm).await.expect("apply");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, body) = hub.approve("officer-b", &id, 1, &shown).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["description"].as_str().unwrap().contains("stale"),
+        "{body}"
+    );
+    let preview = hub.preview("officer-b", &id, 1).await;
+    assert!(entries(&preview).contains(&(REPORT.into(), "nor-fis".into(), "allow".into())));
+    assert!(
+        hub.object("fis", REPORT).await.is_none(),
+        "the first approval is stale"
+    );
+}
