@@ -860,6 +860,13 @@ async fn release_plans(store: &dyn Store) {
         created_us: 77,
     };
     let created = store.create_situation(&new).await.expect("create");
+    let read_back = || async {
+        store
+            .situation(&new.id)
+            .await
+            .expect("read")
+            .expect("found")
+    };
     assert_eq!(created.title, "Storm Corps");
     assert_eq!(created.holdings, new.holdings);
     assert_eq!(
@@ -934,11 +941,7 @@ async fn release_plans(store: &dyn Store) {
             .expect("approve"),
         StageState::Active
     );
-    let read = store
-        .situation(&new.id)
-        .await
-        .expect("read")
-        .expect("found");
+    let read = read_back().await;
     assert_eq!(read.stages[0].state, StageState::Active);
     assert_eq!(read.stages[0].changed_us, Some(102));
     assert_eq!(read.stages[0].approvals.len(), 4);
@@ -949,11 +952,7 @@ async fn release_plans(store: &dyn Store) {
             .expect("approve"),
         StageState::Active
     );
-    let read = store
-        .situation(&new.id)
-        .await
-        .expect("read")
-        .expect("found");
+    let read = read_back().await;
     assert_eq!(read.stages[0].changed_us, Some(104));
     assert_eq!(read.stages[1].state, StageState::Proposed);
 
@@ -1036,11 +1035,7 @@ async fn release_plans(store: &dyn Store) {
         .expect("withdraw a proposed stage"));
     assert!(rows_under(covered_set).await.is_empty());
     assert_eq!(rows_under(own_set).await.len(), 1);
-    let read = store
-        .situation(&new.id)
-        .await
-        .expect("read")
-        .expect("found");
+    let read = read_back().await;
     assert_eq!(
         (read.stages[0].state, read.stages[0].changed_us),
         (StageState::Withdrawn, Some(200))
