@@ -165,6 +165,25 @@ impl crate::Hub {
                 plan.collection
             )));
         }
+        // Releasability names what the realm knows: a nation, a community, an organization.
+        let accounts = self.store.accounts().await?;
+        let unknown: Vec<String> = plan
+            .stages
+            .iter()
+            .flat_map(|st| st.label.releasable_to.iter().flatten())
+            .filter(|e| {
+                relto_policy::nation::Nation::parse(e).is_none()
+                    && view.policy.community(e).is_none()
+                    && !accounts.iter().any(|a| a.organization.slug == e.as_str())
+            })
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(PlanError::Invalid(format!(
+                "releasable_to: neither a nation, a community nor an organization of the realm: {}",
+                unknown.join(", ")
+            )));
+        }
         let org = account.organization.slug.clone();
         let found = self.latest(collection, &plan.holdings).await?;
         let missing: Vec<&str> = plan
@@ -178,9 +197,15 @@ impl crate::Hub {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
+            let more = missing.len().saturating_sub(20);
             return Err(PlanError::Invalid(format!(
-                "holdings: not objects of {org} in this collection: {}",
-                missing.join(", ")
+                "holdings: not objects of {org} in this collection: {}{}",
+                missing[..missing.len().min(20)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )));
         }
         let situation = self

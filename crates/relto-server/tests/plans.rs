@@ -545,6 +545,12 @@ async fn bad_plans_are_refused_and_change_nothing() {
         ),
         (plan(json!([])), 400),
         (
+            plan(
+                json!([{"label": {"policy": "NATO", "classification": "NS", "releasable_to": ["NATOO"]}}]),
+            ),
+            400,
+        ),
+        (
             json!({"title": "t", "collection": COLL, "holdings": ["report--not-an-id"], "stages": [nato_stage()]}),
             400,
         ),
