@@ -342,16 +342,18 @@ pub async fn redact_page(
         filter,
     } = *to;
     let account: Arc<str> = account.into();
+    let now = crate::audit::now_us();
+    let window = view.filter_valid_until(now);
     let key = |o: &relto_store::StoredObject| CopyKey {
         row: o.row,
         date_added: o.date_added,
         account: account.clone(),
         view: view.generation,
+        window,
     };
     let mut releases: Vec<(usize, Release)> = Vec::new();
     let mut misses: Vec<(usize, TextFacts)> = Vec::new();
     let mut out = Redactions::default();
-    let now = crate::audit::now_us();
     for (i, o) in page.items.iter().enumerate() {
         if o.originator == reader.organization {
             continue;
@@ -593,6 +595,9 @@ struct CopyKey {
     date_added: i64,
     account: Arc<str>,
     view: i64,
+    /// The end of the release-plan windows in force when it was made: when a stage's window
+    /// opens or closes, another stage's tearline may apply to the row (DESIGN §9).
+    window: i64,
 }
 
 /// Released copies, each valid for the collection write generation it was computed at.
@@ -951,6 +956,7 @@ mod tests {
             date_added: row * 10,
             account: "bnd".into(),
             view: 1,
+            window: i64::MAX,
         }
     }
 

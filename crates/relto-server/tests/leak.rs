@@ -881,14 +881,14 @@ async fn read_pass(
     http: &reqwest::Client,
     realm: &Realm,
     stored: &[Row],
+    stages: &[StageFact],
     when: &str,
     t: &mut Tally,
 ) {
-    // Before the release plans: no stages.
     let oracle = Oracle {
         realm,
         rows: stored,
-        stages: &[],
+        stages,
     };
     let last: Vec<&Row> = stored.iter().filter(|r| oracle.is_last(r)).collect();
     for (account, reader) in &realm.readers {
@@ -1034,7 +1034,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
         // objects that earlier reports already name) must change what they receive next.
         if n == rows.len() / 2 {
             let stored: Vec<Row> = marking_rows.iter().chain(&rows[..n]).cloned().collect();
-            read_pass(&app.base, &http, &realm, &stored, "halfway", t).await;
+            read_pass(&app.base, &http, &realm, &stored, &[], "halfway", t).await;
         }
         let account = realm.account_of(&row.originator);
         let st = post_texts(account, vec![row.text()]).await;
@@ -1043,7 +1043,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     // Every reader has read everything before the deletes, so what the server keeps of their
     // redacted copies must follow the deletes below.
     let stored: Vec<Row> = marking_rows.iter().chain(&rows).cloned().collect();
-    read_pass(&app.base, &http, &realm, &stored, "before deletes", t).await;
+    read_pass(&app.base, &http, &realm, &stored, &[], "before deletes", t).await;
     // Deletes: some objects lose their latest version (the one before, if any, becomes the
     // one that references and relationships stand on) or every version (references to them
     // now name nothing).
@@ -1081,12 +1081,38 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     // Release plans: stages approved by two officers, some withdrawn, some not yet in
     // effect, and a new version of a holding after its approval (rule 7).
     let mut rows = rows;
-    // In a few realms some stages expire before the reads (the suite waits for them).
-    let expiring = seed <= 4;
-    let stages = release_plans(&mut rng, &realm, &app.base, &http, &mut rows, expiring, t).await;
+    // In a few realms some stages expire: every reader reads while they are in effect (the
+    // server keeps copies) and again after (no copy from before may be served).
+    let expiring = seed <= 2;
+    let (mut stages, expiring_stages, expires_at) =
+        release_plans(&mut rng, &realm, &app.base, &http, &mut rows, expiring, t).await;
     // The marking-definitions are rows too (originator o0; no default label for them).
     let mut all_rows = marking_rows;
     all_rows.extend(rows.iter().cloned());
+    if !expiring_stages.is_empty() {
+        read_pass(
+            &app.base,
+            &http,
+            &realm,
+            &all_rows,
+            &stages,
+            "before expiry",
+            t,
+        )
+        .await;
+        let now = relto_server::now_us();
+        assert!(
+            now < expires_at,
+            "the reads before the expiry took too long"
+        );
+        tokio::time::sleep(std::time::Duration::from_micros(
+            (expires_at - now) as u64 + 300_000,
+        ))
+        .await;
+        for i in expiring_stages {
+            stages[i].in_effect = false;
+        }
+    }
     let oracle = Oracle {
         realm: &realm,
         rows: &all_rows,
@@ -1427,9 +1453,11 @@ async fn release_plans(
     rows: &mut Vec<Row>,
     expiring: bool,
     t: &mut Tally,
-) -> Vec<StageFact> {
-    // Stages that expire two seconds from now: in effect when approved, not when read.
-    let expires = relto_stix::timestamp::format_micros(relto_server::now_us() + 2_000_000);
+) -> (Vec<StageFact>, Vec<usize>, i64) {
+    // Stages that expire six seconds from now: in effect when approved, and for one read
+    // pass; not for the reads after.
+    let expires_at = relto_server::now_us() + 6_000_000;
+    let expires = relto_stix::timestamp::format_micros(expires_at);
     let mut expired_later: Vec<usize> = Vec::new();
     let api = |account: &str, path: String, body: Option<Value>| {
         let req = match &body {
@@ -1485,7 +1513,7 @@ async fn release_plans(
                 .filter(|_| rng.chance(0.25))
                 .map(|p| p.to_string())
                 .collect();
-            // 0: in effect now; 1: not before 2099; 2: expires in two seconds.
+            // 0: in effect now; 1: not before 2099; 2: expires in six seconds.
             let window = if rng.chance(0.15) {
                 1
             } else if expiring && rng.chance(0.3) {
@@ -1604,13 +1632,7 @@ async fn release_plans(
             }
         }
     }
-    if !expired_later.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
-        for i in expired_later {
-            facts[i].in_effect = false;
-        }
-    }
-    facts
+    (facts, expired_later, expires_at)
 }
 
 async fn api_approve<F, Fut>(

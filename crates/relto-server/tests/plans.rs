@@ -640,3 +640,32 @@ async fn a_realm_change_that_moves_an_outcome_makes_approvals_stale() {
         "the first approval is stale"
     );
 }
+
+/// Two stages cover the report for BND: one whole that expires, one with a tearline. Before
+/// the expiry BND receives the fullest copy; after it, the tearline applies at once, even to a
+/// page it read before (no copy kept from before the window closed is served).
+#[tokio::test]
+async fn when_one_of_two_stages_expires_the_other_ones_tearline_applies() {
+    let hub = Hub::start().await;
+    let expires = relto_stix::timestamp::format_micros(relto_server::now_us() + 3_000_000);
+    let mut whole = nato_stage();
+    whole["expires"] = json!(expires);
+    let mut torn = nato_stage();
+    torn["withhold"] = json!(["external_references"]);
+    for stage in [whole, torn] {
+        let id = hub.propose(json!([stage])).await;
+        let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
+        assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
+    }
+    for _ in 0..2 {
+        let got = hub.object("bnd", REPORT).await.expect("released");
+        assert!(got.get("external_references").is_some(), "{got}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
+    let got = hub.object("bnd", REPORT).await.expect("still released");
+    assert!(got.get("external_references").is_none(), "{got}");
+}
