@@ -24,6 +24,9 @@ use crate::release::{ReleaseCache, ReleaseView};
 pub struct Hub {
     pub store: Arc<dyn Store>,
     pub release: ReleaseCache,
+    /// Wakes the live streams (DESIGN §10) after a write on this node: objects stored, a
+    /// stage activated or withdrawn. Writes on other nodes are found by the streams' polling.
+    pub changes: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -32,6 +35,7 @@ impl Hub {
         Self {
             store,
             release: ReleaseCache::new(copies_budget),
+            changes: tokio::sync::Notify::new(),
         }
     }
 

@@ -415,6 +415,7 @@ impl crate::Hub {
         approvals.push(approval);
         if state == StageState::Active && activation_due(&approvals, shown) {
             self.release.invalidate();
+            self.changes.notify_waiters();
             events.push(plan_event(
                 AuditKind::PlanActivate,
                 account,
@@ -449,6 +450,7 @@ impl crate::Hub {
             )));
         }
         self.release.invalidate();
+        self.changes.notify_waiters();
         self.store
             .append_audit(vec![plan_event(
                 AuditKind::PlanWithdraw,

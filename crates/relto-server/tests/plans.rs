@@ -669,3 +669,134 @@ async fn when_one_of_two_stages_expires_the_other_ones_tearline_applies() {
     let got = hub.object("bnd", REPORT).await.expect("still released");
     assert!(got.get("external_references").is_none(), "{got}");
 }
+
+/// Reads server-sent events from `resp` until `n` objects have come (or `wait` passes):
+/// (event id, object) of each.
+async fn stream_events(
+    resp: &mut reqwest::Response,
+    n: usize,
+    wait_ms: u64,
+) -> Vec<(String, Value)> {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    while out.len() < n {
+        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            _ => break,
+        };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let (mut id, mut data, mut kind) = (String::new(), String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_string();
+                }
+            }
+            if kind == "object" {
+                out.push((id, serde_json::from_str(&data).expect("object JSON")));
+            }
+        }
+    }
+    out
+}
+
+fn open_indicator(n: u32) -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2026-11-03T00:00:00.000Z", "modified": "2026-11-03T00:00:00.000Z",
+        "pattern": format!("[ipv4-addr:value = '203.0.113.{n}']"), "pattern_type": "stix",
+        "valid_from": "2026-11-03T00:00:00Z",
+        "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]
+    })
+}
+
+/// The live stream (DESIGN §10) goes through the same release path as TAXII reads: each
+/// reader receives its own view of what is added, never a denied object, and resumes exactly
+/// after the last event it received.
+#[tokio::test]
+async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
+    let hub = Hub::start().await;
+    let open = |account: &str, resume: Option<String>| {
+        let mut req = hub
+            .http
+            .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
+            .bearer_auth(token(account));
+        if let Some(r) = resume {
+            req = req.header("last-event-id", r);
+        }
+        req.send()
+    };
+    let mut bnd = open("bnd", None).await.expect("stream");
+    assert_eq!(bnd.status(), 200);
+    assert!(bnd.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut nis = open("nis", None).await.expect("stream");
+    // What was there before the stream started is not sent; what comes after is, as each
+    // reader's view: BND never receives the KOR-only indicator.
+    let kor_only = json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": "indicator--3d4e5f6a-7b8c-4d9e-8f0a-1b2c3d4e5f6a",
+        "created": "2026-11-03T00:00:00.000Z", "modified": "2026-11-03T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '198.51.100.9']", "pattern_type": "stix",
+        "valid_from": "2026-11-03T00:00:00Z", "object_marking_refs": [kor_only().id()]
+    });
+    let st = hub
+        .post_objects("nis", &[kor_only.clone(), open_indicator(1)])
+        .await;
+    assert_eq!(st["success_count"], 2, "{st}");
+    let got = stream_events(&mut nis, 2, 5_000).await;
+    assert_eq!(got.len(), 2, "the originator receives both");
+    assert_eq!(got[0].1, kor_only);
+    let first = stream_events(&mut bnd, 2, 1_500).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].1, open_indicator(1));
+    drop(bnd);
+    // Resumed after its last event, BND receives exactly what came since, in order.
+    let st = hub
+        .post_objects("nis", &[open_indicator(2), kor_only_2(), open_indicator(3)])
+        .await;
+    assert_eq!(st["success_count"], 3, "{st}");
+    let mut bnd = open("bnd", Some(first[0].0.clone())).await.expect("stream");
+    let again = stream_events(&mut bnd, 3, 1_500).await;
+    let ids: Vec<&Value> = again.iter().map(|(_, o)| &o["id"]).collect();
+    assert_eq!(
+        ids,
+        vec![&open_indicator(2)["id"], &open_indicator(3)["id"]]
+    );
+    // A cursor the stream did not give is refused.
+    let resp = open("bnd", Some("not-a-cursor".into()))
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    // A reader of no collection grant sees no stream of it.
+    let resp = hub
+        .http
+        .get(format!(
+            "{}/api/v1/collections/00000000-0000-4000-8000-000000000000/stream",
+            hub.app.base
+        ))
+        .bearer_auth(token("bnd"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 404);
+}
+
+fn kor_only_2() -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": "indicator--4e5f6a7b-8c9d-4e0f-8a1b-2c3d4e5f6a7b",
+        "created": "2026-11-03T00:00:00.000Z", "modified": "2026-11-03T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '198.51.100.10']", "pattern_type": "stix",
+        "valid_from": "2026-11-03T00:00:00Z", "object_marking_refs": [kor_only().id()]
+    })
+}

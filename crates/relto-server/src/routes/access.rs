@@ -89,3 +89,17 @@ pub(super) async fn collection_for(
     }
     Ok(a)
 }
+
+/// The collection with this id, whichever API root holds it (the `/api/v1/` resources name
+/// collections by id alone).
+pub(super) async fn collection_by_id(
+    st: &AppState,
+    cid: &str,
+) -> ApiResult<Option<(ApiRoot, Collection)>> {
+    for root in st.store.api_roots().await? {
+        if let Some(found) = st.store.collection(&root.path, cid).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}

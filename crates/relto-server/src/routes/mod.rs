@@ -14,6 +14,7 @@ mod paging;
 mod plans;
 mod preview;
 mod status;
+mod stream;
 mod versions;
 
 use access::*;
@@ -29,6 +30,7 @@ use paging::*;
 use plans::{approve_stage, create_situation, get_situation, preview_stage, withdraw_stage};
 use preview::release_preview;
 use status::status;
+use stream::stream;
 use versions::versions;
 
 use axum::body::Body;
@@ -91,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             "/{root}/collections/{cid}/objects/{oid}/release-preview/",
             get(release_preview),
         )
+        .route("/api/v1/collections/{cid}/stream", get(stream))
         .route("/api/v1/situations", post(create_situation))
         .route("/api/v1/situations/{id}", get(get_situation))
         .route(

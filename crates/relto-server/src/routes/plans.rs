@@ -31,16 +31,6 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     resp
 }
 
-/// The collection with this id, whichever API root holds it.
-async fn collection_by_id(st: &AppState, cid: &str) -> ApiResult<Option<(ApiRoot, Collection)>> {
-    for root in st.store.api_roots().await? {
-        if let Some(found) = st.store.collection(&root.path, cid).await? {
-            return Ok(Some(found));
-        }
-    }
-    Ok(None)
-}
-
 async fn collection_id_of(st: &AppState, pk: i64) -> ApiResult<String> {
     for root in st.store.api_roots().await? {
         if let Some(c) = st
