@@ -114,6 +114,15 @@ impl ReleaseView {
         }
     }
 
+    /// The keys of the stages in effect at `now_us` (active, inside their window).
+    pub fn stages_in_effect(&self, now_us: i64) -> std::collections::HashSet<i64> {
+        self.active
+            .iter()
+            .filter(|s| s.plan.in_window(now_us))
+            .map(|s| s.pk)
+            .collect()
+    }
+
     /// Until when a filter made at `now_us` holds: the next start or end of a window of a
     /// plan that covers rows.
     pub fn filter_valid_until(&self, now_us: i64) -> i64 {

@@ -670,13 +670,13 @@ async fn when_one_of_two_stages_expires_the_other_ones_tearline_applies() {
     assert!(got.get("external_references").is_none(), "{got}");
 }
 
-/// Reads server-sent events from `resp` until `n` objects have come (or `wait` passes):
-/// (event id, object) of each.
-async fn stream_events(
+/// Reads server-sent events from `resp` until `n` have come (or `wait_ms` passes): (event
+/// type, event id, data) of each.
+async fn sse_events(
     resp: &mut reqwest::Response,
     n: usize,
     wait_ms: u64,
-) -> Vec<(String, Value)> {
+) -> Vec<(String, String, Value)> {
     let mut text = String::new();
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
@@ -698,12 +698,26 @@ async fn stream_events(
                     kind = v.trim().to_string();
                 }
             }
-            if kind == "object" {
-                out.push((id, serde_json::from_str(&data).expect("object JSON")));
+            if !kind.is_empty() {
+                out.push((kind, id, serde_json::from_str(&data).expect("JSON data")));
             }
         }
     }
     out
+}
+
+/// The objects among the next `n` events: (event id, object) of each.
+async fn stream_events(
+    resp: &mut reqwest::Response,
+    n: usize,
+    wait_ms: u64,
+) -> Vec<(String, Value)> {
+    sse_events(resp, n, wait_ms)
+        .await
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "object")
+        .map(|(_, id, o)| (id, o))
+        .collect()
 }
 
 fn open_indicator(n: u32) -> Value {
@@ -799,4 +813,64 @@ fn kor_only_2() -> Value {
         "pattern": "[ipv4-addr:value = '198.51.100.10']", "pattern_type": "stix",
         "valid_from": "2026-11-03T00:00:00Z", "object_marking_refs": [kor_only().id()]
     })
+}
+
+/// A stage that comes into effect sends what it releases to a reader's open stream; its
+/// withdrawal sends `withdrawn` for what the reader no longer receives.
+#[tokio::test]
+async fn the_stream_follows_stages_coming_into_effect_and_withdrawn() {
+    let hub = Hub::start().await;
+    let mut bnd = hub
+        .http
+        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
+        .bearer_auth(token("bnd"))
+        .send()
+        .await
+        .expect("stream");
+    let id = hub.propose(json!([nato_stage()])).await;
+    let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
+    assert!(
+        sse_events(&mut bnd, 1, 1_500).await.is_empty(),
+        "one signature sends nothing"
+    );
+    assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
+    let mut got: Vec<(String, Value)> = sse_events(&mut bnd, 2, 5_000)
+        .await
+        .into_iter()
+        .map(|(kind, _, o)| (kind, o["id"].clone()))
+        .collect();
+    got.sort_by_key(|(_, id)| id.to_string());
+    assert_eq!(
+        got,
+        vec![
+            ("object".to_string(), json!(INDICATOR)),
+            ("object".to_string(), json!(REPORT)),
+        ]
+    );
+    let (status, _) = hub
+        .api(
+            "officer-b",
+            "POST",
+            &format!("situations/{id}/stages/1/withdraw"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut gone: Vec<(String, Value)> = sse_events(&mut bnd, 2, 5_000)
+        .await
+        .into_iter()
+        .map(|(kind, _, d)| (kind, d["id"].clone()))
+        .collect();
+    gone.sort_by_key(|(_, id)| id.to_string());
+    assert_eq!(
+        gone,
+        vec![
+            ("withdrawn".to_string(), json!(INDICATOR)),
+            ("withdrawn".to_string(), json!(REPORT)),
+        ]
+    );
 }

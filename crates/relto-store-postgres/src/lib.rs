@@ -673,6 +673,11 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn covered_ids(&self, stage: i64) -> StoreResult<Vec<String>> {
+        self.read(&stage, |db, stage| Box::pin(plans::covered_ids(db, *stage)))
+            .await
+    }
+
     async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool> {
         self.write(&(stage, at_us), |db, (stage, at)| {
             Box::pin(plans::withdraw_stage(db, *stage, *at))

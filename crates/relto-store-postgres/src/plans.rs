@@ -64,6 +64,21 @@ pub(crate) async fn active_stages(db: &Tx<'_>) -> R<Vec<ActiveStage>> {
     .collect()
 }
 
+/// The ids of the rows a stage covers (or covered, once withdrawn).
+pub(crate) async fn covered_ids<C: GenericClient + Sync>(
+    db: Db<'_, C>,
+    stage: i64,
+) -> R<Vec<String>> {
+    db.query(
+        "SELECT o.stix_id FROM covered_rows c JOIN objects o ON o.row_id = c.row_id WHERE c.stage = $1",
+        &[&stage],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get(0)?))
+    .collect()
+}
+
 pub(crate) async fn create_situation(db: Tx<'_>, s: &NewSituation) -> R<Situation> {
     let pk: i64 = db
         .query_one(
@@ -195,7 +210,9 @@ pub(crate) async fn withdraw_stage(db: Tx<'_>, stage: i64, at_us: i64) -> R<bool
     .await?;
     let covered: Vec<i64> = db
         .query(
-            "DELETE FROM covered_rows WHERE stage = $1 RETURNING row_id",
+            // The rows stay recorded (what covers a row counts active stages only): a live
+            // stream learns from them what a withdrawal took from its reader.
+            "SELECT row_id FROM covered_rows WHERE stage = $1",
             &[&stage],
         )
         .await?

@@ -889,6 +889,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn covered_ids(&self, stage: i64) -> StoreResult<Vec<String>> {
+        self.read(move |c| plans::covered_ids(c, stage)).await
+    }
+
     async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool> {
         self.write(move |tx, _| plans::withdraw_stage(tx, stage, at_us))
             .await

@@ -68,6 +68,16 @@ pub(crate) fn active_stages(conn: &Connection) -> StoreResult<Vec<ActiveStage>> 
     })
 }
 
+/// The ids of the rows a stage covers (or covered, once withdrawn).
+pub(crate) fn covered_ids(conn: &Connection, stage: i64) -> StoreResult<Vec<String>> {
+    query_all(
+        conn,
+        "SELECT o.stix_id FROM covered_rows c JOIN objects o ON o.row = c.row WHERE c.stage = ?1",
+        [stage],
+        |r| r.get(0),
+    )
+}
+
 pub(crate) fn create_situation(tx: &Transaction<'_>, s: &NewSituation) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO situations (id, title, collection, originator, proposer, holdings, created_us)
@@ -188,8 +198,8 @@ pub(crate) fn withdraw_stage(tx: &Transaction<'_>, stage: i64, at_us: i64) -> St
         [stage],
         |r| r.get(0),
     )?;
-    tx.execute("DELETE FROM covered_rows WHERE stage = ?1", [stage])
-        .map_err(db_err)?;
+    // The rows stay recorded (what covers a row counts active stages only): a live stream
+    // learns from them what a withdrawal took from its reader.
     let mut relabel = Relabel::default();
     for row in covered {
         let remaining = query_all(

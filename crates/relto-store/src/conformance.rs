@@ -1024,7 +1024,16 @@ async fn release_plans(store: &dyn Store) {
         "one plan, one set"
     );
 
+    assert_eq!(
+        store.covered_ids(stage).await.expect("covered"),
+        vec![report.stix_id.clone()]
+    );
     assert!(store.withdraw_stage(stage, 200).await.expect("withdraw"));
+    assert_eq!(
+        store.covered_ids(stage).await.expect("covered"),
+        vec![report.stix_id.clone()],
+        "what a withdrawn stage covered stays known"
+    );
     assert!(!store
         .withdraw_stage(stage, 201)
         .await

@@ -211,6 +211,8 @@ pub trait Store: Send + Sync + 'static {
     /// Withdraws an active stage: its rows are no longer covered from the next read on.
     /// Returns false when it was not active.
     async fn withdraw_stage(&self, stage: i64, at_us: i64) -> StoreResult<bool>;
+    /// The STIX ids of the rows a stage covers, or covered before it was withdrawn.
+    async fn covered_ids(&self, stage: i64) -> StoreResult<Vec<String>>;
 
     async fn put_status(&self, status: &StatusRow) -> StoreResult<()>;
     /// A status resource of an API root.

@@ -6,6 +6,7 @@ use super::*;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::StreamExt;
 use relto_store::Account;
+use std::collections::HashSet;
 
 /// Objects read per step of a stream.
 const STREAM_PAGE: usize = 100;
@@ -20,6 +21,9 @@ struct Subscription {
     collection: i64,
     fingerprint: String,
     after: Cursor,
+    /// The release-plan stages in effect when the stream last looked: one that comes into
+    /// effect releases objects (sent then), one that ends may take them away (`withdrawn`).
+    in_effect: HashSet<i64>,
 }
 
 /// GET /api/v1/collections/{id}/stream (`text/event-stream`). `Last-Event-ID` or `?after=`
@@ -60,7 +64,9 @@ pub(super) async fn stream(
             row: i64::MAX,
         },
     };
+    let in_effect = a.view.stages_in_effect(now_us());
     let sub = Subscription {
+        in_effect,
         account: p.account.clone(),
         principal: p,
         st,
@@ -86,6 +92,10 @@ async fn next_events(
         let hub = sub.st.hub.clone();
         let changed = hub.changes.notified();
         let view = sub.st.hub.view().await.ok()?;
+        let events = stage_events(&mut sub, &view).await?;
+        if !events.is_empty() {
+            return Some((events, sub));
+        }
         let mut q = ObjectQuery::new(sub.collection, STREAM_PAGE);
         q.after = Some(sub.after);
         let served = sub.st.hub.read_page(&view, &sub.account, q).await.ok()?;
@@ -114,4 +124,69 @@ async fn next_events(
         }
         let _ = tokio::time::timeout(POLL, changed).await;
     }
+}
+
+type Events = Vec<Result<Event, std::convert::Infallible>>;
+
+/// What stages that came into effect or ended since the stream last looked change for its
+/// reader: the objects a stage now releases to it (as `object` events, at the stream's
+/// cursor), and the ids a stage that ended took from it (`withdrawn`, `{"id": …}`).
+async fn stage_events(sub: &mut Subscription, view: &ReleaseView) -> Option<Events> {
+    let now = view.stages_in_effect(now_us());
+    if now == sub.in_effect {
+        return Some(Vec::new());
+    }
+    let opened: Vec<i64> = now.difference(&sub.in_effect).copied().collect();
+    let closed: Vec<i64> = sub.in_effect.difference(&now).copied().collect();
+    sub.in_effect = now;
+    let mut events = Vec::new();
+    let id = sub.after.encode(&sub.st.cursor_key, &sub.fingerprint);
+    for stage in opened {
+        for o in read_latest(sub, view, stage).await?.0 {
+            events.push(Ok(Event::default()
+                .event("object")
+                .id(id.clone())
+                .data(&o.raw)));
+        }
+    }
+    for stage in closed {
+        let (served, mut ids) = read_latest(sub, view, stage).await?;
+        ids.retain(|i| !served.iter().any(|o| &o.stix_id == i));
+        for gone in ids {
+            events.push(Ok(Event::default()
+                .event("withdrawn")
+                .id(id.clone())
+                .data(json!({ "id": gone }).to_string())));
+        }
+    }
+    Some(events)
+}
+
+/// The latest versions of the objects a stage covers, as the reader receives them now, and
+/// the stage's ids (sorted, without repeats).
+async fn read_latest(
+    sub: &Subscription,
+    view: &ReleaseView,
+    stage: i64,
+) -> Option<(Vec<relto_store::StoredObject>, Vec<String>)> {
+    let mut ids = sub.st.store.covered_ids(stage).await.ok()?;
+    ids.sort();
+    ids.dedup();
+    let mut served = Vec::new();
+    for chunk in ids.chunks(STREAM_PAGE) {
+        let mut q = ObjectQuery::new(sub.collection, chunk.len());
+        q.ids = chunk.to_vec();
+        q.versions = relto_taxii::VersionFilter::last();
+        let page = sub.st.hub.read_page(view, &sub.account, q).await.ok()?;
+        audit_release(
+            &sub.st,
+            &sub.principal,
+            "stream",
+            &page.page,
+            &page.redactions,
+        )
+        .await;
+        served.extend(page.page.items);
+    }
+    Some((served, ids))
 }
