@@ -1150,6 +1150,20 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 t,
             );
         }
+        // The live stream from its beginning: exactly what the objects endpoint serves.
+        let want = last
+            .iter()
+            .filter(|r| oracle.expected(r, reader).is_some())
+            .count();
+        let served = stream_from_start(&app, &http, account, want).await;
+        compare(
+            &served,
+            &last,
+            &oracle,
+            reader,
+            &format!("{account} stream"),
+            t,
+        );
         let every: Vec<&Row> = all_rows.iter().collect();
         let served = c
             .all_pages(
@@ -1399,6 +1413,57 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             t.leaks.push(format!(
                 "{account}: POST answers differ by the object's visibility: {messages:?}"
             ));
+        }
+    }
+}
+
+/// The objects a reader's live stream sends from the collection's beginning (a cursor made
+/// with the hub's key, as the stream makes them): `want` of them, and any that follow at
+/// once (a leak would come in the same burst).
+async fn stream_from_start(
+    app: &common::TestApp,
+    http: &reqwest::Client,
+    account: &str,
+    want: usize,
+) -> Vec<Value> {
+    let key = relto_taxii::CursorKey::new(app.store.cursor_key().await.expect("cursor key"));
+    let start = relto_taxii::Cursor {
+        date_added: 0,
+        row: 0,
+    }
+    .encode(&key, &format!("stream {COLL}"));
+    let mut resp = http
+        .get(format!("{}/api/v1/collections/{COLL}/stream", app.base))
+        .bearer_auth(token(account))
+        .header("last-event-id", start)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(resp.status(), 200);
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let wait = if out.len() >= want {
+            std::time::Duration::from_millis(100)
+        } else {
+            deadline.saturating_duration_since(tokio::time::Instant::now())
+        };
+        let chunk = match tokio::time::timeout(wait, resp.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            _ => return out,
+        };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            if block.lines().any(|l| l == "event: object") {
+                let data: String = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.push(serde_json::from_str(&data).expect("object JSON"));
+            }
         }
     }
 }
