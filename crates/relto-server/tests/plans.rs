@@ -241,6 +241,21 @@ impl Hub {
         body
     }
 
+    /// The snapshot stage `n` would sign now, as officer-a is shown it.
+    async fn snapshot(&self, id: &str, n: u32) -> String {
+        self.preview("officer-a", id, n).await["snapshot"]
+            .as_str()
+            .expect("snapshot")
+            .to_string()
+    }
+
+    /// Both KOR-NIS officers sign stage `n` as previewed now: it is then active.
+    async fn sign_both(&self, id: &str, n: u32) {
+        let snapshot = self.snapshot(id, n).await;
+        assert_eq!(self.approve("officer-a", id, n, &snapshot).await.0, 200);
+        assert_eq!(self.approve("officer-b", id, n, &snapshot).await.0, 200);
+    }
+
     async fn approve(&self, account: &str, id: &str, n: u32, snapshot: &str) -> (u16, Value) {
         self.api(
             account,
@@ -498,12 +513,7 @@ async fn a_stage_ends_when_it_expires_without_a_restart() {
     let mut stage = nato_stage();
     stage["expires"] = json!(expires);
     let id = hub.propose(json!([stage])).await;
-    let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
-    assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
+    hub.sign_both(&id, 1).await;
     assert!(hub.object("bnd", REPORT).await.is_some());
     tokio::time::sleep(std::time::Duration::from_millis(3_200)).await;
     assert!(
@@ -519,8 +529,12 @@ async fn a_stage_ends_when_it_expires_without_a_restart() {
     let mut stage = nato_stage();
     stage["expires"] = json!("2026-01-01T00:00:00Z");
     let id = hub.propose(json!([stage])).await;
-    let (status, body) = hub.approve("officer-a", &id, 1, &snapshot).await;
+    let (status, body) = hub.approve("officer-a", &id, 1, &"0".repeat(64)).await;
     assert_eq!(status, 409, "{body}");
+    assert!(
+        body["description"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -613,10 +627,7 @@ async fn bad_plans_are_refused_and_change_nothing() {
 async fn a_realm_change_that_moves_an_outcome_makes_approvals_stale() {
     let hub = Hub::start().await;
     let id = hub.propose(json!([nato_stage()])).await;
-    let shown = hub.preview("officer-a", &id, 1).await["snapshot"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shown = hub.snapshot(&id, 1).await;
     assert_eq!(hub.approve("officer-a", &id, 1, &shown).await.0, 200);
     // Norway's FIS is cleared for NATO SECRET: stage 1 would now release to it too.
     let mut realm = realm();
@@ -654,12 +665,7 @@ async fn when_one_of_two_stages_expires_the_other_ones_tearline_applies() {
     torn["withhold"] = json!(["external_references"]);
     for stage in [whole, torn] {
         let id = hub.propose(json!([stage])).await;
-        let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
-        assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
+        hub.sign_both(&id, 1).await;
     }
     for _ in 0..2 {
         let got = hub.object("bnd", REPORT).await.expect("released");
@@ -703,6 +709,24 @@ async fn sse_events(
             }
         }
     }
+    out
+}
+
+/// The next `n` events as (event type, the id their data names), sorted by id.
+async fn kinds_and_ids(resp: &mut reqwest::Response, n: usize) -> Vec<(&'static str, Value)> {
+    let mut out: Vec<(&'static str, Value)> = sse_events(resp, n, 5_000)
+        .await
+        .into_iter()
+        .map(|(kind, _, d)| {
+            let kind = if kind == "object" {
+                "object"
+            } else {
+                "withdrawn"
+            };
+            (kind, d["id"].clone())
+        })
+        .collect();
+    out.sort_by_key(|(_, id)| id.to_string());
     out
 }
 
@@ -828,28 +852,16 @@ async fn the_stream_follows_stages_coming_into_effect_and_withdrawn() {
         .await
         .expect("stream");
     let id = hub.propose(json!([nato_stage()])).await;
-    let snapshot = hub.preview("officer-a", &id, 1).await["snapshot"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let snapshot = hub.snapshot(&id, 1).await;
     assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
     assert!(
         sse_events(&mut bnd, 1, 1_500).await.is_empty(),
         "one signature sends nothing"
     );
     assert_eq!(hub.approve("officer-b", &id, 1, &snapshot).await.0, 200);
-    let mut got: Vec<(String, Value)> = sse_events(&mut bnd, 2, 5_000)
-        .await
-        .into_iter()
-        .map(|(kind, _, o)| (kind, o["id"].clone()))
-        .collect();
-    got.sort_by_key(|(_, id)| id.to_string());
     assert_eq!(
-        got,
-        vec![
-            ("object".to_string(), json!(INDICATOR)),
-            ("object".to_string(), json!(REPORT)),
-        ]
+        kinds_and_ids(&mut bnd, 2).await,
+        vec![("object", json!(INDICATOR)), ("object", json!(REPORT))]
     );
     let (status, _) = hub
         .api(
@@ -860,17 +872,11 @@ async fn the_stream_follows_stages_coming_into_effect_and_withdrawn() {
         )
         .await;
     assert_eq!(status, 200);
-    let mut gone: Vec<(String, Value)> = sse_events(&mut bnd, 2, 5_000)
-        .await
-        .into_iter()
-        .map(|(kind, _, d)| (kind, d["id"].clone()))
-        .collect();
-    gone.sort_by_key(|(_, id)| id.to_string());
     assert_eq!(
-        gone,
+        kinds_and_ids(&mut bnd, 2).await,
         vec![
-            ("withdrawn".to_string(), json!(INDICATOR)),
-            ("withdrawn".to_string(), json!(REPORT)),
+            ("withdrawn", json!(INDICATOR)),
+            ("withdrawn", json!(REPORT))
         ]
     );
 }
