@@ -46,7 +46,7 @@ pub fn release_events(
         };
     let served = page.items.iter().map(|o| {
         let mut detail = path.to_string();
-        if let Some(st) = r.stages.get(&o.row) {
+        if let Some(st) = r.admissions.get(&o.row) {
             detail.push_str(&format!(
                 "; admitted by stage {} of situation {}",
                 st.n, st.situation

@@ -9,7 +9,6 @@ use relto_policy::plan::{
     StageCover,
 };
 use relto_policy::{ObjectFacts, Reader, Role};
-use relto_stix::is_required_for_release;
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome};
 use relto_store::{
@@ -20,7 +19,7 @@ use relto_taxii::VersionFilter;
 use serde_json::{json, Map, Value};
 
 use crate::audit::{event, now_us};
-use crate::release::reader_of;
+use crate::release::{markings_on_required, reader_of, required};
 
 /// Why a plan operation was refused; each names what to fix.
 #[derive(Debug)]
@@ -92,7 +91,7 @@ fn time(us: Option<i64>) -> Value {
 
 /// A situation as the API and the CLI show it (DESIGN §9); `collection` is its collection's
 /// id.
-pub fn situation_json(s: &Situation, collection: &str, now_us: i64) -> Value {
+fn situation_json(s: &Situation, collection: &str, now_us: i64) -> Value {
     let stages: Vec<Value> = s
         .stages
         .iter()
@@ -138,10 +137,6 @@ struct Read {
     /// (marking, selectors) of its granular markings.
     granular: Vec<(String, Vec<String>)>,
     version: String,
-}
-
-fn required(ty: &str, prop: &str) -> bool {
-    is_required_for_release(ty, prop)
 }
 
 impl crate::Hub {
@@ -231,6 +226,24 @@ impl crate::Hub {
         Ok(situation)
     }
 
+    /// A situation as the API and the CLI show it, its collection named by id.
+    pub async fn situation_json(&self, s: &Situation) -> PlanResult<Value> {
+        let mut collection = String::new();
+        for root in self.store.api_roots().await? {
+            if let Some(c) = self
+                .store
+                .collections(&root.path)
+                .await?
+                .into_iter()
+                .find(|c| c.pk == s.collection)
+            {
+                collection = c.id;
+                break;
+            }
+        }
+        Ok(situation_json(s, &collection, now_us()))
+    }
+
     pub async fn situation(&self, id: &str) -> PlanResult<Situation> {
         self.store
             .situation(id)
@@ -264,7 +277,7 @@ impl crate::Hub {
         let covers: Vec<Vec<StageCover>> = reads
             .iter()
             .map(|r| {
-                view.stages_covering(r.row.label_set, now)
+                view.plans_covering(r.row.label_set, now)
                     .into_iter()
                     // Other plans (a stage approved again previews itself as not in effect).
                     .filter(|plan| **plan != stage.plan)
@@ -307,17 +320,7 @@ impl crate::Hub {
             .filter(|r| covers_object(&this, &r.meta.object_type, required))
             .map(|r| CoveredRow {
                 row: r.row.row,
-                required_markings: r
-                    .meta
-                    .granular_markings
-                    .iter()
-                    .filter(|g| {
-                        g.selectors
-                            .iter()
-                            .any(|s| !s.contains('.') && required(&r.meta.object_type, s))
-                    })
-                    .filter_map(|g| g.marking_ref.clone())
-                    .collect(),
+                required_markings: markings_on_required(&r.meta),
             })
             .collect();
         Ok(Preview {

@@ -54,7 +54,7 @@ impl crate::Hub {
             .await?;
             served.extend(page.items);
             redactions.redacted.extend(r.redacted);
-            redactions.stages.extend(r.stages);
+            redactions.admissions.extend(r.admissions);
             redactions.dropped.extend(r.dropped);
             match examined {
                 Some(c) if more && served.len() < want => q.after = Some(c),

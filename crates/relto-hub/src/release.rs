@@ -71,7 +71,7 @@ impl ReleaseView {
     }
 
     /// The plans in effect at `now_us` that cover rows of label set `set`.
-    pub fn stages_covering(&self, set: i64, now_us: i64) -> Vec<&StagePlan> {
+    pub fn plans_covering(&self, set: i64, now_us: i64) -> Vec<&StagePlan> {
         match self.covered.get(&set) {
             Some(s) => Self::alternatives_of(s, now_us).collect(),
             None => Vec::new(),
@@ -281,7 +281,7 @@ impl ReleaseCache {
     }
 }
 
-fn required(ty: &str, prop: &str) -> bool {
+pub(crate) fn required(ty: &str, prop: &str) -> bool {
     is_required_for_release(ty, prop)
 }
 
@@ -374,7 +374,7 @@ pub async fn redact_page(
             .as_ref()
             .is_some_and(|st| !st.plan.withhold.is_empty());
         if let Some(st) = stage {
-            out.stages.insert(o.row, st);
+            out.admissions.insert(o.row, st);
         }
         let Some(facts) =
             release_work(o).or_else(|| withholds.then(|| text_facts(o.object_type(), &o.raw)))
@@ -415,7 +415,7 @@ pub async fn redact_page(
             let o = &page.items[i];
             let gone = by_row.get(&o.row).map_or(&[][..], Vec::as_slice);
             let withhold = out
-                .stages
+                .admissions
                 .get(&o.row)
                 .map_or(&[][..], |s| &s.plan.withhold[..]);
             let r = release_of(view, reader, o, parsed, gone, &hidden_ids.ids, withhold);
@@ -687,7 +687,7 @@ impl CopyMaps {
 pub struct Redactions {
     pub redacted: HashMap<i64, Arc<[String]>>,
     /// Rows admitted through a release-plan stage (rule 7), with how.
-    pub stages: HashMap<i64, Admission>,
+    pub admissions: HashMap<i64, Admission>,
     pub dropped: Vec<(relto_store::StoredObject, String)>,
 }
 
@@ -766,17 +766,7 @@ fn write_checks(
 /// label when it has no object-level marking.
 pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> ReleaseFacts {
     let mut set: Vec<String> = meta.object_marking_refs.clone();
-    for g in &meta.granular_markings {
-        if let Some(m) = &g.marking_ref {
-            let on_required = g
-                .selectors
-                .iter()
-                .any(|s| !s.contains('.') && is_required_for_release(&meta.object_type, s));
-            if on_required {
-                set.push(m.clone());
-            }
-        }
-    }
+    set.extend(markings_on_required(meta));
     set.sort();
     set.dedup();
     ReleaseFacts {
@@ -792,6 +782,20 @@ pub fn release_facts(meta: &ObjectMeta, originator: &str, nation: &str) -> Relea
         endpoints: meta.endpoints.clone(),
         object_refs: meta.object_refs.clone(),
     }
+}
+
+/// The markings of an object's granular markings that select a property its type requires
+/// (rule 4: a reader failing one is denied the whole object, so they count as its labels).
+pub(crate) fn markings_on_required(meta: &ObjectMeta) -> Vec<String> {
+    meta.granular_markings
+        .iter()
+        .filter(|g| {
+            g.selectors
+                .iter()
+                .any(|s| !s.contains('.') && required(&meta.object_type, s))
+        })
+        .filter_map(|g| g.marking_ref.clone())
+        .collect()
 }
 
 fn decision_json(d: &Decision) -> Value {

@@ -7,7 +7,6 @@ use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use clap::Subcommand;
-use relto_hub::plans::situation_json;
 use relto_hub::Hub;
 use relto_policy::plan::PlanRequest;
 use relto_store::{Account, Situation, Store};
@@ -137,19 +136,7 @@ fn read_plan(file: &Path) -> CliResult<PlanRequest> {
 }
 
 async fn print_situation(hub: &Hub, s: &Situation) -> CliResult<()> {
-    let mut collection = String::new();
-    for root in hub.store.api_roots().await? {
-        if let Some(c) = hub
-            .store
-            .collections(&root.path)
-            .await?
-            .into_iter()
-            .find(|c| c.pk == s.collection)
-        {
-            collection = c.id;
-        }
-    }
-    println!("{:#}", situation_json(s, &collection, relto_hub::now_us()));
+    println!("{:#}", hub.situation_json(s).await?);
     Ok(())
 }
 

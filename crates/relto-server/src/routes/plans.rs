@@ -31,25 +31,9 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     resp
 }
 
-async fn collection_id_of(st: &AppState, pk: i64) -> ApiResult<String> {
-    for root in st.store.api_roots().await? {
-        if let Some(c) = st
-            .store
-            .collections(&root.path)
-            .await?
-            .into_iter()
-            .find(|c| c.pk == pk)
-        {
-            return Ok(c.id);
-        }
-    }
-    Ok(String::new())
-}
-
 /// A situation as the API shows it.
 async fn situation_json(st: &AppState, s: &Situation) -> ApiResult<serde_json::Value> {
-    let collection = collection_id_of(st, s.collection).await?;
-    Ok(relto_hub::plans::situation_json(s, &collection, now_us()))
+    Ok(st.hub.situation_json(s).await?)
 }
 
 /// A situation the caller may look at: its organization's, or any for an administrator;
