@@ -227,6 +227,14 @@ impl ReleasePolicy {
         self.markings.get(id)
     }
 
+    /// Every relto label the realm knows, by marking-definition id.
+    pub fn label_markings(&self) -> impl Iterator<Item = (&str, &Label)> {
+        self.markings.iter().filter_map(|(id, m)| match m {
+            Marking::Label(l) => Some((id.as_str(), l)),
+            Marking::NonRestrictive => None,
+        })
+    }
+
     pub fn community(&self, id: &str) -> Option<&Community> {
         self.communities.get(id)
     }

@@ -23,6 +23,22 @@ pub const TLP_IDS: [&str; 9] = [
     "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
 ];
 
+/// The name of a TLP marking-definition id (2.0, then 1.0, in the order of [`TLP_IDS`]).
+pub fn tlp_name(id: &str) -> Option<&'static str> {
+    const NAMES: [&str; 9] = [
+        "TLP:CLEAR",
+        "TLP:GREEN",
+        "TLP:AMBER",
+        "TLP:AMBER+STRICT",
+        "TLP:RED",
+        "TLP:WHITE",
+        "TLP:GREEN",
+        "TLP:AMBER",
+        "TLP:RED",
+    ];
+    TLP_IDS.iter().position(|t| *t == id).map(|i| NAMES[i])
+}
+
 /// A confidentiality label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {

@@ -389,6 +389,21 @@ impl Authenticator {
         }
     }
 
+    /// The account of a console session (its token, from the session cookie): the bearer
+    /// path, so that an expired, revoked or disabled account's session ends as its tokens do.
+    pub async fn session(&self, token: &str) -> ApiResult<Arc<Account>> {
+        self.bearer(token).await
+    }
+
+    /// Forgets a signed-out session at once on this node (other nodes within
+    /// `REALM_REFRESH`: revoking its token changes the realm generation).
+    pub fn forget_session(&self, token: &str) {
+        let key = sha256(&[b"bearer\0", &token_sha256(token)]);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(&key);
+        }
+    }
+
     pub fn insecure_http(&self) -> bool {
         self.insecure_http
     }

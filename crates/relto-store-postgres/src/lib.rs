@@ -637,6 +637,32 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn object_audit(
+        &self,
+        object_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<audit::AuditRecord>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        if has_nul(object_id) || object_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(&(object_id.as_bytes(), limit), |db, (id, limit)| {
+            Box::pin(async move {
+                db.query(
+                    "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
+                            outcome, detail, prev_hash, hash
+                     FROM audit WHERE object_id = $1 ORDER BY seq DESC LIMIT $2",
+                    &[id, limit],
+                )
+                .await?
+                .iter()
+                .map(audit_from_row)
+                .collect()
+            })
+        })
+        .await
+    }
+
     async fn create_situation(&self, situation: &NewSituation) -> StoreResult<Situation> {
         self.write(situation, |db, s| Box::pin(plans::create_situation(db, s)))
             .await

@@ -213,6 +213,10 @@ CREATE TABLE covered_rows (
 );
 CREATE INDEX covered_rows_by_row ON covered_rows (row_id);
 "#,
+    // An object's ledger (the console's object page) without reading the whole chain.
+    r#"
+CREATE INDEX audit_by_object ON audit (object_id, seq) WHERE object_id <> ''::bytea;
+"#,
 ];
 
 /// How many migrations this relto knows.

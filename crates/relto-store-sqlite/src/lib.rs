@@ -832,25 +832,29 @@ impl Store for SqliteStore {
                  FROM audit WHERE seq > ?1 ORDER BY rowid LIMIT ?2",
             )
             .and_then(|mut s| {
-                s.query_map(params![after_seq, limit as i64], |r| {
-                    Ok(audit::AuditRecord {
-                        seq: r.get(0)?,
-                        event: audit::AuditEvent {
-                            ts_us: r.get(1)?,
-                            kind: r.get(2)?,
-                            actor: r.get(3)?,
-                            organization: r.get(4)?,
-                            source: r.get(5)?,
-                            object_id: r.get(6)?,
-                            object_version: r.get(7)?,
-                            outcome: r.get(8)?,
-                            detail: r.get(9)?,
-                        },
-                        prev_hash: r.get(10)?,
-                        hash: r.get(11)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()
+                s.query_map(params![after_seq, limit as i64], audit_from_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(db_err)
+        })
+        .await
+    }
+
+    async fn object_audit(
+        &self,
+        object_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<audit::AuditRecord>> {
+        let object_id = object_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
+                        outcome, detail, prev_hash, hash
+                 FROM audit WHERE object_id = ?1 AND object_id <> '' ORDER BY seq DESC LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![object_id, limit as i64], audit_from_row)?
+                    .collect::<Result<Vec<_>, _>>()
             })
             .map_err(db_err)
         })
@@ -941,6 +945,27 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// An audit record from a row of `SELECT seq, ts_us, kind, actor, organization, source,
+/// object_id, object_version, outcome, detail, prev_hash, hash`.
+fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<audit::AuditRecord> {
+    Ok(audit::AuditRecord {
+        seq: r.get(0)?,
+        event: audit::AuditEvent {
+            ts_us: r.get(1)?,
+            kind: r.get(2)?,
+            actor: r.get(3)?,
+            organization: r.get(4)?,
+            source: r.get(5)?,
+            object_id: r.get(6)?,
+            object_version: r.get(7)?,
+            outcome: r.get(8)?,
+            detail: r.get(9)?,
+        },
+        prev_hash: r.get(10)?,
+        hash: r.get(11)?,
+    })
 }
 
 #[cfg(test)]

@@ -1095,4 +1095,26 @@ async fn audit_chain(store: &dyn Store) {
     let tail = store.audit_records(5, 100).await.expect("tail");
     assert_eq!(tail.len(), 2);
     assert_eq!(tail[0].prev_hash, records[4].hash);
+    store
+        .append_audit(vec![event(3), event(8)])
+        .await
+        .expect("append");
+    let ledger = store
+        .object_audit("indicator--3", 10)
+        .await
+        .expect("ledger");
+    assert_eq!(
+        ledger.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [8, 3],
+        "an object's records, newest first"
+    );
+    assert!(ledger.iter().all(|r| r.event.object_id == "indicator--3"));
+    let newest = store.object_audit("indicator--3", 1).await.expect("ledger");
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].seq, 8);
+    assert!(store
+        .object_audit("indicator--9", 10)
+        .await
+        .expect("ledger")
+        .is_empty());
 }

@@ -191,6 +191,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<audit::AuditRecord>>;
 
+    /// The audit records naming one object, newest first, at most `limit` (an index keeps
+    /// this independent of the chain's length: the console shows an object's ledger).
+    async fn object_audit(
+        &self,
+        object_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<audit::AuditRecord>>;
+
     /// Creates a situation with its stages (all proposed).
     async fn create_situation(&self, situation: &NewSituation) -> StoreResult<Situation>;
     async fn situation(&self, id: &str) -> StoreResult<Option<Situation>>;

@@ -6,6 +6,7 @@ mod access;
 mod body;
 mod caller;
 mod collections;
+mod console;
 mod discovery;
 mod management;
 mod manifest;
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/situations/{id}/stages/{n}/withdraw",
             post(withdraw_stage),
         )
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(security_headers))
@@ -133,6 +135,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
             .headers()
             .get(header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0");
+    let console = req.uri().path().starts_with("/ui/");
     let mut resp = next.run(req).await;
     let status = resp.status();
     let h = resp.headers_mut();
@@ -148,7 +151,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(if console {
+            console::CONSOLE_CSP
+        } else {
+            "default-src 'none'; frame-ancestors 'none'"
+        }),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -36,8 +36,20 @@ pub(super) async fn stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Path(cid) = path.map_err(path_err)?;
-    let Some((api_root, coll)) = collection_by_id(&st, &cid).await? else {
-        return Err(no_collection(&cid));
+    open_stream(st, p, &cid, query.as_deref(), &headers).await
+}
+
+/// The stream of collection `cid` for `p`, resumed from `Last-Event-ID` or `after=` in
+/// `query` when given: the API's and the console's (which signs in by cookie) alike.
+pub(super) async fn open_stream(
+    st: AppState,
+    p: Principal,
+    cid: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let Some((api_root, coll)) = collection_by_id(&st, cid).await? else {
+        return Err(no_collection(cid));
     };
     let a = collection_for(&st, &p, &api_root.path, &coll.id, Use::Read).await?;
     let fingerprint = format!("stream {}", a.coll.id);
@@ -46,7 +58,7 @@ pub(super) async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| {
-            query.as_deref().and_then(|q| {
+            query.and_then(|q| {
                 q.split('&')
                     .find_map(|kv| kv.strip_prefix("after="))
                     .map(str::to_string)
