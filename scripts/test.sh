@@ -2,10 +2,11 @@
 # Runs every test of relto: formatting, lints, the Rust suites (unit, property, storage
 # conformance, server integration, the leak test, audit tampering), a short run of every
 # fuzz target, then the Python end-to-end suites that drive the built binary with the OASIS
-# reference tools (taxii2-client, stix2-validator) and the SIGKILL crash test. The storage
+# reference tools (taxii2-client, stix2-validator) and the SIGKILL crash test, and the
+# console's browser tests (Debian's Chromium, playwright-core). The storage
 # conformance suite, the server suites and the end-to-end suites run twice: on SQLite and on
 # PostgreSQL (fresh databases on the server at $RELTO_TEST_POSTGRES_URL, started if down).
-# Installs what it needs itself (a virtualenv in .venv, cargo-fuzz).
+# Installs what it needs itself (a virtualenv in .venv, cargo-fuzz, chromium, playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,3 +39,5 @@ export RELTO_BIN="$PWD/target/debug/relto"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/python
 RELTO_TEST_BACKEND=postgres .venv/bin/python -m pytest -q -p no:cacheprovider tests/python \
   --ignore=tests/python/test_stix_agreement.py
+# The console in Debian's Chromium, driven by playwright-core (never a browser download).
+bash scripts/browser-test.sh

@@ -222,7 +222,8 @@ impl Hub {
         let first = self.page("/ui/", None).await;
         assert_eq!(first.status, 200);
         let login = cookie_value(&first.headers, "relto_login").expect("login cookie");
-        let csrf = attr(&first.body, "name=\"csrf\" value=\"").expect("csrf field");
+        let csrf =
+            common::console::attr(&first.body, "name=\"csrf\" value=\"").expect("csrf field");
         assert_eq!(
             login, csrf,
             "the sign-in form sends back its cookie's value"
@@ -300,39 +301,6 @@ fn set_cookie_line(headers: &reqwest::header::HeaderMap, name: &str) -> String {
         .to_string()
 }
 
-/// The text after `prefix` up to the next quote.
-fn attr(body: &str, prefix: &str) -> Option<String> {
-    let start = body.find(prefix)? + prefix.len();
-    let end = body[start..].find('"')?;
-    Some(unescape(&body[start..start + end]))
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The ids a list page shows (its rows' `data-id`).
-fn listed_ids(body: &str) -> Vec<String> {
-    body.match_indices("data-id=\"")
-        .map(|(i, m)| {
-            let rest = &body[i + m.len()..];
-            unescape(&rest[..rest.find('"').unwrap()])
-        })
-        .collect()
-}
-
-/// The first `<pre class="json" …>` of a page, parsed.
-fn shown_json(body: &str) -> Value {
-    let start = body.find("<pre class=\"json\"").expect("a JSON block");
-    let open = start + body[start..].find('>').unwrap() + 1;
-    let close = open + body[open..].find("</pre>").unwrap();
-    serde_json::from_str(&unescape(&body[open..close])).expect("JSON")
-}
-
 fn bare(mut v: Value) -> Value {
     if let Some(m) = v.as_object_mut() {
         m.remove("granular_markings");
@@ -408,7 +376,7 @@ async fn signing_in_sets_a_strict_cookie_and_signing_out_ends_the_session() {
         .await
         .body
         .contains("nis · kor-nis"));
-    let csrf = attr(&home.body, "name=\"csrf\" value=\"").unwrap();
+    let csrf = common::console::attr(&home.body, "name=\"csrf\" value=\"").unwrap();
     let out = hub.form("/ui/logout", &cookie, &[("csrf", &csrf)]).await;
     assert_eq!(out.status, 303);
     // The token is revoked: the old cookie signs in no one, on any page.
@@ -498,7 +466,10 @@ async fn partner_values_render_as_text() {
         assert_eq!(page.body.matches("<script").count(), 1);
         assert!(page.body.contains("<script src=\"/ui/static/console.js\""));
     }
-    assert_eq!(shown_json(&object.body)["name"], HOSTILE_NAME);
+    assert_eq!(
+        common::console::shown_json(&object.body)["name"],
+        HOSTILE_NAME
+    );
 }
 
 #[tokio::test]
@@ -514,7 +485,9 @@ async fn each_reader_s_console_shows_exactly_its_taxii_read() {
             .page(&format!("/ui/collections/{COLL}"), Some(&token(account)))
             .await;
         assert_eq!(list.status, 200);
-        let got: BTreeSet<String> = listed_ids(&list.body).into_iter().collect();
+        let got: BTreeSet<String> = common::console::listed_ids(&list.body)
+            .into_iter()
+            .collect();
         assert_eq!(got, want, "{account}'s list");
         for o in &taxii {
             let id = o["id"].as_str().unwrap();
@@ -523,7 +496,7 @@ async fn each_reader_s_console_shows_exactly_its_taxii_read() {
                 .await;
             assert_eq!(page.status, 200, "{account} {id}");
             assert_eq!(
-                bare(shown_json(&page.body)),
+                bare(common::console::shown_json(&page.body)),
                 bare(o.clone()),
                 "{account} {id}"
             );
@@ -573,7 +546,10 @@ async fn each_reader_s_console_shows_exactly_its_taxii_read() {
         .into_iter()
         .find(|o| o["id"] == REPORT)
         .unwrap();
-    assert_eq!(shown_json(&page.body[copy_start..]), bnd_report);
+    assert_eq!(
+        common::console::shown_json(&page.body[copy_start..]),
+        bnd_report
+    );
     // The ledger names the reads of the object, BND's included.
     assert!(page.body.contains("Audit ledger"));
     assert!(page.body.contains("object.write"));
@@ -594,16 +570,12 @@ async fn lists_filter_and_page_by_key() {
     loop {
         let page = hub.page(&path, Some(&session)).await;
         assert_eq!(page.status, 200);
-        let ids = listed_ids(&page.body);
+        let ids = common::console::listed_ids(&page.body);
         assert!(ids.len() <= 50);
         seen.extend(ids);
         pages += 1;
-        match page.body.find("rel=\"next\"") {
-            Some(i) => {
-                let start = page.body[..i].rfind("href=\"").unwrap() + 6;
-                let end = start + page.body[start..].find('"').unwrap();
-                path = unescape(&page.body[start..end]);
-            }
+        match common::console::next_link(&page.body) {
+            Some(next) => path = next,
             None => break,
         }
     }
@@ -622,7 +594,10 @@ async fn lists_filter_and_page_by_key() {
             Some(&session),
         )
         .await;
-    assert_eq!(listed_ids(&by_type.body), vec![REPORT.to_string()]);
+    assert_eq!(
+        common::console::listed_ids(&by_type.body),
+        vec![REPORT.to_string()]
+    );
     let by_text = hub
         .page(
             &format!("/ui/collections/{COLL}?text=signal+12"),
@@ -630,7 +605,7 @@ async fn lists_filter_and_page_by_key() {
         )
         .await;
     assert_eq!(
-        listed_ids(&by_text.body).len(),
+        common::console::listed_ids(&by_text.body).len(),
         11,
         "Signal 12 and 120..129"
     );
@@ -641,7 +616,7 @@ async fn lists_filter_and_page_by_key() {
         )
         .await;
     assert_eq!(
-        listed_ids(&by_label.body),
+        common::console::listed_ids(&by_label.body),
         vec![indicator(4, "", &eu())["id"].as_str().unwrap().to_string()]
     );
     // Text the reader does not receive finds nothing: BNV, EU only, searches NATO's names.
@@ -651,7 +626,7 @@ async fn lists_filter_and_page_by_key() {
             Some(&token("bnv")),
         )
         .await;
-    assert!(listed_ids(&hidden.body).is_empty());
+    assert!(common::console::listed_ids(&hidden.body).is_empty());
     let bad = hub
         .page(
             &format!("/ui/collections/{COLL}?added_after=yesterday"),
@@ -729,8 +704,8 @@ async fn two_officers_approve_a_stage_in_forms_that_carry_the_snapshot_shown() {
             "the preview names who gains: {}",
             page.body
         );
-        let snapshot = attr(&page.body, "name=\"snapshot\" value=\"").unwrap();
-        let csrf = attr(&page.body, "name=\"csrf\" value=\"").unwrap();
+        let snapshot = common::console::attr(&page.body, "name=\"snapshot\" value=\"").unwrap();
+        let csrf = common::console::attr(&page.body, "name=\"csrf\" value=\"").unwrap();
         let cookie = format!("relto_session={}", token(officer));
         let action = format!("/ui/situations/{id}/stages/1/approve");
         // Without the CSRF token: refused, and nothing is signed.
@@ -762,7 +737,7 @@ async fn two_officers_approve_a_stage_in_forms_that_carry_the_snapshot_shown() {
         .page(&format!("/ui/situations/{id}"), Some(&token("officer-a")))
         .await;
     assert!(page.body.contains("data-state=\"active\""));
-    let csrf = attr(&page.body, "name=\"csrf\" value=\"").unwrap();
+    let csrf = common::console::attr(&page.body, "name=\"csrf\" value=\"").unwrap();
     let cookie = format!("relto_session={}", token("officer-a"));
     let stale = hub
         .form(

@@ -4,9 +4,9 @@
 //! opinions, groupings, custom `x_…_ref`; all, some or none of their references hidden;
 //! several versions with only some visible) × hostile envelopes (label ids taken over,
 //! malformed labels) × every reader × every read path (objects with limits 1, 7 and 1000 and
-//! every filter, following `next` to the end; manifest at limits 9 and 1; one object;
-//! versions; denied ids compared with an id that never existed; POST answers under other
-//! organizations' ids), each served answer compared with what an oracle of DESIGN §3 —
+//! every filter, following `next` to the end; the live stream; the console's list and
+//! object pages; manifest at limits 9 and 1; one object; versions; denied ids compared with
+//! an id that never existed; POST answers under other organizations' ids), each served answer compared with what an oracle of DESIGN §3 —
 //! with its own table of the specification's reference properties — says. A leak is an
 //! object served that should be denied, a redacted field or reference served, a granular
 //! marking in a copy that names a removed property or a label the reader fails, or an answer
@@ -761,6 +761,34 @@ impl Client<'_> {
             .expect("request")
     }
 
+    /// A console page, signed in with the reader's token as its session: (status, body).
+    async fn console(&self, path: &str) -> (u16, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", format!("relto_session={}", self.token))
+            .send()
+            .await
+            .expect("request");
+        (resp.status().as_u16(), resp.text().await.expect("body"))
+    }
+
+    /// The ids the console lists in the collection, every page by its next link.
+    async fn console_list(&self) -> Vec<String> {
+        let mut path = format!("/ui/collections/{COLL}");
+        let mut ids = Vec::new();
+        for _ in 0..10_000 {
+            let (status, body) = self.console(&path).await;
+            assert_eq!(status, 200, "{path}");
+            ids.extend(common::console::listed_ids(&body));
+            match common::console::next_link(&body) {
+                Some(next) => path = next,
+                None => return ids,
+            }
+        }
+        panic!("the console's paging did not end");
+    }
+
     /// Every page of a listing, checking that full pages precede `more`.
     async fn all_pages(
         &self,
@@ -1164,6 +1192,33 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             &format!("{account} stream"),
             t,
         );
+        // The console's list, every page: the same objects, each once, in the same order.
+        let listed = c.console_list().await;
+        let want: Vec<&str> = last
+            .iter()
+            .filter(|r| oracle.expected(r, reader).is_some())
+            .map(|r| r.id.as_str())
+            .collect();
+        t.comparisons += last.len();
+        let (got_set, want_set): (HashSet<&str>, HashSet<&str>) = (
+            listed.iter().map(String::as_str).collect(),
+            want.iter().copied().collect(),
+        );
+        for id in got_set.difference(&want_set) {
+            t.leaks.push(format!(
+                "{account} console list: shows {id}, which is denied"
+            ));
+        }
+        for id in want_set.difference(&got_set) {
+            t.misses.push(format!(
+                "{account} console list: {id} allowed but not listed"
+            ));
+        }
+        if listed != want && got_set == want_set {
+            t.paging.push(format!(
+                "{account} console list: order or duplicates differ"
+            ));
+        }
         let every: Vec<&Row> = all_rows.iter().collect();
         let served = c
             .all_pages(
@@ -1308,6 +1363,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             .get(&format!("{objects_url}{unknown}/versions/"), &[])
             .await;
         let unknown_versions = (resp.status(), resp.text().await.expect("body"));
+        let unknown_page = c.console(&format!("/ui/objects/{unknown}")).await;
         // One object and its versions, for every id (denied ones exactly like unknown ones).
         let ids: Vec<&String> = {
             let mut seen = HashSet::new();
@@ -1349,6 +1405,31 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                     if !same_as_unknown(resp, id, &unknown, &unknown_object).await {
                         t.leaks.push(format!(
                             "{account} GET {id}: a denied object answers unlike an unknown id"
+                        ));
+                    }
+                }
+            }
+            // The console's page of the object: the same copy, or the unknown id's answer.
+            let (status, page) = c.console(&format!("/ui/objects/{id}")).await;
+            t.comparisons += 1;
+            match oracle.expected(latest, reader) {
+                Some(e) if status == 200 => {
+                    let mut got = common::console::shown_json(&page);
+                    if let Some(o) = got.as_object_mut() {
+                        o.remove("granular_markings");
+                    }
+                    if got != e {
+                        t.leaks
+                            .push(format!("{account} console {id}: {got} but must be {e}"));
+                    }
+                }
+                Some(_) => t.misses.push(format!("{account} console {id}: {status}")),
+                None => {
+                    if (status, page.replace(id.as_str(), "ID"))
+                        != (unknown_page.0, unknown_page.1.replace(&unknown, "ID"))
+                    {
+                        t.leaks.push(format!(
+                            "{account} console {id}: a denied object answers unlike an unknown id"
                         ));
                     }
                 }

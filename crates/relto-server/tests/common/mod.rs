@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::sync::Arc;
 
 use relto_server::{Application, ServerConfig};
