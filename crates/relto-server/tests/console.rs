@@ -791,6 +791,29 @@ async fn the_console_stream_is_the_readers_stream() {
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("open")));
     }
     assert!(!text.contains("NATO only"), "{text}");
+    // The API's stream answers an EventSource's Accept, as relto's JSON resources answer
+    // application/json: only the TAXII endpoints insist on TAXII's media type.
+    let api = hub
+        .http
+        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
+        .bearer_auth(token("bnv"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+    let taxii_only = hub
+        .http
+        .get(format!(
+            "{}/console/collections/{COLL}/objects/",
+            hub.app.base
+        ))
+        .bearer_auth(token("bnv"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taxii_only.status(), 406);
     // Without a session: no stream.
     let anonymous = hub
         .page(&format!("/ui/collections/{COLL}/stream"), None)

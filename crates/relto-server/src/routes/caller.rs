@@ -3,10 +3,30 @@
 use super::*;
 use relto_store::audit::{AuditKind, AuditOutcome};
 
-/// An authenticated caller whose `Accept` admits TAXII 2.1.
+/// An authenticated caller whose `Accept` admits TAXII 2.1 (the TAXII endpoints).
 pub struct Caller(pub Principal);
 
+/// An authenticated caller, whatever it accepts: relto's own `/api/v1/` resources answer
+/// JSON or an event stream, and an `EventSource` asks for `text/event-stream`.
+pub struct Authenticated(pub Principal);
+
 impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, st).await?;
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if !accepts_taxii(accept) {
+            return Err(ApiError(TaxiiError::not_acceptable()));
+        }
+        Ok(Caller(principal))
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
@@ -43,14 +63,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(e);
             }
         };
-        let accept = parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok());
-        if !accepts_taxii(accept) {
-            return Err(ApiError(TaxiiError::not_acceptable()));
-        }
-        Ok(Caller(principal))
+        Ok(Authenticated(principal))
     }
 }
 

@@ -52,7 +52,7 @@ async fn visible_situation(st: &AppState, p: &Principal, id: &str) -> ApiResult<
 /// POST /api/v1/situations: proposes a situation; 201 with it.
 pub(super) async fn create_situation(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -76,7 +76,7 @@ pub(super) async fn create_situation(
 /// GET /api/v1/situations/{id}
 pub(super) async fn get_situation(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path(id) = path.map_err(path_err)?;
@@ -91,7 +91,7 @@ pub(super) async fn get_situation(
 /// and administrators.
 pub(super) async fn preview_stage(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     path: Result<Path<(String, u32)>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path((id, n)) = path.map_err(path_err)?;
@@ -114,7 +114,7 @@ struct ApproveBody {
 /// POST /api/v1/situations/{id}/stages/{n}/approve `{"snapshot"}`
 pub(super) async fn approve_stage(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     path: Result<Path<(String, u32)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
@@ -144,7 +144,7 @@ pub(super) async fn approve_stage(
 /// POST /api/v1/situations/{id}/stages/{n}/withdraw
 pub(super) async fn withdraw_stage(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     path: Result<Path<(String, u32)>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path((id, n)) = path.map_err(path_err)?;

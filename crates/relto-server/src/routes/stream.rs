@@ -30,7 +30,7 @@ struct Subscription {
 /// resumes exactly after an event; without either the stream starts at the present.
 pub(super) async fn stream(
     State(st): State<AppState>,
-    Caller(p): Caller,
+    Authenticated(p): Authenticated,
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
