@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 
 import pytest
@@ -69,8 +70,42 @@ def until(check, what: str, seconds: float = 5.0):
         time.sleep(0.2)
 
 
+class Stream:
+    """A reader's live stream (GET /api/v1/collections/{id}/stream, as an EventSource asks
+    for it), its events collected in the background as (event, data)."""
+
+    def __init__(self, hub, name):
+        self.events: list[tuple[str, dict]] = []
+        self.resp = requests.get(f"{hub.base_url}/api/v1/collections/{COL}/stream",
+                                 auth=(name, password(name)), headers={"Accept": "text/event-stream"},
+                                 stream=True, timeout=(10, None))
+        assert self.resp.status_code == 200, self.resp.text
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        kind, data = "", []
+        try:
+            for line in self.resp.iter_lines(decode_unicode=True):
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif line == "" and kind:
+                    self.events.append((kind, json.loads("\n".join(data))))
+                    kind, data = "", []
+        except Exception:  # the connection closed at teardown
+            pass
+
+    def objects(self, oid):
+        return [d for k, d in self.events if k == "object" and d.get("id") == oid]
+
+    def withdrawn(self, oid):
+        return [d for k, d in self.events if k == "withdrawn" and d.get("id") == oid]
+
+
 def test_a_plan_widens_release_stage_by_stage(hub):
     data = hub.data_dir
+    streams = {name: Stream(hub, name) for name in ("dia-reader", "intcen-reader")}
     assert SITREP2 not in view(hub, "dia-reader"), "posted KOR-only"
     # An analyst proposes; the CLI asks for the password (here on standard input).
     wrong = relto(data, "plan", "create", "--as", "nis-analyst", str(PLAN), stdin="nope\n", ok=False)
@@ -127,6 +162,18 @@ def test_a_plan_widens_release_stage_by_stage(hub):
     assert status == 200 and answer["stages"][0]["state"] == "withdrawn", answer
     assert SITREP2 not in view(hub, "dia-reader")
     assert SITREP2 in view(hub, "intcen-reader")
+
+    # The live streams followed: what each stage released arrived as the reader's view (stix2
+    # and the validator accept every object sent), and the withdrawal as `withdrawn`.
+    dia, intcen = streams["dia-reader"], streams["intcen-reader"]
+    until(lambda: dia.withdrawn(SITREP2) and intcen.objects(SITREP2), "the streams' events")
+    for name, st in streams.items():
+        check_served_objects([d for k, d in st.events if k == "object"], f"{name}: live stream")
+    assert "external_references" in dia.objects(SITREP2)[0]
+    assert all("external_references" not in o for o in intcen.objects(SITREP2))
+    assert not intcen.withdrawn(SITREP2), "stage 2 still releases it to the EU"
+    for st in streams.values():
+        st.resp.close()
 
     # The ledger names the stage that released each copy.
     ledger = relto(data, "audit", "ledger", SITREP2).stdout

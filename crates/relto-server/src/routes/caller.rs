@@ -30,16 +30,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
-        // Requests that did not come through `serve` carry no connection facts: treat them as
-        // remote plain HTTP, the strictest case.
-        let conn = parts
-            .extensions
-            .get::<ConnInfo>()
-            .copied()
-            .unwrap_or(ConnInfo {
-                peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                tls: false,
-            });
+        let conn = conn_info(&parts.extensions);
         let claimed = claimed_user(&parts.headers);
         let source = conn.peer.ip().to_string();
         let keys = failure_keys(claimed.as_deref(), &source);
@@ -65,6 +56,15 @@ impl FromRequestParts<AppState> for Authenticated {
         };
         Ok(Authenticated(principal))
     }
+}
+
+/// The connection a request came in on. Requests that did not come through `serve` carry no
+/// connection facts: they count as remote plain HTTP, the strictest case.
+pub(super) fn conn_info(extensions: &axum::http::Extensions) -> ConnInfo {
+    extensions.get::<ConnInfo>().copied().unwrap_or(ConnInfo {
+        peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        tls: false,
+    })
 }
 
 /// What failed authentications are counted against: the address, and the claimed account

@@ -46,30 +46,43 @@ pub(super) async fn management_auth(
             return Err(e);
         }
     };
-    let token = new_token().map_err(|_| ApiError(TaxiiError::internal()))?;
-    let now = now_us();
-    st.store
-        .add_token(&NewToken {
-            account: account.name.clone(),
-            sha256: token_sha256(&token),
-            label: "session".into(),
-            created_us: now,
-            expires_us: Some(now + SESSION_TOKEN_US),
-        })
-        .await?;
-    let mut ev = event(
-        AuditKind::TokenCreate,
-        &account.name,
-        account.organization.slug.as_str(),
-        &source,
-    );
-    ev.outcome = AuditOutcome::Ok.into();
-    ev.detail = "session token, 24 hours".into();
-    st.audit.record(ev).await;
+    let token = issue_session_token(&st, &account, "session", SESSION_TOKEN_US, &source).await?;
     let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// A new token of `account` for `lifetime_us`, stored (as its SHA-256) and audited: the
+/// session of `POST /management/auth` and of the console's sign-in.
+pub(super) async fn issue_session_token(
+    st: &AppState,
+    account: &relto_store::Account,
+    label: &str,
+    lifetime_us: i64,
+    source: &str,
+) -> ApiResult<String> {
+    let token = new_token().map_err(|_| ApiError(TaxiiError::internal()))?;
+    let now = now_us();
+    st.store
+        .add_token(&NewToken {
+            account: account.name.clone(),
+            sha256: token_sha256(&token),
+            label: label.into(),
+            created_us: now,
+            expires_us: Some(now + lifetime_us),
+        })
+        .await?;
+    let mut ev = event(
+        AuditKind::TokenCreate,
+        &account.name,
+        account.organization.slug.as_str(),
+        source,
+    );
+    ev.outcome = AuditOutcome::Ok.into();
+    ev.detail = format!("{label} token, {} hours", lifetime_us / 3_600_000_000);
+    st.audit.record(ev).await;
+    Ok(token)
 }

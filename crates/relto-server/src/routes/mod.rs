@@ -24,7 +24,7 @@ pub use caller::Caller;
 use caller::*;
 use collections::{collection, collections};
 use discovery::{api_root, discovery};
-use management::management_auth;
+use management::{issue_session_token, management_auth};
 use manifest::manifest;
 use objects::{add_objects, delete_object, get_object, get_objects};
 use paging::*;

@@ -28,21 +28,14 @@ pub(super) async fn release_preview(
     let allowed = p.is_admin()
         || (p.account.has_role(relto_policy::Role::Releaser)
             && p.account.organization.slug == originator);
-    let mut e = event(
-        AuditKind::ReleasePreview,
-        &p.account.name,
-        p.account.organization.slug.as_str(),
-        &p.source,
-    );
-    e.object_id = oid.clone();
-    e.outcome = if allowed {
-        AuditOutcome::Ok
-    } else {
-        AuditOutcome::Refused
-    }
-    .into();
-    e.detail = format!("collection {}", a.coll.id);
-    st.audit.record(e).await;
+    st.audit
+        .record(preview_event(
+            &p,
+            &oid,
+            allowed,
+            format!("collection {}", a.coll.id),
+        ))
+        .await;
     if !allowed {
         return Err(ApiError(TaxiiError::forbidden(
             "release previews are for the originating organization's releasing officers and administrators",
@@ -54,4 +47,28 @@ pub(super) async fn release_preview(
         HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// The audit record of a release preview of `oid` (API or console), allowed or refused.
+pub(super) fn preview_event(
+    p: &Principal,
+    oid: &str,
+    allowed: bool,
+    detail: String,
+) -> relto_store::audit::AuditEvent {
+    let mut e = event(
+        AuditKind::ReleasePreview,
+        &p.account.name,
+        p.account.organization.slug.as_str(),
+        &p.source,
+    );
+    e.object_id = oid.to_string();
+    e.outcome = if allowed {
+        AuditOutcome::Ok
+    } else {
+        AuditOutcome::Refused
+    }
+    .into();
+    e.detail = detail;
+    e
 }

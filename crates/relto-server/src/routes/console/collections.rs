@@ -18,14 +18,7 @@ pub(in crate::routes) async fn index(
     let s = match session {
         Ok(s) => s,
         Err(UiError::SignIn) => {
-            let conn = req
-                .extensions()
-                .get::<ConnInfo>()
-                .copied()
-                .unwrap_or(ConnInfo {
-                    peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                    tls: false,
-                });
+            let conn = conn_info(req.extensions());
             return Ok(session::sign_in_page(
                 req.headers(),
                 &conn,

@@ -4,7 +4,6 @@
 //! the exact copy a chosen organization receives and the object's audit ledger.
 
 use super::*;
-use relto_store::audit::{AuditKind, AuditOutcome};
 
 /// Records of an object's ledger shown.
 const LEDGER_ROWS: usize = 100;
@@ -112,21 +111,14 @@ pub(in crate::routes) async fn object(
     let mut copy = None;
     let mut ledger = Vec::new();
     if let Some(m) = &matrix {
-        let mut e = event(
-            AuditKind::ReleasePreview,
-            &p.account.name,
-            p.account.organization.slug.as_str(),
-            &p.source,
-        );
-        e.object_id = oid.clone();
-        e.outcome = AuditOutcome::Ok.into();
-        e.detail = format!("console, collection {}", a.coll.id);
+        let mut detail = format!("console, collection {}", a.coll.id);
         if !params.as_org.is_empty() {
-            e.detail
-                .push_str(&format!("; the copy of {}", params.as_org));
+            detail.push_str(&format!("; the copy of {}", params.as_org));
             copy = Some(copy_for(&st, &a, m, &params.as_org, &oid).await?);
         }
-        st.audit.record(e).await;
+        st.audit
+            .record(super::super::preview::preview_event(p, &oid, true, detail))
+            .await;
         ledger = st.store.object_audit(&oid, LEDGER_ROWS).await?;
     }
     let title = title_of(&value);

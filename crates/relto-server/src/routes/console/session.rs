@@ -22,17 +22,6 @@ pub(in crate::routes) struct Session {
     token: String,
 }
 
-fn conn_of(parts: &Parts) -> ConnInfo {
-    parts
-        .extensions
-        .get::<ConnInfo>()
-        .copied()
-        .unwrap_or(ConnInfo {
-            peer: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-            tls: false,
-        })
-}
-
 /// The value of cookie `name`, if the request carries it.
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -75,7 +64,7 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = UiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, UiError> {
-        let conn = conn_of(parts);
+        let conn = conn_info(&parts.extensions);
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(UiError::SignIn)?;
         if !conn.credentials_ok(st.auth.insecure_http()) {
             return Err(UiError::new(403, PLAIN_HTTP));
@@ -144,7 +133,7 @@ pub(super) struct SignIn {
 /// POST /ui/login
 pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<Response> {
     let (mut parts, body) = req.into_parts();
-    let conn = conn_of(&parts);
+    let conn = conn_info(&parts.extensions);
     let headers = parts.headers.clone();
     let form: SignIn = form_body(&st, &mut parts, body).await?;
     if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same(&c, &form.csrf)) {
@@ -188,26 +177,7 @@ pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<
         }
         Err(e) => return Err(e.into()),
     };
-    let token = new_token().map_err(|_| UiError::new(500, "no randomness for a session"))?;
-    let now = now_us();
-    st.store
-        .add_token(&NewToken {
-            account: account.name.clone(),
-            sha256: token_sha256(&token),
-            label: "console session".into(),
-            created_us: now,
-            expires_us: Some(now + SESSION_US),
-        })
-        .await?;
-    let mut ev = event(
-        AuditKind::TokenCreate,
-        &account.name,
-        account.organization.slug.as_str(),
-        &source,
-    );
-    ev.outcome = AuditOutcome::Ok.into();
-    ev.detail = "console session, 12 hours".into();
-    st.audit.record(ev).await;
+    let token = issue_session_token(&st, &account, "console session", SESSION_US, &source).await?;
     let mut resp = Redirect::to("/ui/").into_response();
     let h = resp.headers_mut();
     h.append(
@@ -234,7 +204,7 @@ pub(super) async fn logout(
     req: Request,
 ) -> UiResult<Response> {
     let (mut parts, body) = req.into_parts();
-    let conn = conn_of(&parts);
+    let conn = conn_info(&parts.extensions);
     let form: CsrfOnly = form_body(&st, &mut parts, body).await?;
     check_csrf(&s, &form.csrf)?;
     st.store
