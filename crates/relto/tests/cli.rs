@@ -229,6 +229,9 @@ fn serve_over_tls() {
         .status()
         .expect("openssl");
     assert!(ok.success());
+    assert!(relto(dir.path(), &["apply", &quickstart()])
+        .status
+        .success());
     let s = serve(
         dir.path(),
         &[
@@ -248,6 +251,44 @@ fn serve_over_tls() {
     ]);
     assert_eq!(code, "200", "{body}");
     assert!(body.contains("api_roots") || body.contains("title"));
+    // The live stream over TLS answers as an event stream; the console's cookies are Secure.
+    let (headers, code) = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--max-time",
+        "2",
+        "-D",
+        "-",
+        "-u",
+        "nis-analyst:nis-secret",
+        "-H",
+        "Accept: text/event-stream",
+        &format!("{}/api/v1/collections/{COLL}/stream", s.1),
+    ]);
+    assert_eq!(code, "200", "{headers}");
+    assert!(
+        headers
+            .to_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{headers}"
+    );
+    let (headers, code) = curl(&[
+        "--cacert",
+        cert.to_str().unwrap(),
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &format!("{}/ui/", s.1),
+    ]);
+    assert_eq!(code, "200", "{headers}");
+    let cookie = headers
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie: relto_login="))
+        .unwrap_or_default();
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(part), "{headers}");
+    }
 
     let out = relto(
         dir.path(),
