@@ -126,6 +126,11 @@ fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The credential cache's key of a bearer token (by the token's SHA-256).
+fn bearer_key(token_sha: &[u8; 32]) -> [u8; 32] {
+    sha256(&[b"bearer\0", token_sha])
+}
+
 pub fn token_sha256(token: &str) -> [u8; 32] {
     sha256(&[token.as_bytes()])
 }
@@ -373,7 +378,7 @@ impl Authenticator {
     async fn bearer(&self, token: &str) -> ApiResult<Arc<Account>> {
         self.follow_realm().await?;
         let sha = token_sha256(token);
-        let key = sha256(&[b"bearer\0", &sha]);
+        let key = bearer_key(&sha);
         if let Some(acct) = self.cached(&key) {
             return Ok(acct);
         }
@@ -398,7 +403,7 @@ impl Authenticator {
     /// Forgets a signed-out session at once on this node (other nodes within
     /// `REALM_REFRESH`: revoking its token changes the realm generation).
     pub fn forget_session(&self, token: &str) {
-        let key = sha256(&[b"bearer\0", &token_sha256(token)]);
+        let key = bearer_key(&token_sha256(token));
         if let Ok(mut cache) = self.cache.lock() {
             cache.remove(&key);
         }

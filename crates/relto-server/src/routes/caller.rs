@@ -40,16 +40,9 @@ impl FromRequestParts<AppState> for Authenticated {
             Err(e) => {
                 // A request without credentials is a question, not an attempt.
                 if parts.headers.contains_key(header::AUTHORIZATION) {
-                    st.auth.note_failure(&keys);
-                    let mut ev = event(
-                        AuditKind::AuthFailure,
-                        claimed.as_deref().unwrap_or(""),
-                        "",
-                        &source,
-                    );
-                    ev.outcome = AuditOutcome::Failure.into();
-                    ev.detail = e.0.description.clone().unwrap_or_default();
-                    st.audit.record(ev).await;
+                    let detail = e.0.description.clone().unwrap_or_default();
+                    note_auth_failure(st, &keys, claimed.as_deref().unwrap_or(""), &source, detail)
+                        .await;
                 }
                 return Err(e);
             }
@@ -76,6 +69,21 @@ pub(super) fn failure_keys(claimed: Option<&str>, source: &str) -> Vec<String> {
         .map(|u| format!("user:{u}@{source}"))
         .chain([format!("ip:{source}")])
         .collect()
+}
+
+/// Counts a failed authentication against `keys` and audits it (`detail`: what failed where).
+pub(super) async fn note_auth_failure(
+    st: &AppState,
+    keys: &[String],
+    claimed: &str,
+    source: &str,
+    detail: String,
+) {
+    st.auth.note_failure(keys);
+    let mut ev = event(AuditKind::AuthFailure, claimed, "", source);
+    ev.outcome = AuditOutcome::Failure.into();
+    ev.detail = detail;
+    st.audit.record(ev).await;
 }
 
 /// 429 while the failures counted against `keys` are over their limits; each refusal is

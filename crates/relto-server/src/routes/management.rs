@@ -38,11 +38,8 @@ pub(super) async fn management_auth(
     let account = match st.auth.basic(&body.username, &body.password).await {
         Ok(a) => a,
         Err(e) => {
-            st.auth.note_failure(&keys);
-            let mut ev = event(AuditKind::AuthFailure, &body.username, "", &source);
-            ev.outcome = AuditOutcome::Failure.into();
-            ev.detail = "POST /management/auth: wrong user name or password".into();
-            st.audit.record(ev).await;
+            let detail = "POST /management/auth: wrong user name or password".to_string();
+            note_auth_failure(&st, &keys, &body.username, &source, detail).await;
             return Err(e);
         }
     };

@@ -28,7 +28,10 @@ use management::{issue_session_token, management_auth};
 use manifest::manifest;
 use objects::{add_objects, delete_object, get_object, get_objects};
 use paging::*;
-use plans::{approve_stage, create_situation, get_situation, preview_stage, withdraw_stage};
+use plans::{
+    approve_stage, create_situation, get_situation, may_see_situation, preview_stage,
+    visible_situation, withdraw_stage,
+};
 use preview::release_preview;
 use status::status;
 use stream::stream;

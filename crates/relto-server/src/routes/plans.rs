@@ -36,11 +36,20 @@ async fn situation_json(st: &AppState, s: &Situation) -> ApiResult<serde_json::V
     Ok(st.hub.situation_json(s).await?)
 }
 
-/// A situation the caller may look at: its organization's, or any for an administrator;
-/// else 404, as for one that does not exist.
-async fn visible_situation(st: &AppState, p: &Principal, id: &str) -> ApiResult<Situation> {
+/// Whether `p` may look at situation `s`: its organization's, or any for an administrator.
+pub(super) fn may_see_situation(p: &Principal, s: &Situation) -> bool {
+    p.is_admin() || p.account.organization.slug == s.originator
+}
+
+/// A situation the caller may look at ([`may_see_situation`]); else 404, as for one that
+/// does not exist.
+pub(super) async fn visible_situation(
+    st: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<Situation> {
     let s = st.hub.situation(id).await?;
-    if p.is_admin() || p.account.organization.slug == s.originator {
+    if may_see_situation(p, &s) {
         Ok(s)
     } else {
         Err(ApiError(TaxiiError::not_found(format!(

@@ -44,7 +44,7 @@ pub(in crate::routes) async fn index(
         .situations()
         .await?
         .into_iter()
-        .filter(|x| p.is_admin() || x.originator == p.account.organization.slug)
+        .filter(|x| may_see_situation(p, x))
         .collect();
     let now = now_us();
     let body = html! {

@@ -184,18 +184,6 @@ pub(super) fn csrf_field(s: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
 
-/// A form's CSRF token checked against the session's: 403 otherwise.
-pub(super) fn check_csrf(s: &Session, sent: &str) -> UiResult<()> {
-    if session::same(sent, &s.csrf) {
-        Ok(())
-    } else {
-        Err(UiError::new(
-            403,
-            "This form is not from your session (its CSRF token is missing or stale). Reload the page and try again.",
-        ))
-    }
-}
-
 /// Pretty-printed JSON, as text (escaped where it is put into the page).
 pub(super) fn pretty(raw: &str) -> String {
     serde_json::from_str::<serde_json::Value>(raw)

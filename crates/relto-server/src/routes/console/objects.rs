@@ -99,11 +99,13 @@ pub(in crate::routes) async fn object(
                 .collect()
         })
         .unwrap_or_default();
-    let releaser = p.is_admin() || p.account.has_role(relto_policy::Role::Releaser);
-    let matrix = if releaser {
+    // The matrix is for the originator's releasing officers and administrators.
+    let officer = p.is_admin()
+        || (p.account.has_role(relto_policy::Role::Releaser)
+            && p.account.organization.slug == shown.originator);
+    let matrix = if officer {
         relto_hub::release::preview_object(st.store.as_ref(), &a.view, a.coll.pk, &oid)
             .await?
-            .filter(|(originator, _)| p.is_admin() || p.account.organization.slug == *originator)
             .map(|(_, m)| m)
     } else {
         None
@@ -114,7 +116,8 @@ pub(in crate::routes) async fn object(
         let mut detail = format!("console, collection {}", a.coll.id);
         if !params.as_org.is_empty() {
             detail.push_str(&format!("; the copy of {}", params.as_org));
-            copy = Some(copy_for(&st, &a, m, &params.as_org, &oid).await?);
+            let text = copy_for(&st, &a, m, &params.as_org, &oid).await?;
+            copy = Some((params.as_org.clone(), text));
         }
         st.audit
             .record(super::super::preview::preview_event(p, &oid, true, detail))
@@ -264,7 +267,7 @@ async fn copy_for(
     matrix: &serde_json::Value,
     org: &str,
     oid: &str,
-) -> UiResult<(String, Option<String>)> {
+) -> UiResult<Option<String>> {
     let account = matrix["organizations"]
         .as_array()
         .and_then(|os| os.iter().find(|o| o["organization"] == org))
@@ -278,8 +281,5 @@ async fn copy_for(
     let mut q = ObjectQuery::new(a.coll.pk, 1);
     q.ids = vec![oid.to_string()];
     let served = st.hub.read_page(&a.view, &account, q).await?;
-    Ok((
-        org.to_string(),
-        served.page.items.into_iter().next().map(|o| o.raw),
-    ))
+    Ok(served.page.items.into_iter().next().map(|o| o.raw))
 }

@@ -5,7 +5,6 @@
 //! throttling and audit as the API's.
 
 use super::*;
-use relto_store::audit::{AuditKind, AuditOutcome};
 use sha2::{Digest, Sha256};
 
 const SESSION_COOKIE: &str = "relto_session";
@@ -132,13 +131,12 @@ pub(super) struct SignIn {
 
 /// POST /ui/login
 pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<Response> {
-    let (mut parts, body) = req.into_parts();
-    let conn = conn_info(&parts.extensions);
-    let headers = parts.headers.clone();
-    let form: SignIn = form_body(&st, &mut parts, body).await?;
-    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same(&c, &form.csrf)) {
+    let (parts, body) = req.into_parts();
+    let (conn, headers) = (conn_info(&parts.extensions), &parts.headers);
+    let form: SignIn = form_values(&st, headers, body).await?;
+    if !cookie(headers, LOGIN_COOKIE).is_some_and(|c| same(&c, &form.csrf)) {
         return Ok(sign_in_page(
-            &headers,
+            headers,
             &conn,
             StatusCode::FORBIDDEN,
             Some("The sign-in form had expired (or came from another site). Please sign in again."),
@@ -154,7 +152,7 @@ pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<
         .is_err()
     {
         return Ok(sign_in_page(
-            &headers,
+            headers,
             &conn,
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many failed sign-ins from this address. Wait a minute and try again."),
@@ -163,13 +161,10 @@ pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<
     let account = match st.auth.basic(&form.username, &form.password).await {
         Ok(a) => a,
         Err(e) if e.0.status == 401 => {
-            st.auth.note_failure(&keys);
-            let mut ev = event(AuditKind::AuthFailure, &form.username, "", &source);
-            ev.outcome = AuditOutcome::Failure.into();
-            ev.detail = "console sign-in: wrong user name or password".into();
-            st.audit.record(ev).await;
+            let detail = "console sign-in: wrong user name or password".to_string();
+            note_auth_failure(&st, &keys, &form.username, &source, detail).await;
             return Ok(sign_in_page(
-                &headers,
+                headers,
                 &conn,
                 StatusCode::UNAUTHORIZED,
                 Some("Wrong username or password."),
@@ -191,42 +186,31 @@ pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<
     Ok(resp)
 }
 
-#[derive(serde::Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default)]
-    pub(super) csrf: String,
-}
-
 /// POST /ui/logout: revokes the session's token.
 pub(super) async fn logout(
     State(st): State<AppState>,
     s: Session,
     req: Request,
 ) -> UiResult<Response> {
-    let (mut parts, body) = req.into_parts();
-    let conn = conn_info(&parts.extensions);
-    let form: CsrfOnly = form_body(&st, &mut parts, body).await?;
-    check_csrf(&s, &form.csrf)?;
+    let tls = conn_info(req.extensions()).tls;
+    let serde::de::IgnoredAny = signed_form(&st, &s, req).await?;
     st.store
         .revoke_tokens(&s.principal.account.name, Some(&token_sha256(&s.token)))
         .await?;
     st.auth.forget_session(&s.token);
     let mut resp = Redirect::to("/ui/").into_response();
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", 0, conn.tls),
-    );
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, tls));
     Ok(resp)
 }
 
-/// Reads an `application/x-www-form-urlencoded` body (at most 64 KiB).
-pub(super) async fn form_body<T: serde::de::DeserializeOwned>(
+/// Reads an `application/x-www-form-urlencoded` body (at most 64 KiB) as `T`.
+async fn form_values<T: serde::de::DeserializeOwned>(
     st: &AppState,
-    parts: &mut Parts,
+    headers: &HeaderMap,
     body: Body,
 ) -> UiResult<T> {
-    let is_form = parts
-        .headers
+    let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
@@ -236,7 +220,33 @@ pub(super) async fn form_body<T: serde::de::DeserializeOwned>(
             "send the form as application/x-www-form-urlencoded",
         ));
     }
-    let bytes = read_body(&parts.headers, body, 64 * 1024, st.config.body_timeout).await?;
+    let bytes = read_body(headers, body, 64 * 1024, st.config.body_timeout).await?;
     serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| UiError::new(400, format!("the form could not be read: {e}")))
+}
+
+/// A signed-in user's form: its fields as `T` once its CSRF token is the session's (403
+/// otherwise, before anything is done).
+pub(super) async fn signed_form<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    s: &Session,
+    req: Request,
+) -> UiResult<T> {
+    #[derive(serde::Deserialize)]
+    struct Signed<T> {
+        #[serde(default)]
+        csrf: String,
+        #[serde(flatten)]
+        fields: T,
+    }
+    let (parts, body) = req.into_parts();
+    let form: Signed<T> = form_values(st, &parts.headers, body).await?;
+    if same(&form.csrf, &s.csrf) {
+        Ok(form.fields)
+    } else {
+        Err(UiError::new(
+            403,
+            "This form is not from your session (its CSRF token is missing or stale). Reload the page and try again.",
+        ))
+    }
 }

@@ -3,7 +3,7 @@
 //! snapshot of the preview shown beside it, so that what an officer signs is what it saw.
 
 use super::*;
-use relto_store::{Situation, StageState};
+use relto_store::StageState;
 
 #[derive(serde::Deserialize, Default)]
 pub(in crate::routes) struct SituationParams {
@@ -13,17 +13,6 @@ pub(in crate::routes) struct SituationParams {
     /// What the last form did, to say so.
     #[serde(default)]
     done: String,
-}
-
-/// The situation if the user may look at it: its organization's, or any for an
-/// administrator; else 404, as for one that does not exist.
-async fn visible(st: &AppState, p: &Principal, id: &str) -> UiResult<Situation> {
-    let s = st.hub.situation(id).await?;
-    if p.is_admin() || p.account.organization.slug == s.originator {
-        Ok(s)
-    } else {
-        Err(UiError::not_found(format!("No situation {id}.")))
-    }
 }
 
 fn when(us: Option<i64>) -> String {
@@ -40,7 +29,7 @@ pub(in crate::routes) async fn situation(
     let Path(id) = path.map_err(|e| UiError::new(400, e.to_string()))?;
     let axum::extract::Query(params) = params.map_err(|e| UiError::new(400, e.to_string()))?;
     let p = &s.principal;
-    let x = visible(&st, p, &id).await?;
+    let x = visible_situation(&st, p, &id).await?;
     let officer = p.is_admin() || p.account.has_role(relto_policy::Role::Releaser);
     let preview = match params.preview {
         Some(n) if officer => Some((n, st.hub.preview_stage(&x, n).await?)),
@@ -137,8 +126,6 @@ pub(in crate::routes) async fn situation(
 #[derive(serde::Deserialize)]
 pub(in crate::routes) struct ApproveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     snapshot: String,
 }
 
@@ -150,11 +137,9 @@ pub(in crate::routes) async fn approve(
     req: Request,
 ) -> UiResult<Response> {
     let Path((id, n)) = path.map_err(|e| UiError::new(400, e.to_string()))?;
-    let (mut parts, body) = req.into_parts();
-    let form: ApproveForm = session::form_body(&st, &mut parts, body).await?;
-    check_csrf(&s, &form.csrf)?;
+    let form: ApproveForm = session::signed_form(&st, &s, req).await?;
     let p = &s.principal;
-    visible(&st, p, &id).await?;
+    visible_situation(&st, p, &id).await?;
     st.hub
         .approve_stage(&p.account, &id, n, &form.snapshot, &p.source)
         .await?;
@@ -169,11 +154,9 @@ pub(in crate::routes) async fn withdraw(
     req: Request,
 ) -> UiResult<Response> {
     let Path((id, n)) = path.map_err(|e| UiError::new(400, e.to_string()))?;
-    let (mut parts, body) = req.into_parts();
-    let form: session::CsrfOnly = session::form_body(&st, &mut parts, body).await?;
-    check_csrf(&s, &form.csrf)?;
+    let serde::de::IgnoredAny = session::signed_form(&st, &s, req).await?;
     let p = &s.principal;
-    visible(&st, p, &id).await?;
+    visible_situation(&st, p, &id).await?;
     st.hub.withdraw_stage(&p.account, &id, n, &p.source).await?;
     Ok(Redirect::to(&format!("/ui/situations/{id}?done=withdrawn")).into_response())
 }
