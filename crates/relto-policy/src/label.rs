@@ -218,6 +218,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tlp_ids_have_their_names() {
+        // The ids of the STIX 2.1 specification's TLP 2.0 and 1.0 marking-definitions.
+        let named = |uuid: &str| tlp_name(&format!("marking-definition--{uuid}"));
+        assert_eq!(
+            named("94868c89-83c2-464b-929b-a1a8aa3c8487"),
+            Some("TLP:CLEAR")
+        );
+        assert_eq!(
+            named("939a9414-2ddd-4d32-a0cd-375ea402b003"),
+            Some("TLP:AMBER+STRICT")
+        );
+        assert_eq!(
+            named("e828b379-4e03-4974-9ac4-e53a884c97c1"),
+            Some("TLP:RED")
+        );
+        assert_eq!(
+            named("613f2e26-407d-48c7-9eca-b8e91df99dc9"),
+            Some("TLP:WHITE")
+        );
+        assert_eq!(
+            named("5e57c739-391a-4eb3-b6be-7d15ca92d5ed"),
+            Some("TLP:RED")
+        );
+        assert_eq!(named("00000000-0000-4000-8000-000000000000"), None);
+    }
+
+    #[test]
     fn canonical_form_and_id_are_deterministic() {
         let a = Label::new("NATO", "NS", Some(&["NATO", "kor", "KOR"]), &["ATOMAL"]);
         let b = Label::new("NATO", "NS", Some(&["KOR", "NATO"]), &["ATOMAL", "ATOMAL"]);

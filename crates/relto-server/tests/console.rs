@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::clearance;
+
 use relto_policy::label::Label;
 use relto_policy::{Clearance, Role};
 use relto_server::ServerConfig;
@@ -22,14 +24,6 @@ fn token(account: &str) -> String {
 
 fn password(account: &str) -> String {
     format!("{account}-password")
-}
-
-fn clearance(policy: &str, level: &str) -> Clearance {
-    Clearance {
-        policy: policy.into(),
-        level: level.into(),
-        sensitivity: vec![],
-    }
 }
 
 fn kor_only() -> Label {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::clearance;
+
 use relto_policy::label::Label;
 use relto_policy::{Clearance, Role};
 use relto_store::{ApiRoot, Organization, PlannedAccount, PlannedCollection, RealmPlan};
@@ -15,14 +17,6 @@ const INDICATOR: &str = "indicator--1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
 
 fn token(account: &str) -> String {
     format!("plans-test-token-for-{account}-0123456789abcdef")
-}
-
-fn clearance(policy: &str, level: &str) -> Clearance {
-    Clearance {
-        policy: policy.into(),
-        level: level.into(),
-        sensitivity: vec![],
-    }
 }
 
 fn kor_only() -> Label {

@@ -14,6 +14,15 @@ use relto_store::{HubIdentity, Store};
 use relto_store_postgres::{fresh_database, PostgresStore, TestDatabaseGuard};
 use relto_store_sqlite::SqliteStore;
 
+/// A clearance at `level` of `policy`, with no sensitivity categories.
+pub fn clearance(policy: &str, level: &str) -> relto_policy::Clearance {
+    relto_policy::Clearance {
+        policy: policy.into(),
+        level: level.into(),
+        sensitivity: vec![],
+    }
+}
+
 pub const ADMIN_PW: &str = "admin-test-password";
 pub const ANALYST_PW: &str = "analyst-test-password";
 pub const READER_PW: &str = "reader-test-password";
