@@ -232,7 +232,7 @@ impl crate::Hub {
         .await;
         // New label sets or markings may have come in: readers must see them at once.
         self.release.invalidate();
-        self.changes.notify_waiters();
+        self.changes.announce();
         written
     }
 }

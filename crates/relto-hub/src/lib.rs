@@ -26,7 +26,30 @@ pub struct Hub {
     pub release: ReleaseCache,
     /// Wakes the live streams (DESIGN §10) after a write on this node: objects stored, a
     /// stage activated or withdrawn. Writes on other nodes are found by the streams' polling.
-    pub changes: tokio::sync::Notify,
+    pub changes: Changes,
+}
+
+/// The writes on this node, counted and announced: a stream that saw count `n` before
+/// reading has read everything written up to the `n`th write, and is woken by any later one.
+#[derive(Default)]
+pub struct Changes {
+    notify: tokio::sync::Notify,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Changes {
+    /// After a write has committed: counts it and wakes every stream that is watching.
+    pub fn announce(&self) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// A future that completes at the next announced write, and the writes counted so far
+    /// (read after the future is registered, so a write not counted wakes it).
+    pub fn watch(&self) -> (tokio::sync::futures::Notified<'_>, u64) {
+        let next = self.notify.notified();
+        (next, self.count.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 impl Hub {
@@ -35,7 +58,7 @@ impl Hub {
         Self {
             store,
             release: ReleaseCache::new(copies_budget),
-            changes: tokio::sync::Notify::new(),
+            changes: Changes::default(),
         }
     }
 

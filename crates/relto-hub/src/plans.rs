@@ -418,7 +418,7 @@ impl crate::Hub {
         approvals.push(approval);
         if state == StageState::Active && activation_due(&approvals, shown) {
             self.release.invalidate();
-            self.changes.notify_waiters();
+            self.changes.announce();
             events.push(plan_event(
                 AuditKind::PlanActivate,
                 account,
@@ -453,7 +453,7 @@ impl crate::Hub {
             )));
         }
         self.release.invalidate();
-        self.changes.notify_waiters();
+        self.changes.announce();
         self.store
             .append_audit(vec![plan_event(
                 AuditKind::PlanWithdraw,

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers, and to finish a TLS handshake.
     pub header_timeout: std::time::Duration,
     pub handshake_timeout: std::time::Duration,
+    /// Time a response may wait for its client to read (a live stream's client that stops
+    /// reading): then the connection is closed.
+    pub write_stall_timeout: std::time::Duration,
     /// Time a client has to send a whole request body (a body trickled a byte at a time
     /// would otherwise hold its connection and buffer for ever): then 408.
     pub body_timeout: std::time::Duration,
@@ -60,6 +63,7 @@ impl ServerConfig {
         Timeouts {
             header: self.header_timeout,
             handshake: self.handshake_timeout,
+            write_stall: self.write_stall_timeout,
             max_connections: self.max_connections,
         }
     }
@@ -78,6 +82,7 @@ impl Default for ServerConfig {
             query_limits: relto_taxii::query::QueryLimits::default(),
             header_timeout: std::time::Duration::from_secs(30),
             handshake_timeout: std::time::Duration::from_secs(15),
+            write_stall_timeout: std::time::Duration::from_secs(30),
             body_timeout: std::time::Duration::from_secs(120),
             max_connections: 1024,
             insecure_http: false,
@@ -98,6 +103,8 @@ pub struct AppState {
     /// The application: every operation the handlers call.
     pub hub: Arc<relto_hub::Hub>,
     pub audit: audit::Auditor,
+    /// The live streams' reads running now, shared by the streams of one account.
+    pub streams: Arc<routes::StreamReads>,
 }
 
 impl AppState {
@@ -121,6 +128,7 @@ impl AppState {
             config: Arc::new(config),
             hub,
             audit,
+            streams: Arc::default(),
         })
     }
 }

@@ -2,8 +2,11 @@
 //! facts of its connection (peer address, TLS) for the plain-HTTP credential rule.
 
 use std::future::Future;
+use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -11,6 +14,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig as RustlsConfig;
@@ -20,12 +24,103 @@ use tower::ServiceExt;
 use crate::auth::ConnInfo;
 
 /// How long a client may take to send a request's headers (slow-loris defence) and to
-/// finish a TLS handshake, and how many connections are served at once.
+/// finish a TLS handshake, how long it may leave a response unread, and how many
+/// connections are served at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
     pub header: Duration,
     pub handshake: Duration,
+    pub write_stall: Duration,
     pub max_connections: usize,
+}
+
+/// A connection whose writes may wait at most `limit` for the client to read: a client
+/// that stops reading (a live stream's, a large page's) is disconnected then, so what waits
+/// for it is bounded by the socket's and hyper's buffers and never grows (DESIGN §10). A
+/// stream's client resumes from its last event.
+struct WriteDeadline<S> {
+    inner: S,
+    limit: Duration,
+    /// Set when a write could not proceed; cleared by the next write that does.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// What a write that returned `poll` answers: the same, unless it has been waiting
+    /// longer than the limit.
+    fn bounded<T>(
+        &mut self,
+        poll: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client has not read for the write-stall limit",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.bounded(poll, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.bounded(poll, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.bounded(poll, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.bounded(poll, cx)
+    }
 }
 
 #[derive(Debug)]
@@ -107,6 +202,7 @@ pub async fn serve(
             _ = &mut shutdown => return Ok(()),
         };
         let _ = stream.set_nodelay(true);
+        let stream = WriteDeadline::new(stream, timeouts.write_stall);
         let app = app.clone();
         let tls = tls.clone();
         tokio::spawn(async move {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use common::*;
 use relto_server::ServerConfig;
+use relto_store::conformance::COLLECTION;
 use relto_store::Store;
 use relto_store_postgres::{fresh_database, PostgresStore};
 use serde_json::Value;
@@ -72,6 +73,25 @@ async fn two_nodes_share_one_hub() {
     assert_eq!(seen.len(), 30);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 30);
 
+    // A live stream on B receives what is posted through A: B finds A's writes by polling.
+    let mut stream = b
+        .client
+        .get(format!("{}/api/v1/collections/{COLLECTION}/stream", b.base))
+        .basic_auth("nis-analyst", Some(ANALYST_PW))
+        .send()
+        .await
+        .expect("stream on B");
+    assert_eq!(stream.status(), 200);
+    let through_a: Vec<String> = (31..=35).map(|n| indicator(n, n)).collect();
+    assert_eq!(a.add(&through_a).await["success_count"], 5);
+    let events = sse_events(&mut stream, 5, 10_000).await;
+    let streamed: Vec<Value> = events.into_iter().map(|(_, _, o)| o).collect();
+    let posted: Vec<Value> = through_a
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    assert_eq!(streamed, posted, "B's stream: what A stored, in order");
+
     // Concurrent writes through both nodes: 2 × 20 envelopes of 5 new objects.
     let post_many = |app: &TestApp, base: u32| {
         let futures: Vec<_> = (0..20u32)
@@ -115,7 +135,7 @@ async fn two_nodes_share_one_hub() {
         }
         next = Some(p["next"].as_str().unwrap().to_string());
     }
-    assert_eq!(ids.len(), 30 + 200);
+    assert_eq!(ids.len(), 35 + 200);
 
     // One audit chain, written by both nodes, verifies; every write is in it.
     a.state_flush().await;
@@ -127,5 +147,5 @@ async fn two_nodes_share_one_hub() {
         .iter()
         .filter(|r| r.event.kind == "object.write")
         .count();
-    assert_eq!(writes, 230, "every written object audited once");
+    assert_eq!(writes, 235, "every written object audited once");
 }

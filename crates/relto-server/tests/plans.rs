@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::clearance;
+use common::{clearance, sse_events};
 
 use relto_policy::label::Label;
 use relto_policy::{Clearance, Role};
@@ -670,42 +670,6 @@ async fn when_one_of_two_stages_expires_the_other_ones_tearline_applies() {
     assert!(got.get("external_references").is_none(), "{got}");
 }
 
-/// Reads server-sent events from `resp` until `n` have come (or `wait_ms` passes): (event
-/// type, event id, data) of each.
-async fn sse_events(
-    resp: &mut reqwest::Response,
-    n: usize,
-    wait_ms: u64,
-) -> Vec<(String, String, Value)> {
-    let mut text = String::new();
-    let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
-    while out.len() < n {
-        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-            Ok(Ok(Some(c))) => c,
-            _ => break,
-        };
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find("\n\n") {
-            let block: String = text.drain(..end + 2).collect();
-            let (mut id, mut data, mut kind) = (String::new(), String::new(), String::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                } else if let Some(v) = line.strip_prefix("event:") {
-                    kind = v.trim().to_string();
-                }
-            }
-            if !kind.is_empty() {
-                out.push((kind, id, serde_json::from_str(&data).expect("JSON data")));
-            }
-        }
-    }
-    out
-}
-
 /// The next `n` events as (event type, the id their data names), sorted by id.
 async fn kinds_and_ids(resp: &mut reqwest::Response, n: usize) -> Vec<(&'static str, Value)> {
     let mut out: Vec<(&'static str, Value)> = sse_events(resp, n, 5_000)
@@ -804,6 +768,16 @@ async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
         ids,
         vec![&open_indicator(2)["id"], &open_indicator(3)["id"]]
     );
+    // Stored bytes with CRLF line breaks (a pretty-printed post) arrive as one whole event.
+    let crlf = serde_json::to_string_pretty(&open_indicator(4))
+        .unwrap()
+        .replace('\n', "\r\n");
+    let url = format!("{}/plans/collections/{COLL}/objects/", hub.app.base);
+    let st = common::post_objects(&hub.http, &url, &token("nis"), &[crlf]).await;
+    assert_eq!(st["success_count"], 1, "{st}");
+    let got = stream_events(&mut bnd, 1, 5_000).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, open_indicator(4));
     // A cursor the stream did not give is refused.
     let resp = open("bnd", Some("not-a-cursor".into()))
         .await
@@ -873,4 +847,187 @@ async fn the_stream_follows_stages_coming_into_effect_and_withdrawn() {
             ("withdrawn", json!(REPORT))
         ]
     );
+}
+
+/// Reads a raw HTTP/1.1 response until the connection ends or `wait` passes without a byte:
+/// (whether the server closed it, the bytes read).
+async fn drain(conn: &mut tokio::net::TcpStream, wait: std::time::Duration) -> (bool, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(wait, conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (true, out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (false, out),
+        }
+    }
+}
+
+/// The body of a chunked HTTP/1.1 response (its head skipped), as far as it arrived.
+fn dechunk(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut rest = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        let take = n.min(after.len());
+        body.push_str(&after[..take]);
+        rest = after.get(n + 2..).unwrap_or("");
+        if take < n || n == 0 {
+            break;
+        }
+    }
+    body
+}
+
+/// A client that stops reading its stream is disconnected after the write-stall limit, so
+/// what the server holds for it stays bounded (less than was written for it), and it
+/// resumes from its last whole event: nothing lost, nothing repeated (DESIGN §10).
+#[tokio::test]
+async fn a_stream_client_that_stops_reading_is_disconnected_and_resumes() {
+    use tokio::io::AsyncWriteExt;
+    let config = relto_server::ServerConfig {
+        write_stall_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let hub = Hub {
+        app: common::spawn_realm_with(&realm(), config).await,
+        http: reqwest::Client::new(),
+    };
+    let addr: std::net::SocketAddr = hub.app.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut conn = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET /api/v1/collections/{COLL}/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        token("bnd")
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    // The response head arrives; then the client reads nothing more.
+    let (closed, head) = drain(&mut conn, std::time::Duration::from_millis(500)).await;
+    assert!(!closed && String::from_utf8_lossy(&head).starts_with("HTTP/1.1 200"));
+    // About 12 MB for BND while it does not read: 3,000 objects of 4 KB.
+    let filler = "x".repeat(4000);
+    let big = |n: u32| {
+        let mut o = open_indicator(n);
+        o["description"] = json!(filler);
+        o
+    };
+    let mut written = 0;
+    let mut posted = Vec::new();
+    for batch in 0..30u32 {
+        let objects: Vec<Value> = (0..100).map(|i| big(1000 + batch * 100 + i)).collect();
+        written += objects.iter().map(|o| o.to_string().len()).sum::<usize>();
+        posted.extend(objects.iter().map(|o| o["id"].clone()));
+        let st = hub.post_objects("nis", &objects).await;
+        assert_eq!(st["success_count"], 100, "{st}");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (closed, raw) = drain(&mut conn, std::time::Duration::from_secs(10)).await;
+    assert!(
+        closed,
+        "the server must close a stream its client stopped reading"
+    );
+    assert!(
+        raw.len() < written / 2,
+        "the server held {} of {written} bytes for a client that did not read",
+        raw.len()
+    );
+    // The events that arrived whole, then the rest after the last of them.
+    let body = dechunk(&[head, raw].concat());
+    let mut received: Vec<Value> = Vec::new();
+    let mut last_id = None;
+    for block in body
+        .split("\n\n")
+        .filter(|b| b.ends_with('}') || b.contains("}\n"))
+    {
+        let id = block.lines().find_map(|l| l.strip_prefix("id: "));
+        let data: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let (Some(id), Ok(o)) = (id, serde_json::from_str::<Value>(&data)) {
+            last_id = Some(id.to_string());
+            received.push(o["id"].clone());
+        }
+    }
+    let last_id = last_id.expect("some events arrived before the stall");
+    let mut resumed = hub
+        .http
+        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
+        .bearer_auth(token("bnd"))
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .expect("resume");
+    let rest = stream_events(&mut resumed, posted.len() - received.len(), 10_000).await;
+    received.extend(rest.into_iter().map(|(_, o)| o["id"].clone()));
+    assert_eq!(received, posted, "resumed: every object once, in order");
+}
+
+fn nato_secret() -> Label {
+    Label::new("NATO", "NS", Some(&["NATO"]), &[])
+}
+
+fn nato_secret_indicator(n: u32) -> Value {
+    let mut o = open_indicator(n);
+    o["object_marking_refs"] = json!([nato_secret().id()]);
+    o
+}
+
+/// An open stream follows the realm: when `relto apply` lowers its account's clearance it
+/// receives no more of what the account may no longer read, and when the account is
+/// disabled the stream ends.
+#[tokio::test]
+async fn an_open_stream_follows_its_accounts_clearance_and_ends_when_it_is_disabled() {
+    let hub = Hub::start().await;
+    let marking = nato_secret().to_marking_definition("2026-01-01T00:00:00.000Z");
+    assert_eq!(
+        hub.post_objects("nis", &[marking]).await["success_count"],
+        1
+    );
+    let mut bnd = hub
+        .http
+        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
+        .bearer_auth(token("bnd"))
+        .send()
+        .await
+        .expect("stream");
+    let st = hub.post_objects("nis", &[nato_secret_indicator(1)]).await;
+    assert_eq!(st["success_count"], 1, "{st}");
+    let got = stream_events(&mut bnd, 1, 5_000).await;
+    assert_eq!(got.len(), 1, "BND holds NATO SECRET: {got:?}");
+    // BND's clearance lowered to NATO CONFIDENTIAL.
+    let mut lowered = realm();
+    for a in &mut lowered.accounts {
+        if a.name == "bnd" {
+            a.clearances = vec![clearance("NATO", "NC")];
+        }
+    }
+    hub.app.store.apply_realm(&lowered).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let st = hub
+        .post_objects("nis", &[nato_secret_indicator(2), open_indicator(3)])
+        .await;
+    assert_eq!(st["success_count"], 2, "{st}");
+    let got = stream_events(&mut bnd, 2, 3_000).await;
+    let ids: Vec<&Value> = got.iter().map(|(_, o)| &o["id"]).collect();
+    assert_eq!(ids, vec![&open_indicator(3)["id"]], "only what NC may read");
+    // BND disabled: its open stream ends.
+    lowered.accounts.retain(|a| a.name != "bnd");
+    hub.app.store.apply_realm(&lowered).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match bnd.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "a disabled account's stream must end");
 }

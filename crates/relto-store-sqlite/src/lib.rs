@@ -27,7 +27,11 @@ use relto_taxii::VersionFilter;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql, Transaction};
 
 /// Readers kept open between requests; more are opened under load and closed after.
-const IDLE_READERS: usize = 4;
+const IDLE_READERS: usize = 8;
+/// Reads in the blocking pool at once; the rest wait their turn. Without a bound, a burst
+/// (a thousand live streams woken by one write) opened a connection with a cold cache per
+/// read and the threads fought over SQLite's locks: measured, a third of the server's time.
+const BLOCKING_READS: usize = IDLE_READERS;
 /// Page cache per connection, KiB. A reader's release predicate looks up every referenced
 /// object in the visibility index; with 2 MiB it re-read index pages from the OS on each
 /// page of reports (measured in the sqlite3 shell at 100,000 objects: the hidden references
@@ -44,6 +48,7 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
+    blocking_reads: tokio::sync::Semaphore,
 }
 
 struct Writer {
@@ -133,6 +138,7 @@ impl SqliteStore {
                 last_date_added,
             }),
             readers: Mutex::new(Vec::new()),
+            blocking_reads: tokio::sync::Semaphore::new(BLOCKING_READS),
         });
         start_checkpointer(&inner)?;
         Ok(Self { inner })
@@ -155,6 +161,12 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        let _turn = self
+            .inner
+            .blocking_reads
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Internal("the store is closing".into()))?;
         let inner = self.inner.clone();
         blocking(move || with_reader(&inner, f)).await
     }

@@ -53,6 +53,8 @@ vocabulary! {
         TokenRevoke = "token.revoke",
         AccountCreate = "account.create",
         ReleasePreview = "release.preview",
+        /// A live stream opened (DESIGN §10): its object releases are `object.release`.
+        StreamOpen = "stream.open",
         /// Release plans (DESIGN §9): a situation proposed, a stage approved (the detail
         /// names the snapshot), activated, withdrawn.
         PlanPropose = "plan.propose",

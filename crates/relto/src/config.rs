@@ -86,6 +86,7 @@ struct LimitsConfig {
     page_size: Option<u32>,
     header_timeout_secs: Option<u64>,
     tls_handshake_timeout_secs: Option<u64>,
+    write_stall_timeout_secs: Option<u64>,
     body_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     auth_failures_per_account: Option<u32>,
@@ -213,6 +214,9 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         handshake_timeout: l
             .tls_handshake_timeout_secs
             .map_or(defaults.handshake_timeout, Duration::from_secs),
+        write_stall_timeout: l
+            .write_stall_timeout_secs
+            .map_or(defaults.write_stall_timeout, Duration::from_secs),
         body_timeout: l
             .body_timeout_secs
             .map_or(defaults.body_timeout, Duration::from_secs),

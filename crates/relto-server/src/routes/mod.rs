@@ -35,6 +35,7 @@ use plans::{
 use preview::release_preview;
 use status::status;
 use stream::stream;
+pub use stream::StreamReads;
 use versions::versions;
 
 use axum::body::Body;

@@ -276,3 +276,43 @@ pub async fn post_objects(
     assert_eq!(resp.status(), 202);
     resp.json().await.expect("status")
 }
+
+/// Reads server-sent events from `resp` until `n` have come (or `wait_ms` passes): (event
+/// type, event id, data) of each.
+pub async fn sse_events(
+    resp: &mut reqwest::Response,
+    n: usize,
+    wait_ms: u64,
+) -> Vec<(String, String, serde_json::Value)> {
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(wait_ms);
+    while out.len() < n {
+        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(c))) => c,
+            _ => break,
+        };
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let (mut id, mut data, mut kind) = (String::new(), String::new(), String::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    // Data lines are joined with line feeds, as an EventSource joins them.
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim().to_string();
+                }
+            }
+            if !kind.is_empty() {
+                out.push((kind, id, serde_json::from_str(&data).expect("JSON data")));
+            }
+        }
+    }
+    out
+}
