@@ -778,6 +778,32 @@ async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
     let got = stream_events(&mut bnd, 1, 5_000).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].1, open_indicator(4));
+    // On the record: each stream opened (who, from where), and each object it sent.
+    hub.app.state_flush().await;
+    let records = hub.app.store.audit_records(0, 10_000).await.expect("audit");
+    let by_bnd = |kind: &str| {
+        records
+            .iter()
+            .filter(|r| r.event.actor == "bnd" && r.event.kind == kind)
+            .map(|r| r.event.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(by_bnd("stream.open").len(), 2, "two streams opened");
+    for n in 1..=4 {
+        let id = open_indicator(n)["id"].as_str().unwrap().to_string();
+        assert!(
+            by_bnd("object.release").iter().any(|e| e.object_id == id
+                && e.detail.starts_with("stream")
+                && e.outcome == "allow"),
+            "the stream's release of {id} is audited"
+        );
+    }
+    assert!(
+        !by_bnd("object.release")
+            .iter()
+            .any(|e| e.object_id == kor_only_2()["id"]),
+        "nothing is recorded as released that was not"
+    );
     // A cursor the stream did not give is refused.
     let resp = open("bnd", Some("not-a-cursor".into()))
         .await

@@ -93,7 +93,8 @@ fn open_conn(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA chain.journal_mode=WAL; PRAGMA synchronous=NORMAL;
          PRAGMA chain.synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;
-         PRAGMA cache_size=-{cache_kib}; PRAGMA chain.cache_size=-512; PRAGMA temp_store=MEMORY;"
+         PRAGMA cache_size=-{cache_kib}; PRAGMA chain.cache_size=-512; PRAGMA temp_store=MEMORY;
+         PRAGMA mmap_size=1073741824;"
     ))
     .map_err(db_err)?;
     // rarray(): passes a list of rows to a query as one value.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 /// Objects read per step of a stream.
-const STREAM_PAGE: usize = 100;
+const STREAM_PAGE: usize = 500;
 /// How often an idle stream looks for objects written on other nodes.
 const POLL: Duration = Duration::from_secs(1);
 /// A comment after this long without an event keeps idle connections (and proxies) open.
