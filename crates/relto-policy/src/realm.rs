@@ -15,7 +15,16 @@ pub const DEFAULT_MAX_CONTENT_LENGTH: u64 = 10 * 1024 * 1024;
 /// Namespace of the identity ids relto derives for organizations that name none.
 const IDENTITY_NAMESPACE: Uuid = Uuid::from_u128(0x527f489e_1047_4bbf_9971_f03d5d0137fc);
 /// Path segments the server uses itself, so no API root may take them.
-const RESERVED_ROOTS: &[&str] = &["taxii2", "management", "health", "metrics", "api", "ui"];
+const RESERVED_ROOTS: &[&str] = &[
+    "taxii2",
+    "management",
+    "health",
+    "healthz",
+    "readyz",
+    "metrics",
+    "api",
+    "ui",
+];
 pub const ROLES: &[&str] = &["admin", "releaser", "analyst", "reader", "relay"];
 
 #[derive(Debug, Clone, Deserialize)]

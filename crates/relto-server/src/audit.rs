@@ -3,8 +3,11 @@
 //! store cannot keep up, requests wait rather than records being dropped, and when the
 //! store fails the task retries; nothing is ever discarded.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::metrics::Metrics;
 
 use relto_store::audit::AuditEvent;
 use relto_store::{Store, StoreError};
@@ -26,18 +29,22 @@ enum Msg {
 #[derive(Clone)]
 pub struct Auditor {
     tx: Option<mpsc::Sender<Msg>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Auditor {
     /// Starts the appending task.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(append_loop(store, rx));
-        Self { tx: Some(tx) }
+        tokio::spawn(append_loop(store, rx, metrics.clone()));
+        Self {
+            tx: Some(tx),
+            metrics,
+        }
     }
 
-    pub fn disabled() -> Self {
-        Self { tx: None }
+    pub fn disabled(metrics: Arc<Metrics>) -> Self {
+        Self { tx: None, metrics }
     }
 
     pub async fn record(&self, event: AuditEvent) {
@@ -49,7 +56,11 @@ impl Auditor {
         if events.is_empty() {
             return;
         }
+        self.metrics.audited(&events);
         if let Some(tx) = &self.tx {
+            self.metrics
+                .audit_queue
+                .fetch_add(events.len() as i64, Ordering::Relaxed);
             if tx.send(Msg::Events(events)).await.is_err() {
                 tracing::error!("the audit task has stopped; audit events were not recorded");
             }
@@ -67,7 +78,7 @@ impl Auditor {
     }
 }
 
-async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
+async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, metrics: Arc<Metrics>) {
     while let Some(first) = rx.recv().await {
         let mut events = Vec::new();
         let mut flushes = Vec::new();
@@ -86,7 +97,12 @@ async fn append_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>) {
         let mut delay = Duration::from_millis(10);
         loop {
             match store.append_audit(events.clone()).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    metrics
+                        .audit_queue
+                        .fetch_sub(events.len() as i64, Ordering::Relaxed);
+                    break;
+                }
                 Err(e) => {
                     let level_error = !matches!(e, StoreError::Unavailable(_));
                     if level_error {

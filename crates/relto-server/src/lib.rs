@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 mod error;
+pub mod metrics;
 mod routes;
 mod serve;
 mod startup;
@@ -41,6 +42,8 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers, and to finish a TLS handshake.
     pub header_timeout: std::time::Duration,
     pub handshake_timeout: std::time::Duration,
+    /// Where Prometheus metrics are served (`GET /metrics`), apart from the API; None: not.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Time a response may wait for its client to read (a live stream's client that stops
     /// reading): then the connection is closed.
     pub write_stall_timeout: std::time::Duration,
@@ -83,6 +86,7 @@ impl Default for ServerConfig {
             header_timeout: std::time::Duration::from_secs(30),
             handshake_timeout: std::time::Duration::from_secs(15),
             write_stall_timeout: std::time::Duration::from_secs(30),
+            metrics_listen: None,
             body_timeout: std::time::Duration::from_secs(120),
             max_connections: 1024,
             insecure_http: false,
@@ -105,6 +109,7 @@ pub struct AppState {
     pub audit: audit::Auditor,
     /// The live streams' reads running now, shared by the streams of one account.
     pub streams: Arc<routes::StreamReads>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -112,10 +117,11 @@ impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StartupError> {
         let key = store.cursor_key().await.map_err(StartupError::Store)?;
         let auth = Authenticator::new(store.clone(), config.insecure_http, config.failure_limits);
+        let metrics = Arc::new(metrics::Metrics::default());
         let audit = if config.audit {
-            audit::Auditor::start(store.clone())
+            audit::Auditor::start(store.clone(), metrics.clone())
         } else {
-            audit::Auditor::disabled()
+            audit::Auditor::disabled(metrics.clone())
         };
         let hub = Arc::new(relto_hub::Hub::new(
             store.clone(),
@@ -129,6 +135,7 @@ impl AppState {
             hub,
             audit,
             streams: Arc::default(),
+            metrics,
         })
     }
 }

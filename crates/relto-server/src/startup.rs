@@ -10,6 +10,7 @@ use relto_store::Store;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::routes::metrics_router;
 use crate::{audit::Auditor, now_us, router, serve, AppState, ServerConfig, Timeouts};
 
 /// Status resources are kept this long (TAXII asks for at least 24 hours), then go.
@@ -39,6 +40,8 @@ impl std::error::Error for StartupError {}
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// The metrics listener (`--metrics-listen`), when asked for.
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: AppState,
     tls: Option<TlsAcceptor>,
 }
@@ -57,9 +60,20 @@ impl Application {
         let address = listener
             .local_addr()
             .map_err(|e| StartupError::Listen(listen, e))?;
+        let metrics = match state.config.metrics_listen {
+            Some(at) => {
+                let l = TcpListener::bind(at)
+                    .await
+                    .map_err(|e| StartupError::Listen(at, e))?;
+                let bound = l.local_addr().map_err(|e| StartupError::Listen(at, e))?;
+                Some((l, bound))
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
             address,
+            metrics,
             state,
             tls,
         })
@@ -73,6 +87,11 @@ impl Application {
     pub fn url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.address)
+    }
+
+    /// Where `GET /metrics` is served, when it is.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, a)| *a)
     }
 
     pub fn serves_tls(&self) -> bool {
@@ -102,6 +121,12 @@ impl Application {
         });
         let audit = self.state.audit.clone();
         let timeouts: Timeouts = self.state.config.timeouts();
+        // Metrics on a listener of their own (plain HTTP, no credentials: bind it where only
+        // the monitoring system reaches), ended with the API's.
+        let metrics = self.metrics.map(|(listener, _)| {
+            let app = metrics_router(self.state.metrics.clone());
+            tokio::spawn(serve(listener, app, None, timeouts, std::future::pending()))
+        });
         let served = serve(
             self.listener,
             router(self.state),
@@ -111,6 +136,9 @@ impl Application {
         )
         .await;
         purge.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         audit.flush().await;
         served
     }

@@ -45,13 +45,19 @@ pub struct ServeArgs {
     #[arg(long, env = "RELTO_TITLE")]
     pub title: Option<String>,
     /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
-    /// insecure_http, nation, title, description, contact, log, release_cache_mib, and a
-    /// [limits] table.
+    /// insecure_http, nation, title, description, contact, log, log_format, metrics_listen,
+    /// release_cache_mib, and a [limits] table.
     #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info or debug.
     #[arg(long, env = "RELTO_LOG", value_name = "LEVEL")]
     pub log: Option<String>,
+    /// Log lines as `text` (the default) or `json` (one JSON object per line).
+    #[arg(long, env = "RELTO_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Serve Prometheus metrics (`GET /metrics`) on this address, apart from the API.
+    #[arg(long, env = "RELTO_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -69,6 +75,8 @@ struct FileConfig {
     description: Option<String>,
     contact: Option<String>,
     log: Option<String>,
+    log_format: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     /// MiB kept of what readers received of objects that needed redaction (0: none).
     release_cache_mib: Option<usize>,
     /// Limits against hostile input (safe defaults when absent).
@@ -99,7 +107,68 @@ fn read_config(path: &Path) -> CliResult<FileConfig> {
     toml::from_str(&text).map_err(|e| CliError(format!("config {}: {e}", path.display())))
 }
 
-fn init_logging(level: &str) -> CliResult<()> {
+/// Log lines as JSON objects (`--log-format json`): time, level, message, then the event's
+/// fields, for log collectors that parse lines.
+struct JsonLines;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonLines
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut fields = FieldMap(serde_json::Map::new());
+        event.record(&mut fields);
+        let mut line = serde_json::Map::new();
+        line.insert(
+            "time".into(),
+            relto_stix::timestamp::format_micros(relto_server::now_us()).into(),
+        );
+        line.insert(
+            "level".into(),
+            event
+                .metadata()
+                .level()
+                .as_str()
+                .to_ascii_lowercase()
+                .into(),
+        );
+        if let Some(m) = fields.0.remove("message") {
+            line.insert("message".into(), m);
+        }
+        line.extend(fields.0);
+        writeln!(writer, "{}", serde_json::Value::Object(line))
+    }
+}
+
+/// An event's fields as JSON values.
+struct FieldMap(serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for FieldMap {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
+fn init_logging(level: &str, format: &str) -> CliResult<()> {
     let level = match level.to_ascii_lowercase().as_str() {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
@@ -112,11 +181,19 @@ fn init_logging(level: &str) -> CliResult<()> {
             )))
         }
     };
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        "text" => logs.try_init(),
+        "json" => logs.event_format(JsonLines).try_init(),
+        other => {
+            return Err(CliError(format!(
+                "log format '{other}' is not one of text, json"
+            )))
+        }
+    };
     Ok(())
 }
 
@@ -134,6 +211,10 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
             .as_deref()
             .or(file.log.as_deref())
             .unwrap_or("info"),
+        args.log_format
+            .as_deref()
+            .or(file.log_format.as_deref())
+            .unwrap_or("text"),
     )?;
     let store_args = StoreArgs {
         data_dir: args.store.data_dir.clone().or(file.data_dir),
@@ -245,6 +326,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         description: file.description.or(defaults.description),
         contact: file.contact,
         insecure_http,
+        metrics_listen: args.metrics_listen.or(file.metrics_listen),
     };
     let tls = match &tls_paths {
         Some((c, k)) => Some(relto_server::load_tls(c, k)?),
@@ -255,6 +337,9 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         tracing::warn!("listening on plain HTTP: credentials are accepted only from loopback; use --tls-cert/--tls-key");
     }
     println!("relto listening on {}", app.url());
+    if let Some(at) = app.metrics_address() {
+        println!("relto metrics on http://{at}/metrics");
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     app.run_until_stopped(shutdown_signal()).await?;

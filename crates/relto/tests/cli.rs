@@ -378,3 +378,81 @@ fn limits_come_from_the_config_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("max_json_dept"));
 }
+
+/// `--metrics-listen` serves Prometheus metrics on a listener of their own (never beside the
+/// API), `/healthz` and `/readyz` answer without credentials, and `--log-format json` writes
+/// each log line as a JSON object.
+#[test]
+fn serve_with_metrics_probes_and_json_logs() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = command(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
+        .args(["--log-format", "json", "--metrics-listen", "127.0.0.1:0"])
+        .env("RELTO_ADMIN_PASSWORD", "admin-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_with = |prefix: &str| loop {
+        let line = lines.next().expect("serve printed less").unwrap();
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.to_string();
+        }
+    };
+    let api = next_with("relto listening on ");
+    let metrics = next_with("relto metrics on ");
+
+    let (_, code) = curl(&["-u", "admin:admin-secret", &format!("{api}/taxii2/")]);
+    assert_eq!(code, "200");
+    let (_, code) = curl(&[&format!("{api}/no/such/thing/")]);
+    assert_eq!(code, "404");
+    let (body, code) = curl(&[&format!("{api}/healthz")]);
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", r#"{"status":"ok"}"#)
+    );
+    let (body, code) = curl(&[&format!("{api}/readyz")]);
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("200", r#"{"status":"ready"}"#)
+    );
+    let (_, code) = curl(&[&format!("{api}/metrics")]);
+    assert_eq!(code, "404", "metrics are not served beside the API");
+
+    let (body, code) = curl(&[&metrics]);
+    assert_eq!(code, "200");
+    for line in [
+        r#"relto_http_requests_total{route="/taxii2/",method="GET",status="200"} 1"#,
+        r#"relto_http_requests_total{route="unmatched",method="GET",status="404"} 2"#,
+        r#"relto_http_requests_total{route="/healthz",method="GET",status="200"} 1"#,
+        r#"relto_http_request_duration_seconds_count{route="/taxii2/"} 1"#,
+        "relto_stream_connections 0",
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "{line} missing from\n{body}"
+        );
+    }
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let parsed: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        parsed
+            .iter()
+            .any(|l| l["level"] == "info" && l["message"] == "created account 'admin'"),
+        "{logs}"
+    );
+}

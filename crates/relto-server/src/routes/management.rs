@@ -44,12 +44,7 @@ pub(super) async fn management_auth(
         }
     };
     let token = issue_session_token(&st, &account, "session", SESSION_TOKEN_US, &source).await?;
-    let mut resp = (StatusCode::OK, json!({ "token": token }).to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(json_response(StatusCode::OK, json!({ "token": token })))
 }
 
 /// A new token of `account` for `lifetime_us`, stored (as its SHA-256) and audited: the

@@ -11,6 +11,7 @@ mod discovery;
 mod management;
 mod manifest;
 mod objects;
+mod ops;
 mod paging;
 mod plans;
 mod preview;
@@ -27,6 +28,8 @@ use discovery::{api_root, discovery};
 use management::{issue_session_token, management_auth};
 use manifest::manifest;
 use objects::{add_objects, delete_object, get_object, get_objects};
+pub use ops::metrics_router;
+use ops::{healthz, readyz, track};
 use paging::*;
 use plans::{
     approve_stage, create_situation, get_situation, may_see_situation, preview_stage,
@@ -76,6 +79,8 @@ const SESSION_TOKEN_US: i64 = 24 * 3600 * 1_000_000;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/taxii2/", get(discovery))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/management/auth", post(management_auth))
         .route("/{root}/", get(api_root))
         .route("/{root}/status/{id}/", get(status))
@@ -117,7 +122,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
+}
+
+/// A JSON answer of relto's own API (not a TAXII resource).
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 async fn not_found() -> ApiError {

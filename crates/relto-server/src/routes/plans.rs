@@ -22,15 +22,6 @@ impl From<PlanError> for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 /// A situation as the API shows it.
 async fn situation_json(st: &AppState, s: &Situation) -> ApiResult<serde_json::Value> {
     Ok(st.hub.situation_json(s).await?)

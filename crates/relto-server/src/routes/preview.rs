@@ -41,12 +41,7 @@ pub(super) async fn release_preview(
             "release previews are for the originating organization's releasing officers and administrators",
         )));
     }
-    let mut resp = (StatusCode::OK, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(resp)
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// The audit record of a release preview of `oid` (API or console), allowed or refused.

@@ -3,11 +3,13 @@
 //! (`Hub::read_page`: the store's predicate, the redaction, the audit) that TAXII reads use.
 
 use super::*;
+use crate::metrics::Metrics;
 use axum::body::Bytes;
 use futures_util::StreamExt;
 use relto_store::audit::AuditKind;
 use relto_store::StoredObject;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -35,6 +37,23 @@ struct Subscription {
     /// effect releases objects (sent then), one that ends may take them away (`withdrawn`).
     in_effect: HashSet<i64>,
     last_sent: Instant,
+    _open: OpenStream,
+}
+
+/// Counts a stream as open while its subscription lives (`relto_stream_connections`).
+struct OpenStream(Arc<Metrics>);
+
+impl OpenStream {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.streams.fetch_add(1, Ordering::Relaxed);
+        Self(metrics)
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// GET /api/v1/collections/{id}/stream (`text/event-stream`). `Last-Event-ID` or `?after=`
@@ -106,6 +125,7 @@ pub(super) async fn open_stream(
     );
     st.audit.record(opened).await;
     let sub = Subscription {
+        _open: OpenStream::new(st.metrics.clone()),
         in_effect: a.view.stages_in_effect(now_us()),
         principal: p,
         st,
