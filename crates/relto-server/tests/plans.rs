@@ -163,6 +163,21 @@ impl Hub {
         hub
     }
 
+    /// `account`'s live stream of the collection, resumed after event `resume` when given.
+    async fn stream(&self, account: &str, resume: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!(
+                "{}/api/v1/collections/{COLL}/stream",
+                self.app.base
+            ))
+            .bearer_auth(token(account));
+        if let Some(r) = resume {
+            req = req.header("last-event-id", r);
+        }
+        req.send().await.expect("stream")
+    }
+
     async fn post_objects(&self, account: &str, objects: &[Value]) -> Value {
         let texts: Vec<String> = objects.iter().map(Value::to_string).collect();
         let url = format!("{}/plans/collections/{COLL}/objects/", self.app.base);
@@ -719,23 +734,13 @@ fn open_indicator(n: u32) -> Value {
 #[tokio::test]
 async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
     let hub = Hub::start().await;
-    let open = |account: &str, resume: Option<String>| {
-        let mut req = hub
-            .http
-            .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
-            .bearer_auth(token(account));
-        if let Some(r) = resume {
-            req = req.header("last-event-id", r);
-        }
-        req.send()
-    };
-    let mut bnd = open("bnd", None).await.expect("stream");
+    let mut bnd = hub.stream("bnd", None).await;
     assert_eq!(bnd.status(), 200);
     assert!(bnd.headers()["content-type"]
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    let mut nis = open("nis", None).await.expect("stream");
+    let mut nis = hub.stream("nis", None).await;
     // What was there before the stream started is not sent; what comes after is, as each
     // reader's view: BND never receives the KOR-only indicator.
     let kor_only = json!({
@@ -761,7 +766,7 @@ async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
         .post_objects("nis", &[open_indicator(2), kor_only_2(), open_indicator(3)])
         .await;
     assert_eq!(st["success_count"], 3, "{st}");
-    let mut bnd = open("bnd", Some(first[0].0.clone())).await.expect("stream");
+    let mut bnd = hub.stream("bnd", Some(&first[0].0)).await;
     let again = stream_events(&mut bnd, 3, 1_500).await;
     let ids: Vec<&Value> = again.iter().map(|(_, o)| &o["id"]).collect();
     assert_eq!(
@@ -805,9 +810,7 @@ async fn the_stream_sends_each_reader_its_view_and_resumes_by_cursor() {
         "nothing is recorded as released that was not"
     );
     // A cursor the stream did not give is refused.
-    let resp = open("bnd", Some("not-a-cursor".into()))
-        .await
-        .expect("send");
+    let resp = hub.stream("bnd", Some("not-a-cursor")).await;
     assert_eq!(resp.status(), 400);
     // A reader of no collection grant sees no stream of it.
     let resp = hub
@@ -838,13 +841,7 @@ fn kor_only_2() -> Value {
 #[tokio::test]
 async fn the_stream_follows_stages_coming_into_effect_and_withdrawn() {
     let hub = Hub::start().await;
-    let mut bnd = hub
-        .http
-        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
-        .bearer_auth(token("bnd"))
-        .send()
-        .await
-        .expect("stream");
+    let mut bnd = hub.stream("bnd", None).await;
     let id = hub.propose(json!([nato_stage()])).await;
     let snapshot = hub.snapshot(&id, 1).await;
     assert_eq!(hub.approve("officer-a", &id, 1, &snapshot).await.0, 200);
@@ -982,14 +979,7 @@ async fn a_stream_client_that_stops_reading_is_disconnected_and_resumes() {
         }
     }
     let last_id = last_id.expect("some events arrived before the stall");
-    let mut resumed = hub
-        .http
-        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
-        .bearer_auth(token("bnd"))
-        .header("last-event-id", last_id)
-        .send()
-        .await
-        .expect("resume");
+    let mut resumed = hub.stream("bnd", Some(&last_id)).await;
     let rest = stream_events(&mut resumed, posted.len() - received.len(), 10_000).await;
     received.extend(rest.into_iter().map(|(_, o)| o["id"].clone()));
     assert_eq!(received, posted, "resumed: every object once, in order");
@@ -1016,13 +1006,7 @@ async fn an_open_stream_follows_its_accounts_clearance_and_ends_when_it_is_disab
         hub.post_objects("nis", &[marking]).await["success_count"],
         1
     );
-    let mut bnd = hub
-        .http
-        .get(format!("{}/api/v1/collections/{COLL}/stream", hub.app.base))
-        .bearer_auth(token("bnd"))
-        .send()
-        .await
-        .expect("stream");
+    let mut bnd = hub.stream("bnd", None).await;
     let st = hub.post_objects("nis", &[nato_secret_indicator(1)]).await;
     assert_eq!(st["success_count"], 1, "{st}");
     let got = stream_events(&mut bnd, 1, 5_000).await;

@@ -42,7 +42,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use relto_store::rows::{
-    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, COLLECTION_SELECT,
+    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
     LABEL_SET_SELECT,
 };
 use relto_store::*;
@@ -623,9 +623,7 @@ impl Store for PostgresStore {
         self.read(&(after_seq, limit), |db, (after, limit)| {
             Box::pin(async move {
                 db.query(
-                    "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
-                            outcome, detail, prev_hash, hash
-                     FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    &format!("{AUDIT_SELECT} WHERE seq > $1 ORDER BY seq LIMIT $2"),
                     &[after, limit],
                 )
                 .await?
@@ -649,9 +647,7 @@ impl Store for PostgresStore {
         self.read(&(object_id.as_bytes(), limit), |db, (id, limit)| {
             Box::pin(async move {
                 db.query(
-                    "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
-                            outcome, detail, prev_hash, hash
-                     FROM audit WHERE object_id = $1 ORDER BY seq DESC LIMIT $2",
+                    &format!("{AUDIT_SELECT} WHERE object_id = $1 ORDER BY seq DESC LIMIT $2"),
                     &[id, limit],
                 )
                 .await?

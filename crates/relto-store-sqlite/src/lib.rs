@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use relto_store::rows::{
-    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, COLLECTION_SELECT,
+    self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
     LABEL_SET_SELECT,
 };
 use relto_store::*;
@@ -839,11 +839,9 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<audit::AuditRecord>> {
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
-                        outcome, detail, prev_hash, hash
-                 FROM audit WHERE seq > ?1 ORDER BY rowid LIMIT ?2",
-            )
+            c.prepare_cached(&format!(
+                "{AUDIT_SELECT} WHERE seq > ?1 ORDER BY rowid LIMIT ?2"
+            ))
             .and_then(|mut s| {
                 s.query_map(params![after_seq, limit as i64], audit_from_row)?
                     .collect::<Result<Vec<_>, _>>()
@@ -860,11 +858,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<audit::AuditRecord>> {
         let object_id = object_id.to_string();
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
-                        outcome, detail, prev_hash, hash
-                 FROM audit WHERE object_id = ?1 AND object_id <> '' ORDER BY seq DESC LIMIT ?2",
-            )
+            c.prepare_cached(&format!("{AUDIT_SELECT} WHERE object_id = ?1 AND object_id <> '' ORDER BY seq DESC LIMIT ?2"))
             .and_then(|mut s| {
                 s.query_map(params![object_id, limit as i64], audit_from_row)?
                     .collect::<Result<Vec<_>, _>>()
@@ -960,8 +954,7 @@ impl Store for SqliteStore {
     }
 }
 
-/// An audit record from a row of `SELECT seq, ts_us, kind, actor, organization, source,
-/// object_id, object_version, outcome, detail, prev_hash, hash`.
+/// An audit record from a row of [`AUDIT_SELECT`].
 fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<audit::AuditRecord> {
     Ok(audit::AuditRecord {
         seq: r.get(0)?,

@@ -36,6 +36,10 @@ pub fn parse_list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
+/// The audit chain's columns, in the order each backend's record mapping reads them.
+pub const AUDIT_SELECT: &str = "SELECT seq, ts_us, kind, actor, organization, source, object_id,
+            object_version, outcome, detail, prev_hash, hash FROM audit";
+
 /// The columns [`account`] reads, in order.
 pub const ACCOUNT_SELECT: &str =
     "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances
