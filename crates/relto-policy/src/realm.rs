@@ -45,6 +45,8 @@ pub struct Realm {
     pub policies: Vec<Policy>,
     #[serde(default, rename = "equivalence")]
     pub equivalences: Vec<EquivalenceEntry>,
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<PeerEntry>,
     /// The label of objects that carry no marking; absent: the originator's nation only.
     pub default_label: Option<LabelEntry>,
 }
@@ -165,6 +167,99 @@ pub struct CollectionEntry {
     pub readers: Vec<String>,
     #[serde(default)]
     pub writers: Vec<String>,
+}
+
+/// A hub this one exchanges with over TAXII 2.1 (DESIGN §11): it pushes to the remote
+/// collection what a reader of `organization` with `clearances` receives, or pulls from it
+/// as that organization's relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    pub name: String,
+    pub organization: String,
+    /// The remote collection: `https://HOST[:PORT]/ROOT/collections/UUID/`.
+    pub url: String,
+    pub direction: PeerDirection,
+    /// The local collection pushed from or pulled into.
+    pub collection: String,
+    /// Names of the environment variables holding the remote's credentials when `relto
+    /// serve` runs: a user name and password (HTTP Basic), or a bearer token.
+    pub account_env: Option<String>,
+    pub password_env: Option<String>,
+    pub token_env: Option<String>,
+    #[serde(default = "default_peer_interval")]
+    pub interval_secs: u64,
+    #[serde(default)]
+    pub clearances: Vec<Clearance>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerDirection {
+    Push,
+    Pull,
+}
+
+impl PeerDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerDirection::Push => "push",
+            PeerDirection::Pull => "pull",
+        }
+    }
+}
+
+fn default_peer_interval() -> u64 {
+    30
+}
+
+/// The longest a peer may wait between exchanges: a day.
+pub const MAX_PEER_INTERVAL_SECS: u64 = 86_400;
+
+/// What is wrong with a peer's URL, if anything: it must name a TAXII collection over
+/// HTTPS (plain HTTP only to this machine, whose traffic never leaves it), carry no
+/// credentials, query or fragment.
+pub fn peer_url_problem(url: &str) -> Option<&'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some("it is not an https:// URL");
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, after)) => (h, after.strip_prefix(':')),
+            None => return Some("its IPv6 address lacks a closing ']'"),
+        },
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let segments: Vec<&str> = path.split('/').collect();
+    let n = segments.len();
+    let collection = n >= 5
+        && segments[0].is_empty()
+        && segments[n - 1].is_empty()
+        && segments[n - 3] == "collections"
+        && Uuid::parse_str(segments[n - 2]).is_ok();
+    if authority.contains('@') {
+        Some("it carries credentials (name them with account_env/password_env or token_env)")
+    } else if url.contains('?') || url.contains('#') {
+        Some("it has a query or a fragment")
+    } else if host.is_empty() {
+        Some("it names no host")
+    } else if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        Some("its port is not a number")
+    } else if scheme != "https" && !(scheme == "http" && loopback) {
+        Some("use https:// (plain http:// only to a loopback address)")
+    } else if !collection {
+        Some("it must end in /collections/UUID/ (a TAXII collection)")
+    } else {
+        None
+    }
 }
 
 /// Every problem found in a realm file, each naming the entry and what to fix.
@@ -417,6 +512,71 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
         }
     }
 
+    let mut peers = HashSet::new();
+    for p in &realm.peers {
+        let name = &p.name;
+        if !is_slug(name) {
+            problems.push(format!(
+                "peer '{name}': name must be lower-case letters, digits, '-' or '_'"
+            ));
+        }
+        if !peers.insert(name.as_str()) {
+            problems.push(format!("peer '{name}' is declared twice"));
+        }
+        if !orgs.contains(&p.organization) {
+            problems.push(format!(
+                "peer '{name}': organization '{}' is not declared in this realm (what the peer receives is decided for it)",
+                p.organization
+            ));
+        }
+        if let Some(why) = peer_url_problem(&p.url) {
+            problems.push(format!("peer '{name}': url '{}': {why}", p.url));
+        }
+        let local = realm
+            .collections
+            .iter()
+            .find(|c| c.id.eq_ignore_ascii_case(&p.collection));
+        match local {
+            None => problems.push(format!(
+                "peer '{name}': collection '{}' is not declared in this realm",
+                p.collection
+            )),
+            // Pulled objects are written as the peer's organization.
+            Some(c)
+                if p.direction == PeerDirection::Pull
+                    && !c.writers.contains(&format!("org:{}", p.organization)) =>
+            {
+                problems.push(format!(
+                    "peer '{name}' pulls into collection '{}': add \"org:{}\" to its writers",
+                    c.id, p.organization
+                ))
+            }
+            Some(_) => {}
+        }
+        let credentials = (&p.account_env, &p.password_env, &p.token_env);
+        if !matches!(
+            credentials,
+            (Some(_), Some(_), None) | (None, None, Some(_))
+        ) {
+            problems.push(format!(
+                "peer '{name}': give account_env and password_env (HTTP Basic), or token_env (a bearer token)"
+            ));
+        }
+        if p.interval_secs == 0 || p.interval_secs > MAX_PEER_INTERVAL_SECS {
+            problems.push(format!(
+                "peer '{name}': interval_secs must be 1 to {MAX_PEER_INTERVAL_SECS}"
+            ));
+        }
+        for c in &p.clearances {
+            if !level_known(&c.policy, &c.level) {
+                problems.push(format!(
+                    "peer '{name}': clearance {}:{} is not a known policy level",
+                    c.policy, c.level
+                ));
+            }
+        }
+    }
+
     if problems.is_empty() {
         Ok(realm)
     } else {
@@ -510,6 +670,116 @@ writers = ["account:nis-analyst"]
             "{:?}",
             parse_realm(&group).err()
         );
+    }
+
+    const PEER: &str = r#"
+[[peer]]
+name = "nato-hub"
+organization = "kor-nis"
+url = "https://nato-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+direction = "push"
+collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
+token_env = "RELTO_PEER_NATO_TOKEN"
+clearances = [{ policy = "NATO", level = "NS" }]
+"#;
+
+    #[test]
+    fn parses_peers_and_names_what_to_fix() {
+        let r = parse_realm(&format!("{GOOD}{PEER}")).unwrap();
+        assert_eq!(r.peers[0].direction, PeerDirection::Push);
+        assert_eq!(r.peers[0].interval_secs, 30);
+        let cases = [
+            (
+                "direction = \"push\"",
+                "direction = \"pull\"",
+                "add \"org:kor-nis\" to its writers",
+            ),
+            (
+                "organization = \"kor-nis\"\nurl",
+                "organization = \"nato-is\"\nurl",
+                "organization 'nato-is' is not declared",
+            ),
+            (
+                "collection = \"2f6e",
+                "collection = \"9f6e",
+                "is not declared in this realm",
+            ),
+            (
+                "token_env = \"RELTO_PEER_NATO_TOKEN\"",
+                "account_env = \"U\"",
+                "give account_env and password_env",
+            ),
+            (
+                "level = \"NS\"",
+                "level = \"XX\"",
+                "clearance NATO:XX is not a known policy level",
+            ),
+            (
+                "direction = \"push\"",
+                "direction = \"both\"",
+                "unknown variant `both`",
+            ),
+            (
+                "\"push\"\n",
+                "\"push\"\ninterval_secs = 0\n",
+                "interval_secs must be 1 to 86400",
+            ),
+        ];
+        for (from, to, problem) in cases {
+            let text = format!("{GOOD}{}", PEER.replace(from, to));
+            let err = parse_realm(&text).unwrap_err().to_string();
+            assert!(err.contains(problem), "{to}: {err}");
+        }
+        let twice = format!("{GOOD}{PEER}{PEER}");
+        assert!(parse_realm(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("peer 'nato-hub' is declared twice"));
+    }
+
+    #[test]
+    fn peer_urls_name_a_collection_over_https() {
+        let id = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
+        for ok in [
+            format!("https://nato.example/coalition/collections/{id}/"),
+            format!("https://nato.example:8443/a/b/collections/{id}/"),
+            format!("http://127.0.0.1:9000/root/collections/{id}/"),
+            format!("http://[::1]:9000/root/collections/{id}/"),
+            format!("http://localhost/root/collections/{id}/"),
+        ] {
+            assert_eq!(peer_url_problem(&ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            (
+                format!("http://nato.example/root/collections/{id}/"),
+                "use https://",
+            ),
+            (
+                format!("https://u:p@nato.example/root/collections/{id}/"),
+                "carries credentials",
+            ),
+            (
+                format!("https://nato.example/root/collections/{id}/?x=1"),
+                "query",
+            ),
+            (
+                format!("https://nato.example/root/collections/{id}"),
+                "must end in /collections/UUID/",
+            ),
+            (
+                "https://nato.example/root/".to_string(),
+                "must end in /collections/UUID/",
+            ),
+            (
+                format!("https://nato.example:http/root/collections/{id}/"),
+                "port",
+            ),
+            (format!("https:///root/collections/{id}/"), "no host"),
+            ("nato.example".to_string(), "not an https:// URL"),
+        ] {
+            let got = peer_url_problem(&bad).unwrap_or("accepted");
+            assert!(got.contains(why), "{bad}: {got}");
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ fn realm() -> RealmPlan {
         sensitivity: vec![],
     };
     RealmPlan {
+        peers: vec![],
         release_rules: ReleaseRules::default(),
         api_roots: vec![ApiRoot {
             path: "copies".into(),

@@ -195,6 +195,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
         }
     }
     let plan = RealmPlan {
+        peers: vec![],
         release_rules: rules,
         api_roots: vec![ApiRoot {
             path: "leak".into(),

@@ -43,7 +43,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use relto_store::rows::{
     self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
-    LABEL_SET_SELECT,
+    LABEL_SET_SELECT, PEER_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
@@ -349,6 +349,19 @@ impl Store for PostgresStore {
                 .iter()
                 .map(account_from_row)
                 .collect()
+            })
+        })
+        .await
+    }
+
+    async fn peers(&self) -> StoreResult<Vec<Peer>> {
+        self.read(&(), |db, _| {
+            Box::pin(async move {
+                db.query(&format!("{PEER_SELECT} ORDER BY name"), &[])
+                    .await?
+                    .iter()
+                    .map(|r| Ok(rows::peer(&PgRow(r))?))
+                    .collect()
             })
         })
         .await

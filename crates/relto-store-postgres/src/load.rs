@@ -28,6 +28,7 @@ pub enum LoadTable {
     Objects,
     ObjectRefs,
     Statuses,
+    Peers,
     Audit,
 }
 
@@ -60,7 +61,7 @@ pub struct HubState {
 use ColumnKind::{Bool, Bytes, Int, Text};
 
 impl LoadTable {
-    pub const ALL: [LoadTable; 15] = [
+    pub const ALL: [LoadTable; 16] = [
         LoadTable::ApiRoots,
         LoadTable::Organizations,
         LoadTable::Accounts,
@@ -75,6 +76,7 @@ impl LoadTable {
         LoadTable::Objects,
         LoadTable::ObjectRefs,
         LoadTable::Statuses,
+        LoadTable::Peers,
         LoadTable::Audit,
     ];
 
@@ -233,6 +235,22 @@ impl LoadTable {
             LoadTable::ObjectRefs => (
                 "object_refs",
                 &[("row_id", Int), ("idx", Int), ("ref", Text)],
+                None,
+            ),
+            LoadTable::Peers => (
+                "peers",
+                &[
+                    ("name", Text),
+                    ("config", Text),
+                    ("enabled", Bool),
+                    ("cursor", Text),
+                    ("last_attempt_us", Int),
+                    ("last_success_us", Int),
+                    ("failures", Int),
+                    ("last_error", Text),
+                    ("transferred", Int),
+                    ("withheld", Int),
+                ],
                 None,
             ),
             LoadTable::Statuses => (

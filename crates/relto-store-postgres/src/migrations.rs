@@ -217,6 +217,21 @@ CREATE INDEX covered_rows_by_row ON covered_rows (row_id);
     r#"
 CREATE INDEX audit_by_object ON audit (object_id, seq) WHERE object_id <> ''::bytea;
 "#,
+    // Peer hubs (DESIGN §11): the realm's declaration as JSON, and where each exchange stands.
+    r#"
+CREATE TABLE peers (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    config TEXT NOT NULL,
+    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    cursor TEXT,
+    last_attempt_us BIGINT,
+    last_success_us BIGINT,
+    failures BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    transferred BIGINT NOT NULL DEFAULT 0,
+    withheld BIGINT NOT NULL DEFAULT 0
+);
+"#,
 ];
 
 /// How many migrations this relto knows.

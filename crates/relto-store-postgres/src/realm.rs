@@ -229,6 +229,27 @@ pub(crate) async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> 
         };
         tally(&mut s, existed, changed);
     }
+    for p in &plan.peers {
+        let existed = exists(db, "SELECT 1 FROM peers WHERE name = $1", &p.name).await?;
+        let config = rows::peer_config(p);
+        let changed = if existed {
+            db.execute(
+                "UPDATE peers SET config = $2, enabled = TRUE
+                 WHERE name = $1 AND (config IS DISTINCT FROM $2 OR NOT enabled)",
+                &[&p.name, &config],
+            )
+            .await?
+        } else {
+            db.execute(
+                "INSERT INTO peers (name, config, enabled) VALUES ($1, $2, TRUE)",
+                &[&p.name, &config],
+            )
+            .await?
+        };
+        tally(&mut s, existed, changed);
+    }
+    let peers = plan.peers.iter().map(|p| p.name.as_str()).collect();
+    s.disabled += disable_missing(db, "peers", "name", peers).await?;
     let roots = plan.api_roots.iter().map(|r| r.path.as_str()).collect();
     let orgs = plan.organizations.iter().map(|o| o.slug.as_str()).collect();
     let accounts = plan.accounts.iter().map(|a| a.name.as_str()).collect();

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use relto_store::rows::{
     self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
-    LABEL_SET_SELECT,
+    LABEL_SET_SELECT, PEER_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
@@ -410,6 +410,20 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed as u64);
             }
+            for p in &plan.peers {
+                let existed = exists(tx, "SELECT 1 FROM peers WHERE name = ?1", &p.name)?;
+                let changed = tx
+                    .execute(
+                        "INSERT INTO peers (name, config, enabled) VALUES (?1, ?2, 1)
+                         ON CONFLICT(name) DO UPDATE SET config = excluded.config, enabled = 1
+                         WHERE config IS NOT excluded.config OR enabled = 0",
+                        params![p.name, rows::peer_config(p)],
+                    )
+                    .map_err(db_err)?;
+                tally(&mut s, existed, changed as u64);
+            }
+            let peers: Vec<&str> = plan.peers.iter().map(|p| p.name.as_str()).collect();
+            s.disabled += disable_missing(tx, "peers", "name", &peers)?;
             let roots: Vec<&str> = plan.api_roots.iter().map(|r| r.path.as_str()).collect();
             let orgs: Vec<&str> = plan.organizations.iter().map(|o| o.slug.as_str()).collect();
             let accounts: Vec<&str> = plan.accounts.iter().map(|a| a.name.as_str()).collect();
@@ -429,6 +443,17 @@ impl Store for SqliteStore {
             Ok(s)
         })
         .await
+    }
+
+    async fn peers(&self) -> StoreResult<Vec<Peer>> {
+        self.read_now(|c| {
+            c.prepare_cached(&format!("{PEER_SELECT} ORDER BY name"))
+                .and_then(|mut s| {
+                    s.query_map([], |r| rows::peer(&SqlRow(r)))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(db_err)
+        })
     }
 
     async fn api_roots(&self) -> StoreResult<Vec<ApiRoot>> {

@@ -263,6 +263,21 @@ CREATE TABLE covered_rows (
 );
 CREATE INDEX covered_rows_by_row ON covered_rows (row);
 "#,
+    // Peer hubs (DESIGN §11): the realm's declaration as JSON, and where each exchange stands.
+    r#"
+CREATE TABLE peers (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    cursor TEXT,
+    last_attempt_us INTEGER,
+    last_success_us INTEGER,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    transferred INTEGER NOT NULL DEFAULT 0,
+    withheld INTEGER NOT NULL DEFAULT 0
+);
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to

@@ -48,6 +48,7 @@ pub fn plan() -> RealmPlan {
             readers: vec!["org:kor-nis".into()],
             writers: vec!["org:kor-nis".into()],
         }],
+        peers: vec![],
     }
 }
 
@@ -126,6 +127,7 @@ pub fn labelled(object_type: &str, n: u32, originator: &str, markings: &[&str]) 
 pub async fn run_all(store: &dyn Store) {
     bootstrap_once(store).await;
     realm_is_idempotent(store).await;
+    peers_follow_the_realm(store).await;
     let pk = seed_collection(store).await;
     tokens(store).await;
     add_and_duplicates(store, pk).await;
@@ -187,6 +189,57 @@ async fn realm_is_idempotent(store: &dyn Store) {
     assert_eq!((third.updated, third.unchanged), (1, 3));
     // The hub's own organization and admin are not part of the realm and stay enabled.
     assert!(store.account("admin").await.expect("lookup").is_some());
+}
+
+/// Peers are stored as the realm declares them, updated when it changes them and disabled
+/// (their state kept) when it no longer names them.
+async fn peers_follow_the_realm(store: &dyn Store) {
+    let peer = |name: &str, direction: &str| PlannedPeer {
+        name: name.into(),
+        organization: "kor-nis".into(),
+        url: format!(
+            "https://{name}.example/root/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+        ),
+        direction: direction.into(),
+        collection: COLLECTION.into(),
+        account_env: None,
+        password_env: None,
+        token_env: Some(format!("TOKEN_{name}")),
+        interval_secs: 30,
+        clearances: vec![relto_policy::Clearance {
+            policy: "NATO".into(),
+            level: "NS".into(),
+            sensitivity: vec![],
+        }],
+    };
+    let (nato, eu) = (peer("nato-hub", "push"), peer("eu-hub", "pull"));
+    let listed = |peers: Vec<Peer>| -> Vec<(PlannedPeer, bool)> {
+        peers.into_iter().map(|p| (p.plan, p.enabled)).collect()
+    };
+    let mut with_peers = plan();
+    with_peers.peers = vec![nato.clone(), eu.clone()];
+    let s = store.apply_realm(&with_peers).await.expect("apply");
+    assert_eq!(s.created, 2);
+    let stored = store.peers().await.expect("peers");
+    assert!(stored
+        .iter()
+        .all(|p| p.cursor.is_none() && p.failures == 0 && p.last_success_us.is_none()));
+    assert_eq!(
+        listed(stored),
+        vec![(eu.clone(), true), (nato.clone(), true)]
+    );
+    let again = store.apply_realm(&with_peers).await.expect("apply again");
+    assert_eq!((again.created, again.updated, again.disabled), (0, 0, 0));
+    let mut slower = nato.clone();
+    slower.interval_secs = 60;
+    let mut changed = plan();
+    changed.peers = vec![slower.clone()];
+    let s = store.apply_realm(&changed).await.expect("apply changed");
+    assert_eq!((s.updated, s.disabled), (1, 1));
+    assert_eq!(
+        listed(store.peers().await.expect("peers")),
+        vec![(eu, false), (slower, true)]
+    );
 }
 
 async fn tokens(store: &dyn Store) {

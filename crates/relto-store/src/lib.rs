@@ -123,6 +123,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every enabled account with its organization (for release previews).
     async fn accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Every peer the realm has named (those it no longer names disabled), by name.
+    async fn peers(&self) -> StoreResult<Vec<Peer>>;
 
     /// An enabled account with its organization, by name.
     async fn account(&self, name: &str) -> StoreResult<Option<Account>>;

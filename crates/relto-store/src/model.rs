@@ -78,6 +78,7 @@ pub struct RealmPlan {
     pub organizations: Vec<Organization>,
     pub accounts: Vec<PlannedAccount>,
     pub collections: Vec<PlannedCollection>,
+    pub peers: Vec<PlannedPeer>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +101,52 @@ pub struct PlannedCollection {
     pub alias: Option<String>,
     pub readers: Vec<String>,
     pub writers: Vec<String>,
+}
+
+/// A peer hub as the realm declares it (DESIGN §11), stored as its JSON form. Names of the
+/// environment variables that hold the remote's credentials are kept, never the secrets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedPeer {
+    pub name: String,
+    /// What the peer receives is decided for a reader of this organization.
+    pub organization: String,
+    /// The remote TAXII collection.
+    pub url: String,
+    /// `push` or `pull`.
+    pub direction: String,
+    /// The local collection.
+    pub collection: String,
+    pub account_env: Option<String>,
+    pub password_env: Option<String>,
+    pub token_env: Option<String>,
+    pub interval_secs: u64,
+    pub clearances: Vec<relto_policy::Clearance>,
+}
+
+impl TryFrom<String> for PlannedPeer {
+    type Error = serde_json::Error;
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&stored)
+    }
+}
+
+/// A peer and where its exchange stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub plan: PlannedPeer,
+    /// False once the realm no longer names it (its state is kept).
+    pub enabled: bool,
+    /// Where the exchange resumes: for a push, the local cursor acknowledged up to; for a
+    /// pull, the remote `date_added` taken up to.
+    pub cursor: Option<String>,
+    pub last_attempt_us: Option<i64>,
+    pub last_success_us: Option<i64>,
+    /// Failed attempts since the last success.
+    pub failures: i64,
+    pub last_error: Option<String>,
+    /// Objects sent (push) or taken (pull), and withheld from a push, over the peer's life.
+    pub transferred: i64,
+    pub withheld: i64,
 }
 
 /// Counts of what `apply_realm` changed, for the operator.

@@ -2,8 +2,8 @@
 //! backends: each adapts its row type to [`Columns`] and keeps only its SQL dialect.
 
 use crate::{
-    Account, ApiRoot, ApplySummary, Approval, Collection, LabelSet, Organization, Situation, Stage,
-    StageState, StoreError, StoredLabelSet,
+    Account, ApiRoot, ApplySummary, Approval, Collection, LabelSet, Organization, Peer,
+    PlannedPeer, Situation, Stage, StageState, StoreError, StoredLabelSet,
 };
 use relto_taxii::VersionFilter;
 
@@ -39,6 +39,31 @@ pub fn parse_list(s: &str) -> Vec<String> {
 /// The audit chain's columns, in the order each backend's record mapping reads them.
 pub const AUDIT_SELECT: &str = "SELECT seq, ts_us, kind, actor, organization, source, object_id,
             object_version, outcome, detail, prev_hash, hash FROM audit";
+
+/// The columns [`peer`] reads, in order.
+pub const PEER_SELECT: &str =
+    "SELECT config, CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT), cursor,
+            last_attempt_us, last_success_us, failures, last_error, transferred, withheld
+     FROM peers";
+
+pub fn peer<C: Columns>(r: &C) -> Result<Peer, C::Error> {
+    Ok(Peer {
+        plan: r.parsed(0)?,
+        enabled: r.int(1)? == 1,
+        cursor: r.opt_text(2)?,
+        last_attempt_us: r.opt_int(3)?,
+        last_success_us: r.opt_int(4)?,
+        failures: r.int(5)?,
+        last_error: r.opt_text(6)?,
+        transferred: r.int(7)?,
+        withheld: r.int(8)?,
+    })
+}
+
+/// A peer's configuration as the stores keep it.
+pub fn peer_config(p: &PlannedPeer) -> String {
+    serde_json::to_string(p).unwrap_or_default()
+}
 
 /// The columns [`account`] reads, in order.
 pub const ACCOUNT_SELECT: &str =

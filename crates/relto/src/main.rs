@@ -5,6 +5,7 @@ mod apply;
 mod audit_cmd;
 mod config;
 mod migrate;
+mod peers_cmd;
 mod plan_cmd;
 mod progress;
 mod transfer;
@@ -133,6 +134,11 @@ enum Command {
         /// The PostgreSQL database to fill (postgres://…); it must hold no hub yet.
         #[arg(long, value_name = "URL")]
         to: String,
+    },
+    /// The peer hubs the realm names ([[peer]]) and where each exchange stands.
+    Peers {
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Release plans: propose, show, preview, approve (two releasing officers), withdraw.
     Plan {
@@ -403,6 +409,7 @@ fn main() -> ExitCode {
                 .map(|_| ExitCode::SUCCESS),
             Command::Validate { files } => transfer::validate(&files),
             Command::Plan { command } => plan_cmd::run(command).await.map(|_| ExitCode::SUCCESS),
+            Command::Peers { store } => peers_cmd::list(&store).await.map(|_| ExitCode::SUCCESS),
             Command::Migrate { data_dir, from, to } => {
                 let from = from.unwrap_or_else(|| {
                     data_dir

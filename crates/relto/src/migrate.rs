@@ -55,6 +55,10 @@ fn select(table: LoadTable) -> &'static str {
         }
         LoadTable::ObjectRefs => "SELECT row, idx, ref FROM object_refs ORDER BY row, idx",
         LoadTable::Statuses => "SELECT id, api_root, account, created_us, json FROM statuses",
+        LoadTable::Peers => {
+            "SELECT name, config, enabled, cursor, last_attempt_us, last_success_us, failures,
+                    last_error, transferred, withheld FROM peers"
+        }
         LoadTable::Audit => {
             "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
                     outcome, detail, prev_hash, hash FROM chain.audit ORDER BY seq"

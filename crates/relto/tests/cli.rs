@@ -456,3 +456,62 @@ fn serve_with_metrics_probes_and_json_logs() {
         "{logs}"
     );
 }
+
+/// `[[peer]]` entries are applied with the realm and listed by `relto peers`; a peer the
+/// realm drops is disabled, and a bad one is refused by name with what to fix.
+#[test]
+fn peers_are_applied_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = relto(dir.path(), &["peers"]);
+    assert!(
+        text(&out.stdout).contains("no peers"),
+        "{}",
+        text(&out.stdout)
+    );
+    let peer = r#"
+[[peer]]
+name = "bnd-hub"
+organization = "deu-bnd"
+url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+direction = "push"
+collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
+token_env = "RELTO_PEER_BND_TOKEN"
+interval_secs = 60
+clearances = [{ policy = "NATO", level = "NS" }]
+"#;
+    let base = std::fs::read_to_string(quickstart()).unwrap();
+    let realm = dir.path().join("realm.toml");
+    std::fs::write(&realm, format!("{base}{peer}")).unwrap();
+    let out = relto(dir.path(), &["apply", realm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&relto(dir.path(), &["peers"]).stdout);
+    assert!(
+        listed.contains("bnd-hub  push every 60s  organization deu-bnd  collection 2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f  https://bnd-hub.example/"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("enabled; never run; 0 objects sent, 0 withheld"),
+        "{listed}"
+    );
+
+    std::fs::write(&realm, &base).unwrap();
+    assert!(relto(dir.path(), &["apply", realm.to_str().unwrap()])
+        .status
+        .success());
+    let listed = text(&relto(dir.path(), &["peers"]).stdout);
+    assert!(
+        listed.contains("disabled (no longer in the realm)"),
+        "{listed}"
+    );
+
+    let plain = peer.replace("https://bnd-hub.example", "http://bnd-hub.example");
+    std::fs::write(&realm, format!("{base}{plain}")).unwrap();
+    let out = relto(dir.path(), &["apply", realm.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("peer 'bnd-hub': url 'http://bnd-hub.example/")
+            && err.contains("use https://"),
+        "{err}"
+    );
+}

@@ -77,7 +77,23 @@ fn a_sqlite_hub_moves_to_postgres_whole() {
         "{}/../../examples/quickstart.toml",
         env!("CARGO_MANIFEST_DIR")
     );
-    assert!(run(dir.path(), None, &["apply", &quickstart])
+    // The quickstart realm and a peer hub (its declaration and state are copied too).
+    let realm = dir.path().join("realm.toml");
+    std::fs::write(
+        &realm,
+        std::fs::read_to_string(&quickstart).unwrap()
+            + r#"
+[[peer]]
+name = "bnd-hub"
+organization = "deu-bnd"
+url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+direction = "push"
+collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
+token_env = "RELTO_PEER_BND_TOKEN"
+"#,
+    )
+    .unwrap();
+    assert!(run(dir.path(), None, &["apply", realm.to_str().unwrap()])
         .status
         .success());
     let file = dir.path().join("bundle.json");
@@ -162,6 +178,9 @@ fn a_sqlite_hub_moves_to_postgres_whole() {
         sqlite_export,
         "same objects, same bytes, same order"
     );
+    let peers = |db: Option<&str>| text(&run(dir.path(), db, &["peers"]).stdout);
+    assert!(peers(None).starts_with("bnd-hub  push"), "{}", peers(None));
+    assert_eq!(peers(Some(&url)), peers(None), "the peers and their state");
     let pg_chain = verify(Some(&url));
     assert!(pg_chain.starts_with("audit chain intact"), "{pg_chain}");
     {
