@@ -1161,6 +1161,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             }
         }
     }
+    partner_copies(&app.base, &http, &realm, &all_rows, &oracle, t).await;
     for (account, reader) in &realm.readers {
         let c = Client {
             http: &http,
@@ -1495,6 +1496,67 @@ async fn check_realm(seed: u64, t: &mut Tally) {
             t.leaks.push(format!(
                 "{account}: POST answers differ by the object's visibility: {messages:?}"
             ));
+        }
+    }
+}
+
+/// The console's "what an organization receives", shown to the originator's releasing
+/// officers: for every fifth object, each organization's copy is exactly its reader's view
+/// (the oracle's), and an organization that receives nothing is told so.
+async fn partner_copies(
+    base: &str,
+    http: &reqwest::Client,
+    realm: &Realm,
+    rows: &[Row],
+    oracle: &Oracle<'_>,
+    t: &mut Tally,
+) {
+    let mut seen = HashSet::new();
+    let ids: Vec<&String> = rows
+        .iter()
+        .map(|r| &r.id)
+        .filter(|i| seen.insert(*i))
+        .step_by(5)
+        .collect();
+    for id in ids {
+        let latest = oracle.latest(id).expect("row");
+        // The officers of organization oN are rN and qN.
+        let officer = Client {
+            http,
+            base: base.to_string(),
+            token: token(&latest.originator.replacen('o', "r", 1)),
+        };
+        for (_, reader) in &realm.readers {
+            let org = reader.organization.as_str();
+            let (status, page) = officer.console(&format!("/ui/objects/{id}?as={org}")).await;
+            t.comparisons += 1;
+            let Some(start) = page.find("id=\"copy\"").filter(|_| status == 200) else {
+                t.misses.push(format!(
+                    "officer's copy of {id} for {org}: {status}, no copy shown"
+                ));
+                continue;
+            };
+            let section = &page[start..];
+            match oracle.expected(latest, reader) {
+                Some(e) => {
+                    let mut got = common::console::shown_json(section);
+                    if let Some(o) = got.as_object_mut() {
+                        o.remove("granular_markings");
+                    }
+                    if got != e {
+                        t.leaks.push(format!(
+                            "officer's copy of {id} for {org}: {got} but must be {e}"
+                        ));
+                    }
+                }
+                None => {
+                    if !section.contains("does not receive this object") {
+                        t.leaks.push(format!(
+                            "officer's copy of {id} for {org}: shown, but {org} is denied it"
+                        ));
+                    }
+                }
+            }
         }
     }
 }
