@@ -25,12 +25,14 @@ pub struct Hub {
     pub store: Arc<dyn Store>,
     pub release: ReleaseCache,
     /// Wakes the live streams (DESIGN §10) after a write on this node: objects stored, a
-    /// stage activated or withdrawn. Writes on other nodes are found by the streams' polling.
+    /// stage activated or withdrawn. Writes on other nodes are found by the server's poll
+    /// tick, which announces here too.
     pub changes: Changes,
 }
 
-/// The writes on this node, counted and announced: a stream that saw count `n` before
-/// reading has read everything written up to the `n`th write, and is woken by any later one.
+/// The writes on this node (and the server's poll ticks), counted and announced: a stream
+/// that saw count `n` before reading has read everything written up to the `n`th
+/// announcement, and is woken by any later one.
 #[derive(Default)]
 pub struct Changes {
     notify: tokio::sync::Notify,

@@ -119,6 +119,17 @@ impl Application {
                 }
             }
         });
+        // Writes on other nodes (or by the CLI on the same files) wake no stream here: one
+        // tick a second wakes them all together, so that the idle streams of one account
+        // share one read of the store instead of each polling on its own.
+        let hub = self.state.hub.clone();
+        let tick = tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::routes::STREAM_POLL);
+            loop {
+                every.tick().await;
+                hub.changes.announce();
+            }
+        });
         let audit = self.state.audit.clone();
         let timeouts: Timeouts = self.state.config.timeouts();
         // Metrics on a listener of their own (plain HTTP, no credentials: bind it where only
@@ -136,6 +147,7 @@ impl Application {
         )
         .await;
         purge.abort();
+        tick.abort();
         if let Some(m) = metrics {
             m.abort();
         }

@@ -38,7 +38,7 @@ use plans::{
 use preview::release_preview;
 use status::status;
 use stream::stream;
-pub use stream::StreamReads;
+pub use stream::{StreamReads, STREAM_POLL};
 use versions::versions;
 
 use axum::body::Body;

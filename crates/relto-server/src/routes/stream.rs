@@ -16,8 +16,8 @@ use tokio::sync::OnceCell;
 
 /// Objects read per step of a stream.
 const STREAM_PAGE: usize = 500;
-/// How often an idle stream looks for objects written on other nodes.
-const POLL: Duration = Duration::from_secs(1);
+/// How often idle streams look, all together, for objects written on other nodes.
+pub const STREAM_POLL: Duration = Duration::from_secs(1);
 /// A comment after this long without an event keeps idle connections (and proxies) open.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -176,7 +176,8 @@ async fn next_events(mut sub: Subscription) -> Option<(Bytes, Subscription)> {
             sub.last_sent = Instant::now();
             return Some((Bytes::from_static(b":\n\n"), sub));
         }
-        let _ = tokio::time::timeout(POLL.min(HEARTBEAT - idle), changed).await;
+        // A write on this node, or the hub's poll tick (`STREAM_POLL`), wakes the stream.
+        let _ = tokio::time::timeout(HEARTBEAT - idle, changed).await;
     }
 }
 
