@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::decide::{Clearance, Community, Policy, ReleasePolicy, ReleaseRules};
@@ -171,8 +171,9 @@ pub struct CollectionEntry {
 
 /// A hub this one exchanges with over TAXII 2.1 (DESIGN §11): it pushes to the remote
 /// collection what a reader of `organization` with `clearances` receives, or pulls from it
-/// as that organization's relay.
-#[derive(Debug, Clone, Deserialize)]
+/// as that organization's relay. The store keeps it as its JSON form; the names of the
+/// environment variables that hold the remote's credentials are kept, never the secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerEntry {
     pub name: String,
@@ -193,7 +194,7 @@ pub struct PeerEntry {
     pub clearances: Vec<Clearance>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PeerDirection {
     Push,
@@ -206,6 +207,13 @@ impl PeerDirection {
             PeerDirection::Push => "push",
             PeerDirection::Pull => "pull",
         }
+    }
+}
+
+impl TryFrom<String> for PeerEntry {
+    type Error = serde_json::Error;
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&stored)
     }
 }
 
@@ -575,6 +583,10 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
                 ));
             }
         }
+    }
+
+    for p in &mut realm.peers {
+        p.collection.make_ascii_lowercase();
     }
 
     if problems.is_empty() {

@@ -5,6 +5,7 @@
 
 use crate::audit::{AuditKind, AuditOutcome};
 use crate::*;
+use relto_policy::realm::PeerDirection;
 use relto_taxii::{Cursor, VersionFilter};
 
 pub const ROOT: &str = "r1";
@@ -194,13 +195,13 @@ async fn realm_is_idempotent(store: &dyn Store) {
 /// Peers are stored as the realm declares them, updated when it changes them and disabled
 /// (their state kept) when it no longer names them.
 async fn peers_follow_the_realm(store: &dyn Store) {
-    let peer = |name: &str, direction: &str| PlannedPeer {
+    let peer = |name: &str, direction| PlannedPeer {
         name: name.into(),
         organization: "kor-nis".into(),
         url: format!(
             "https://{name}.example/root/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
         ),
-        direction: direction.into(),
+        direction,
         collection: COLLECTION.into(),
         account_env: None,
         password_env: None,
@@ -212,7 +213,10 @@ async fn peers_follow_the_realm(store: &dyn Store) {
             sensitivity: vec![],
         }],
     };
-    let (nato, eu) = (peer("nato-hub", "push"), peer("eu-hub", "pull"));
+    let (nato, eu) = (
+        peer("nato-hub", PeerDirection::Push),
+        peer("eu-hub", PeerDirection::Pull),
+    );
     let listed = |peers: Vec<Peer>| -> Vec<(PlannedPeer, bool)> {
         peers.into_iter().map(|p| (p.plan, p.enabled)).collect()
     };

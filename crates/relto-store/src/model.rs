@@ -103,32 +103,8 @@ pub struct PlannedCollection {
     pub writers: Vec<String>,
 }
 
-/// A peer hub as the realm declares it (DESIGN §11), stored as its JSON form. Names of the
-/// environment variables that hold the remote's credentials are kept, never the secrets.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PlannedPeer {
-    pub name: String,
-    /// What the peer receives is decided for a reader of this organization.
-    pub organization: String,
-    /// The remote TAXII collection.
-    pub url: String,
-    /// `push` or `pull`.
-    pub direction: String,
-    /// The local collection.
-    pub collection: String,
-    pub account_env: Option<String>,
-    pub password_env: Option<String>,
-    pub token_env: Option<String>,
-    pub interval_secs: u64,
-    pub clearances: Vec<relto_policy::Clearance>,
-}
-
-impl TryFrom<String> for PlannedPeer {
-    type Error = serde_json::Error;
-    fn try_from(stored: String) -> Result<Self, Self::Error> {
-        serde_json::from_str(&stored)
-    }
-}
+/// A peer hub as the realm declares it (DESIGN §11).
+pub use relto_policy::realm::PeerEntry as PlannedPeer;
 
 /// A peer and where its exchange stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,7 @@ use relto_policy::realm::DEFAULT_MAX_CONTENT_LENGTH;
 use relto_policy::{parse_realm, Realm};
 use relto_server::{hash_password, new_token, now_us, token_sha256, verify_password};
 use relto_store::Store;
-use relto_store::{
-    ApiRoot, NewToken, Organization, PlannedAccount, PlannedCollection, PlannedPeer, RealmPlan,
-};
+use relto_store::{ApiRoot, NewToken, Organization, PlannedAccount, PlannedCollection, RealmPlan};
 
 use crate::{CliError, CliResult, StoreArgs};
 use relto_store::audit::{AuditKind, AuditOutcome};
@@ -129,22 +127,7 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
             })
             .collect(),
         // The credentials' variables are read by `relto serve`, where the exchange runs.
-        peers: realm
-            .peers
-            .iter()
-            .map(|p| PlannedPeer {
-                name: p.name.clone(),
-                organization: p.organization.clone(),
-                url: p.url.clone(),
-                direction: p.direction.as_str().into(),
-                collection: p.collection.to_ascii_lowercase(),
-                account_env: p.account_env.clone(),
-                password_env: p.password_env.clone(),
-                token_env: p.token_env.clone(),
-                interval_secs: p.interval_secs,
-                clearances: p.clearances.clone(),
-            })
-            .collect(),
+        peers: realm.peers.clone(),
     })
 }
 

@@ -1,5 +1,6 @@
 //! `relto peers`: the peer hubs the realm names and where each exchange stands.
 
+use relto_policy::realm::PeerDirection;
 use relto_stix::timestamp::format_micros;
 use relto_store::Peer;
 
@@ -17,7 +18,7 @@ pub async fn list(store: &StoreArgs) -> CliResult<()> {
         println!(
             "{}  {} every {}s  organization {}  collection {}  {}\n    {}",
             p.plan.name,
-            p.plan.direction,
+            p.plan.direction.as_str(),
             p.plan.interval_secs,
             p.plan.organization,
             p.plan.collection,
@@ -49,7 +50,7 @@ fn state(p: &Peer) -> String {
     parts.push(format!(
         "{} objects {}, {} withheld",
         p.transferred,
-        if p.plan.direction == "pull" {
+        if p.plan.direction == PeerDirection::Pull {
             "taken"
         } else {
             "sent"

@@ -468,17 +468,7 @@ fn peers_are_applied_and_listed() {
         "{}",
         text(&out.stdout)
     );
-    let peer = r#"
-[[peer]]
-name = "bnd-hub"
-organization = "deu-bnd"
-url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
-direction = "push"
-collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
-token_env = "RELTO_PEER_BND_TOKEN"
-interval_secs = 60
-clearances = [{ policy = "NATO", level = "NS" }]
-"#;
+    let peer = common::BND_PEER;
     let base = std::fs::read_to_string(quickstart()).unwrap();
     let realm = dir.path().join("realm.toml");
     std::fs::write(&realm, format!("{base}{peer}")).unwrap();

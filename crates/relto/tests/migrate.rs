@@ -81,16 +81,7 @@ fn a_sqlite_hub_moves_to_postgres_whole() {
     let realm = dir.path().join("realm.toml");
     std::fs::write(
         &realm,
-        std::fs::read_to_string(&quickstart).unwrap()
-            + r#"
-[[peer]]
-name = "bnd-hub"
-organization = "deu-bnd"
-url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
-direction = "push"
-collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
-token_env = "RELTO_PEER_BND_TOKEN"
-"#,
+        std::fs::read_to_string(&quickstart).unwrap() + common::BND_PEER,
     )
     .unwrap();
     assert!(run(dir.path(), None, &["apply", realm.to_str().unwrap()])

@@ -111,3 +111,16 @@ pub fn spawn_server(mut serve: Command) -> Server {
     };
     Server(child, url)
 }
+
+/// A peer hub for the quickstart realm: BND's hub, pushed the situation reports every 60 s.
+pub const BND_PEER: &str = r#"
+[[peer]]
+name = "bnd-hub"
+organization = "deu-bnd"
+url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+direction = "push"
+collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
+token_env = "RELTO_PEER_BND_TOKEN"
+interval_secs = 60
+clearances = [{ policy = "NATO", level = "NS" }]
+"#;
