@@ -43,7 +43,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use relto_store::rows::{
     self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
-    LABEL_SET_SELECT, PEER_SELECT,
+    LABEL_SET_SELECT, ORGANIZATION_SELECT, PEER_RUN_SQL, PEER_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
@@ -362,6 +362,86 @@ impl Store for PostgresStore {
                     .iter()
                     .map(|r| Ok(rows::peer(&PgRow(r))?))
                     .collect()
+            })
+        })
+        .await
+    }
+
+    async fn lease_peer(
+        &self,
+        name: &str,
+        holder: &str,
+        now_us: i64,
+        until_us: i64,
+    ) -> StoreResult<bool> {
+        if has_nul(name) || has_nul(holder) {
+            return Ok(false);
+        }
+        self.write(
+            &(name, holder, now_us, until_us),
+            |db, (name, holder, now, until)| {
+                Box::pin(async move {
+                    let n = db
+                        .execute(
+                            "UPDATE peers SET lease_holder = $2, lease_until_us = $4
+                         WHERE name = $1 AND enabled
+                           AND (lease_holder IS NULL OR lease_holder = $2 OR lease_until_us < $3)",
+                            &[name, holder, now, until],
+                        )
+                        .await?;
+                    Ok(n == 1)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn record_peer_run(&self, name: &str, holder: &str, run: &PeerRun) -> StoreResult<bool> {
+        if has_nul(name) || has_nul(holder) {
+            return Ok(false);
+        }
+        // An error text is the remote's words: PostgreSQL's text holds no NUL.
+        let error = run.error.as_ref().map(|e| e.replace('\0', ""));
+        let cursor = run.cursor.as_ref().map(|c| c.replace('\0', ""));
+        let args = (
+            name,
+            holder,
+            cursor,
+            run.at_us,
+            error,
+            run.transferred,
+            run.withheld,
+        );
+        self.write(
+            &args,
+            |db, (name, holder, cursor, at, error, moved, withheld)| {
+                Box::pin(async move {
+                    let n = db
+                        .execute(
+                            &PEER_RUN_SQL.replace('?', "$"),
+                            &[name, holder, cursor, at, error, moved, withheld],
+                        )
+                        .await?;
+                    Ok(n == 1)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        if has_nul(slug) {
+            return Ok(None);
+        }
+        self.read(slug, |db, slug| {
+            Box::pin(async move {
+                db.query_opt(
+                    &format!("{ORGANIZATION_SELECT} WHERE o.slug = $1 AND o.enabled"),
+                    &[&slug],
+                )
+                .await?
+                .map(|r| Ok(rows::organization(&PgRow(&r), 0)?))
+                .transpose()
             })
         })
         .await

@@ -232,6 +232,12 @@ CREATE TABLE peers (
     withheld BIGINT NOT NULL DEFAULT 0
 );
 "#,
+    // A peer's lease: the node exchanging with it, and until when (DESIGN §11: no two nodes
+    // push the same objects).
+    r#"
+ALTER TABLE peers ADD COLUMN lease_holder TEXT;
+ALTER TABLE peers ADD COLUMN lease_until_us BIGINT;
+"#,
 ];
 
 /// How many migrations this relto knows.

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use relto_store::rows::{
     self, json_list, tally, Columns, VersionTerm, ACCOUNT_SELECT, AUDIT_SELECT, COLLECTION_SELECT,
-    LABEL_SET_SELECT, PEER_SELECT,
+    LABEL_SET_SELECT, ORGANIZATION_SELECT, PEER_RUN_SQL, PEER_SELECT,
 };
 use relto_store::*;
 use relto_taxii::VersionFilter;
@@ -453,6 +453,63 @@ impl Store for SqliteStore {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .map_err(db_err)
+        })
+    }
+
+    async fn lease_peer(
+        &self,
+        name: &str,
+        holder: &str,
+        now_us: i64,
+        until_us: i64,
+    ) -> StoreResult<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |tx, _| {
+            let n = tx
+                .execute(
+                    "UPDATE peers SET lease_holder = ?2, lease_until_us = ?4
+                     WHERE name = ?1 AND enabled = 1
+                       AND (lease_holder IS NULL OR lease_holder = ?2 OR lease_until_us < ?3)",
+                    params![name, holder, now_us, until_us],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn record_peer_run(&self, name: &str, holder: &str, run: &PeerRun) -> StoreResult<bool> {
+        let (name, holder, run) = (name.to_string(), holder.to_string(), run.clone());
+        self.write(move |tx, _| {
+            let n = tx
+                .execute(
+                    PEER_RUN_SQL,
+                    params![
+                        name,
+                        holder,
+                        run.cursor,
+                        run.at_us,
+                        run.error,
+                        run.transferred,
+                        run.withheld
+                    ],
+                )
+                .map_err(db_err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
+        self.read_now(|c| {
+            c.prepare_cached(&format!(
+                "{ORGANIZATION_SELECT} WHERE o.slug = ?1 AND o.enabled = 1"
+            ))
+            .and_then(|mut s| {
+                s.query_row([slug], |r| rows::organization(&SqlRow(r), 0))
+                    .optional()
+            })
+            .map_err(db_err)
         })
     }
 

@@ -278,6 +278,12 @@ CREATE TABLE peers (
     withheld INTEGER NOT NULL DEFAULT 0
 );
 "#,
+    // A peer's lease: the node exchanging with it, and until when (DESIGN §11: no two nodes
+    // push the same objects).
+    r#"
+ALTER TABLE peers ADD COLUMN lease_holder TEXT;
+ALTER TABLE peers ADD COLUMN lease_until_us INTEGER;
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to

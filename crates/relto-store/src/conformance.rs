@@ -244,6 +244,94 @@ async fn peers_follow_the_realm(store: &dyn Store) {
         listed(store.peers().await.expect("peers")),
         vec![(eu, false), (slower, true)]
     );
+
+    // One node at a time holds a peer's lease; only the holder's runs are recorded.
+    let lease =
+        |holder: &'static str, now: i64| store.lease_peer("nato-hub", holder, now, now + 10);
+    assert!(lease("node-a", 100).await.expect("lease"));
+    assert!(!lease("node-b", 105).await.expect("lease held"));
+    assert!(lease("node-a", 105).await.expect("renewed"));
+    assert!(!store
+        .lease_peer("eu-hub", "node-a", 100, 110)
+        .await
+        .expect("disabled peer"));
+    let failed = PeerRun {
+        at_us: 106,
+        cursor: None,
+        transferred: 3,
+        withheld: 1,
+        error: Some("connection refused".into()),
+    };
+    assert!(store
+        .record_peer_run("nato-hub", "node-a", &failed)
+        .await
+        .expect("run"));
+    assert!(!store
+        .record_peer_run("nato-hub", "node-b", &failed)
+        .await
+        .expect("not the holder"));
+    let ok = PeerRun {
+        at_us: 107,
+        cursor: Some("cursor-1".into()),
+        transferred: 2,
+        ..PeerRun::default()
+    };
+    assert!(store
+        .record_peer_run("nato-hub", "node-a", &ok)
+        .await
+        .expect("run"));
+    let state = |peers: Vec<Peer>| {
+        let p = peers
+            .into_iter()
+            .find(|p| p.plan.name == "nato-hub")
+            .expect("nato-hub");
+        (
+            p.cursor,
+            p.last_attempt_us,
+            p.last_success_us,
+            p.failures,
+            p.last_error,
+            p.transferred,
+            p.withheld,
+        )
+    };
+    assert_eq!(
+        state(store.peers().await.expect("peers")),
+        (Some("cursor-1".into()), Some(107), Some(107), 0, None, 5, 1)
+    );
+    assert!(store
+        .record_peer_run("nato-hub", "node-a", &failed)
+        .await
+        .expect("run"));
+    assert_eq!(
+        state(store.peers().await.expect("peers")),
+        (
+            Some("cursor-1".into()),
+            Some(106),
+            Some(107),
+            1,
+            Some("connection refused".into()),
+            8,
+            2
+        )
+    );
+    // Expired: another node takes over, and the first one's records stop counting.
+    assert!(lease("node-b", 116).await.expect("expired lease taken"));
+    assert!(!store
+        .record_peer_run("nato-hub", "node-a", &ok)
+        .await
+        .expect("fenced"));
+    let kor = store
+        .organization("kor-nis")
+        .await
+        .expect("organization")
+        .expect("kor-nis");
+    assert_eq!(kor.nation, "KOR");
+    assert!(store
+        .organization("nobody")
+        .await
+        .expect("organization")
+        .is_none());
 }
 
 async fn tokens(store: &dyn Store) {

@@ -126,6 +126,22 @@ pub trait Store: Send + Sync + 'static {
     /// Every peer the realm has named (those it no longer names disabled), by name.
     async fn peers(&self) -> StoreResult<Vec<Peer>>;
 
+    /// Takes peer `name`'s lease for `holder` until `until_us` when it is free, expired by
+    /// `now_us`, or `holder`'s already; true when `holder` holds it now. Only the holder
+    /// exchanges with the peer, so two nodes never push the same objects.
+    async fn lease_peer(
+        &self,
+        name: &str,
+        holder: &str,
+        now_us: i64,
+        until_us: i64,
+    ) -> StoreResult<bool>;
+    /// Records an exchange with peer `name`; nothing is recorded, and false returned, when
+    /// `holder` no longer holds its lease (another node took over: its cursor stands).
+    async fn record_peer_run(&self, name: &str, holder: &str, run: &PeerRun) -> StoreResult<bool>;
+    /// An enabled organization, by slug.
+    async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
+
     /// An enabled account with its organization, by name.
     async fn account(&self, name: &str) -> StoreResult<Option<Account>>;
     /// The enabled account owning an unexpired API token, by the token's SHA-256.

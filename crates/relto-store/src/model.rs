@@ -125,6 +125,19 @@ pub struct Peer {
     pub withheld: i64,
 }
 
+/// One exchange with a peer, as the node holding its lease records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerRun {
+    pub at_us: i64,
+    /// Where the exchange now resumes, when it moved.
+    pub cursor: Option<String>,
+    /// Objects sent or taken, and withheld, by this run (a failed run may have moved some).
+    pub transferred: i64,
+    pub withheld: i64,
+    /// Why the run failed; None when it succeeded.
+    pub error: Option<String>,
+}
+
 /// Counts of what `apply_realm` changed, for the operator.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplySummary {

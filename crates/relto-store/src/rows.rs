@@ -60,6 +60,19 @@ pub fn peer<C: Columns>(r: &C) -> Result<Peer, C::Error> {
     })
 }
 
+/// Records a peer run (`Store::record_peer_run`) for its lease holder: parameters name,
+/// holder, cursor (kept when NULL), at, error (NULL: a success), transferred, withheld;
+/// written `?N` (PostgreSQL's form, `$N`, by replacing the marks).
+pub const PEER_RUN_SQL: &str = "UPDATE peers SET
+        cursor = COALESCE(CAST(?3 AS TEXT), cursor),
+        last_attempt_us = ?4,
+        last_success_us = CASE WHEN CAST(?5 AS TEXT) IS NULL THEN ?4 ELSE last_success_us END,
+        failures = CASE WHEN CAST(?5 AS TEXT) IS NULL THEN 0 ELSE failures + 1 END,
+        last_error = ?5,
+        transferred = transferred + ?6,
+        withheld = withheld + ?7
+     WHERE name = ?1 AND lease_holder = ?2";
+
 /// A peer's configuration as the stores keep it.
 pub fn peer_config(p: &PlannedPeer) -> String {
     serde_json::to_string(p).unwrap_or_default()
@@ -79,14 +92,23 @@ pub fn account<C: Columns>(r: &C) -> Result<Account, C::Error> {
             .filter_map(|n| relto_policy::Role::parse(n))
             .collect(),
         password_hash: r.opt_text(2)?,
-        organization: Organization {
-            slug: r.parsed(3)?,
-            name: r.text(4)?,
-            nation: r.parsed(5)?,
-            identity: r.text(6)?,
-            accredited: parse_list(&r.text(7)?),
-        },
+        organization: organization(r, 3)?,
         clearances: serde_json::from_str(&r.text(8)?).unwrap_or_default(),
+    })
+}
+
+/// The columns [`organization`] reads, in order.
+pub const ORGANIZATION_SELECT: &str =
+    "SELECT o.slug, o.name, o.nation, o.identity, o.accredited FROM organizations o";
+
+/// An organization from five columns starting at `at`.
+pub fn organization<C: Columns>(r: &C, at: usize) -> Result<Organization, C::Error> {
+    Ok(Organization {
+        slug: r.parsed(at)?,
+        name: r.text(at + 1)?,
+        nation: r.parsed(at + 2)?,
+        identity: r.text(at + 3)?,
+        accredited: parse_list(&r.text(at + 4)?),
     })
 }
 
