@@ -39,6 +39,27 @@ pub fn tlp_name(id: &str) -> Option<&'static str> {
     TLP_IDS.iter().position(|t| *t == id).map(|i| NAMES[i])
 }
 
+/// Whether an object's markings keep it from being sent to a peer hub automatically (DESIGN
+/// §11): TLP AMBER, AMBER+STRICT or RED (2.0 or 1.0), on the whole object or any part of it,
+/// ask a person to decide each disclosure.
+pub fn withheld_from_peers(object: &Value) -> bool {
+    let whole = object["object_marking_refs"]
+        .as_array()
+        .into_iter()
+        .flatten();
+    let parts = object["granular_markings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| &g["marking_ref"]);
+    whole.chain(parts).any(|m| {
+        matches!(
+            m.as_str().and_then(tlp_name),
+            Some("TLP:AMBER" | "TLP:AMBER+STRICT" | "TLP:RED")
+        )
+    })
+}
+
 /// A confidentiality label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {
@@ -284,5 +305,22 @@ mod tests {
             parse_marking(&serde_json::json!({"type": "note"})).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn tlp_amber_and_red_are_withheld_from_peers_whole_or_in_part() {
+        let with = |refs: &str| -> Value { serde_json::from_str(refs).unwrap() };
+        for (i, name) in TLP_IDS.iter().map(|id| (id, tlp_name(id).unwrap())) {
+            let whole = with(&format!(r#"{{"object_marking_refs":["{i}"]}}"#));
+            let part = with(&format!(
+                r#"{{"granular_markings":[{{"marking_ref":"{i}","selectors":["name"]}}]}}"#
+            ));
+            let held = matches!(name, "TLP:AMBER" | "TLP:AMBER+STRICT" | "TLP:RED");
+            assert_eq!(withheld_from_peers(&whole), held, "{name}");
+            assert_eq!(withheld_from_peers(&part), held, "{name} in part");
+        }
+        assert!(!withheld_from_peers(&with(
+            r#"{"object_marking_refs":"x"}"#
+        )));
     }
 }

@@ -188,6 +188,10 @@ pub struct PeerEntry {
     pub account_env: Option<String>,
     pub password_env: Option<String>,
     pub token_env: Option<String>,
+    /// PEM file of the certificate authorities that sign the remote's certificate (an
+    /// `https` peer needs it: relto trusts no public roots for peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
     #[serde(default = "default_peer_interval")]
     pub interval_secs: u64,
     #[serde(default)]
@@ -570,6 +574,11 @@ pub fn parse_realm(text: &str) -> Result<Realm, RealmError> {
                 "peer '{name}': give account_env and password_env (HTTP Basic), or token_env (a bearer token)"
             ));
         }
+        if p.url.starts_with("https://") && p.ca_file.is_none() {
+            problems.push(format!(
+                "peer '{name}': an https peer needs ca_file, the PEM file of the authority that signs its certificate"
+            ));
+        }
         if p.interval_secs == 0 || p.interval_secs > MAX_PEER_INTERVAL_SECS {
             problems.push(format!(
                 "peer '{name}': interval_secs must be 1 to {MAX_PEER_INTERVAL_SECS}"
@@ -692,6 +701,7 @@ url = "https://nato-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f
 direction = "push"
 collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
 token_env = "RELTO_PEER_NATO_TOKEN"
+ca_file = "/etc/relto/nato-ca.pem"
 clearances = [{ policy = "NATO", level = "NS" }]
 "#;
 
@@ -730,6 +740,11 @@ clearances = [{ policy = "NATO", level = "NS" }]
                 "direction = \"push\"",
                 "direction = \"both\"",
                 "unknown variant `both`",
+            ),
+            (
+                "ca_file = \"/etc/relto/nato-ca.pem\"\n",
+                "",
+                "an https peer needs ca_file",
             ),
             (
                 "\"push\"\n",

@@ -206,6 +206,7 @@ async fn peers_follow_the_realm(store: &dyn Store) {
         account_env: None,
         password_env: None,
         token_env: Some(format!("TOKEN_{name}")),
+        ca_file: None,
         interval_secs: 30,
         clearances: vec![relto_policy::Clearance {
             policy: "NATO".into(),

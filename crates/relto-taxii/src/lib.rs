@@ -6,6 +6,7 @@ pub mod cursor;
 pub mod error;
 pub mod media;
 pub mod query;
+pub mod remote;
 pub mod resources;
 
 pub use cursor::{Cursor, CursorKey};

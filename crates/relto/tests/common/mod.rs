@@ -113,6 +113,7 @@ pub fn spawn_server(mut serve: Command) -> Server {
 }
 
 /// A peer hub for the quickstart realm: BND's hub, pushed the situation reports every 60 s.
+/// Its CA file does not exist, so a server that tries the push fails before any traffic.
 pub const BND_PEER: &str = r#"
 [[peer]]
 name = "bnd-hub"
@@ -121,6 +122,7 @@ url = "https://bnd-hub.example/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0
 direction = "push"
 collection = "2f6e6c5e-3d43-4a0e-9c7d-0a1b2c3d4e5f"
 token_env = "RELTO_PEER_BND_TOKEN"
+ca_file = "/nonexistent/relto-test/bnd-ca.pem"
 interval_secs = 60
 clearances = [{ policy = "NATO", level = "NS" }]
 "#;
