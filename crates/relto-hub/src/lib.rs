@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod federation;
 pub mod ingest;
 pub mod plans;
 pub mod read;

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 mod error;
+mod federation;
 pub mod metrics;
 mod routes;
 mod serve;

@@ -36,6 +36,20 @@ pub struct Metrics {
     pub audit_queue: AtomicI64,
     /// Live streams open now.
     pub streams: AtomicI64,
+    /// Each peer's exchange on this node, by peer name.
+    peers: Mutex<BTreeMap<String, PeerFigures>>,
+}
+
+/// What this node has done with one peer since it started.
+#[derive(Default, Clone, Copy)]
+struct PeerFigures {
+    sent: u64,
+    withheld: u64,
+    failures: u64,
+    /// When a run last ended with nothing left to exchange, and when one last succeeded
+    /// (µs; 0: never).
+    caught_up_us: i64,
+    success_us: i64,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +100,28 @@ impl Metrics {
             *audited
                 .entry((e.kind.clone(), e.outcome.clone()))
                 .or_default() += 1;
+        }
+    }
+
+    /// Objects a run with `peer` moved and withheld.
+    pub fn peer_moved(&self, peer: &str, moved: u64, withheld: u64) {
+        let mut peers = locked(&self.peers);
+        let f = peers.entry(peer.to_string()).or_default();
+        f.sent += moved;
+        f.withheld += withheld;
+    }
+
+    /// How a run with `peer` ended: failed, or succeeded (and whether it left nothing to do).
+    pub fn peer_run(&self, peer: &str, failed: bool, caught_up: bool, now_us: i64) {
+        let mut peers = locked(&self.peers);
+        let f = peers.entry(peer.to_string()).or_default();
+        if failed {
+            f.failures += 1;
+        } else {
+            f.success_us = now_us;
+            if caught_up {
+                f.caught_up_us = now_us;
+            }
         }
     }
 
@@ -187,7 +223,30 @@ impl Metrics {
             "relto_stream_connections {}",
             self.streams.load(Ordering::Relaxed)
         );
+        self.render_peers(&mut out);
         out
+    }
+
+    fn render_peers(&self, out: &mut String) {
+        let peers = locked(&self.peers);
+        let now = relto_hub::now_us();
+        type Figure = fn(&PeerFigures, i64) -> Option<f64>;
+        let families: [(&str, &str, &str, Figure); 5] = [
+            ("relto_peer_objects_sent_total", "counter", "Objects sent to (push) or taken from (pull) the peer by this node.", |f, _| Some(f.sent as f64)),
+            ("relto_peer_objects_withheld_total", "counter", "Objects the peer organization may not receive, or that TLP keeps from automatic sharing, passed over by this node's pushes.", |f, _| Some(f.withheld as f64)),
+            ("relto_peer_failures_total", "counter", "Failed exchanges with the peer on this node.", |f, _| Some(f.failures as f64)),
+            ("relto_peer_last_success_timestamp_seconds", "gauge", "When an exchange with the peer last succeeded on this node.", |f, _| (f.success_us > 0).then(|| f.success_us as f64 / 1e6)),
+            ("relto_peer_lag_seconds", "gauge", "Seconds since an exchange with the peer last ended with nothing left to send or take.", |f, now| (f.caught_up_us > 0).then(|| (now - f.caught_up_us) as f64 / 1e6)),
+        ];
+        for (name, kind, help, figure) in families {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (peer, f) in peers.iter() {
+                if let Some(v) = figure(f, now) {
+                    let _ = writeln!(out, "{name}{{peer=\"{}\"}} {v}", label(peer));
+                }
+            }
+        }
     }
 }
 

@@ -130,6 +130,8 @@ impl Application {
                 hub.changes.announce();
             }
         });
+        // Peer hubs (DESIGN §11): each exchanged with by the node holding its lease.
+        let federation = tokio::spawn(crate::federation::run(self.state.clone(), self.address));
         let audit = self.state.audit.clone();
         let timeouts: Timeouts = self.state.config.timeouts();
         // Metrics on a listener of their own (plain HTTP, no credentials: bind it where only
@@ -148,6 +150,7 @@ impl Application {
         .await;
         purge.abort();
         tick.abort();
+        federation.abort();
         if let Some(m) = metrics {
             m.abort();
         }

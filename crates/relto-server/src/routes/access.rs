@@ -96,10 +96,5 @@ pub(super) async fn collection_by_id(
     st: &AppState,
     cid: &str,
 ) -> ApiResult<Option<(ApiRoot, Collection)>> {
-    for root in st.store.api_roots().await? {
-        if let Some(found) = st.store.collection(&root.path, cid).await? {
-            return Ok(Some(found));
-        }
-    }
-    Ok(None)
+    Ok(st.hub.collection_by_id(cid).await?)
 }

@@ -1,0 +1,280 @@
+"""Federation (DESIGN §11, issue 16): three relto hubs on loopback ports, with the realms of
+examples/federation/ — KOR's joint team pushes to NATO's and the EU's hubs, NATO's hub also
+pulls from KOR and pushes back to it (a loop).
+
+Each partner hub must end with exactly what KOR's release path serves the partner
+organization (read at KOR by an account of that organization with the peer's clearances):
+object by object and field by field, nothing more, nothing less, each version once, and
+nothing marked TLP AMBER or RED.  Hubs are killed with SIGKILL and restarted while objects
+are posted, and the exchange must still lose and duplicate nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, relto_env, require_binary, run_apply
+from taxii_helpers import Client
+
+EXAMPLES = REPO_ROOT / "examples" / "federation"
+KOR_COLL = "d95d9fbf-6ffc-4dfc-bd9a-3bc1bb34c0d4"
+NATO_COLL = "4b0c8a1e-2f3d-4e5a-9b6c-7d8e9f0a1b2c"
+EU_COLL = "6e5d4c3b-2a19-4807-b6a5-94837261f0e1"
+EXAMPLE_PORTS = {"kor": 9101, "nato": 9102, "eu": 9103}
+
+SECRETS = {
+    "RELTO_PW_NIS": "Nis-fed-passw0rd",
+    "RELTO_PW_NATO_HUB": "Nato-hub-passw0rd",
+    "RELTO_PW_INTCEN": "Intcen-passw0rd",
+    "RELTO_PW_NATO_RELAY": "Nato-relay-passw0rd",
+    "RELTO_PW_NATO_READER": "Nato-reader-passw0rd",
+    "RELTO_PW_EU_READER": "Eu-reader-passw0rd",
+    "RELTO_PEER_NATO_USER": "kor-relay",
+    "RELTO_PEER_NATO_PW": "Kor-relay-nato-passw0rd",
+    "RELTO_PEER_EU_USER": "kor-relay",
+    "RELTO_PEER_EU_PW": "Kor-relay-eu-passw0rd",
+    "RELTO_PEER_KOR_USER": "nato-hub",
+    "RELTO_PEER_KOR_PW": "Nato-hub-passw0rd",
+    "RELTO_PEER_KOR_RELAY_USER": "nato-relay",
+    "RELTO_PEER_KOR_RELAY_PW": "Nato-relay-passw0rd",
+    "RELTO_ADMIN_PASSWORD": "Admin-fed-passw0rd",
+}
+# KOR's relay account has a password of its own on each partner hub.
+RELAY_PW = {"nato": "Kor-relay-nato-passw0rd", "eu": "Kor-relay-eu-passw0rd"}
+
+# Labels of examples/situation-report.json, and who among the partners may receive each.
+NR_ALL = "marking-definition--e05703d3-be5e-5bed-bdf9-c661e519c617"      # NATO and EU
+NS_NATO = "marking-definition--79265d03-a7fe-5587-a043-e25d09796916"     # NATO
+NS_ATOMAL = "marking-definition--8d012ce4-f16e-54fd-aaaa-104a9cfab299"   # neither (ATOMAL)
+EUC_EU = "marking-definition--2e9b36dc-691d-560c-8fc4-13982ea37fc3"      # EU
+KOR_USA = "marking-definition--4e515785-c3a6-5cb8-8abf-3e5091c562e1"     # neither
+TLP_AMBER = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+TLP_RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+TLP_GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+NIS = "identity--db2e697d-e68a-51da-8b0a-6edb5d2575a4"
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class FedHub:
+    """One hub of the federation: its realm from examples/federation/, its own port."""
+
+    def __init__(self, name: str, base: Path, ports: dict[str, int]):
+        self.name = name
+        self.port = ports[name]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = base / name
+        self.data.mkdir()
+        realm = (EXAMPLES / f"{name}.toml").read_text(encoding="utf-8")
+        for hub, example in EXAMPLE_PORTS.items():
+            realm = realm.replace(f"127.0.0.1:{example}/", f"127.0.0.1:{ports[hub]}/")
+        realm = realm.replace("interval_secs = 2", "interval_secs = 1")
+        self.realm = base / f"{name}.toml"
+        self.realm.write_text(realm, encoding="utf-8")
+        self.env = relto_env(self.data) | SECRETS
+        if name in RELAY_PW:
+            self.env["RELTO_PW_KOR_RELAY"] = RELAY_PW[name]
+        res = subprocess.run([require_binary(), "apply", "--data-dir", str(self.data), str(self.realm)],
+                             env=self.env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        self.starts += 1
+        self.log = open(self.data.parent / f"{self.name}-{self.starts}.stderr", "wb")
+        self.proc = subprocess.Popen(
+            [require_binary(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data)],
+            env=self.env, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode()
+        assert "relto listening on" in line, f"{self.name} did not start: {line!r}"
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def kill(self):
+        """SIGKILL: no shutdown, no flush."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(15)
+            self.proc = None
+            self.log.close()
+
+    def peers(self) -> str:
+        return subprocess.run([require_binary(), "peers", "--data-dir", str(self.data)], env=self.env,
+                              capture_output=True, text=True, timeout=60).stdout
+
+    def stderr(self) -> str:
+        return "\n".join(p.read_text(errors="replace")
+                         for p in sorted(self.data.parent.glob(f"{self.name}-*.stderr")))
+
+
+def read_all(url: str, auth) -> list[dict]:
+    """Every version of every object the account receives (checked as served STIX)."""
+    c = Client(auth=auth)
+    out = []
+    for _, body in c.pages(url, {"match[version]": "all"}, limit=500, max_pages=1000):
+        out.extend(body.get("objects", []))
+    return out
+
+
+def version_key(o: dict) -> tuple[str, str]:
+    return o["id"], o.get("modified") or o.get("created") or ""
+
+
+def by_version(objects: list[dict]) -> dict:
+    keyed = {}
+    for o in objects:
+        k = version_key(o)
+        assert k not in keyed, f"{k} served twice"
+        keyed[k] = o
+    return keyed
+
+
+def withheld_by_tlp(o: dict) -> bool:
+    refs = list(o.get("object_marking_refs", [])) + [g.get("marking_ref") for g in o.get("granular_markings", [])]
+    return any(r in (TLP_AMBER, TLP_RED) for r in refs)
+
+
+def indicator(n: int, labels: list[str], modified: str = "2026-12-01T00:00:00.000Z") -> dict:
+    return {
+        "type": "indicator", "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'fed-{n}')}",
+        "created": "2026-12-01T00:00:00.000Z", "modified": modified,
+        "created_by_ref": NIS,
+        "name": f"Storm Corps staging area {n}",
+        "pattern": f"[ipv4-addr:value = '203.0.113.{n % 250}']",
+        "pattern_type": "stix", "valid_from": "2026-12-01T00:00:00Z",
+        "object_marking_refs": labels,
+    }
+
+
+LABEL_MIX = [[NR_ALL], [NS_NATO], [EUC_EU], [KOR_USA], [NS_ATOMAL], [NR_ALL, TLP_AMBER],
+             [NR_ALL, TLP_GREEN], [NS_NATO, TLP_RED], []]
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory):
+    base = tmp_path_factory.mktemp("federation")
+    kor_port, nato_port, eu_port = free_ports(3)
+    ports = {"kor": kor_port, "nato": nato_port, "eu": eu_port}
+    hubs = {name: FedHub(name, base, ports) for name in ("nato", "eu", "kor")}
+    for h in hubs.values():
+        h.start()
+    yield hubs
+    for h in hubs.values():
+        h.kill()
+
+
+def kor_analyst():
+    return Client(auth=("nis-analyst", SECRETS["RELTO_PW_NIS"]))
+
+
+def expected_and_received(hubs, partner: str):
+    kor = hubs["kor"]
+    if partner == "nato":
+        view = read_all(f"{kor.url}/coalition/collections/{KOR_COLL}/objects/",
+                        ("nato-hub", SECRETS["RELTO_PW_NATO_HUB"]))
+        got = read_all(f"{hubs['nato'].url}/nato/collections/{NATO_COLL}/objects/",
+                       ("kor-relay", RELAY_PW["nato"]))
+    else:
+        view = read_all(f"{kor.url}/coalition/collections/{KOR_COLL}/objects/",
+                        ("intcen-reader", SECRETS["RELTO_PW_INTCEN"]))
+        got = read_all(f"{hubs['eu'].url}/eu/collections/{EU_COLL}/objects/",
+                       ("kor-relay", RELAY_PW["eu"]))
+    expected = by_version([o for o in view if not withheld_by_tlp(o)])
+    return expected, by_version(got)
+
+
+def wait_converged(hubs, partner: str, timeout: float = 90.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        expected, got = expected_and_received(hubs, partner)
+        if expected == got or time.monotonic() > deadline:
+            return expected, got
+        time.sleep(0.5)
+
+
+def assert_exactly(expected: dict, got: dict, partner: str, hubs):
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missing and not extra, (
+        f"{partner}: {len(missing)} missing, {len(extra)} more than decide() allows: "
+        f"{missing[:3]} {extra[:3]}\nKOR peers:\n{hubs['kor'].peers()}\n{partner} log:\n{hubs[partner].stderr()[-3000:]}")
+    for k, o in expected.items():
+        assert got[k] == o, f"{partner}: {k} differs field by field:\nexpected {o}\nreceived {got[k]}"
+
+
+def test_partner_hubs_receive_exactly_their_view(federation):
+    hubs = federation
+    report = json.loads((REPO_ROOT / "examples" / "situation-report.json").read_text())
+    kor = hubs["kor"]
+    objects_url = f"{kor.url}/coalition/collections/{KOR_COLL}/objects/"
+    kor_analyst().post_envelope(objects_url, report["objects"])
+    kor_analyst().post_envelope(objects_url, [indicator(n, LABEL_MIX[n % len(LABEL_MIX)]) for n in range(60)])
+    for partner in ("nato", "eu"):
+        expected, got = wait_converged(hubs, partner)
+        assert_exactly(expected, got, partner, hubs)
+        # The report reached both partners redacted as KOR's release path redacts it.
+        assert any(k[0].startswith("report--") for k in got), partner
+        assert not any(withheld_by_tlp(o) for o in got.values()), partner
+    nato_ids = {k[0] for k in expected_and_received(hubs, "nato")[1]}
+    eu_ids = {k[0] for k in expected_and_received(hubs, "eu")[1]}
+    assert indicator(1, [])["id"] in nato_ids and indicator(1, [])["id"] not in eu_ids   # NS REL NATO
+    assert indicator(2, [])["id"] in eu_ids and indicator(2, [])["id"] not in nato_ids   # EU-C REL EU
+    assert indicator(0, [])["id"] in nato_ids | eu_ids and indicator(0, [])["id"] in eu_ids
+    for n in (3, 4, 5, 7):   # KOR-USA, ATOMAL, TLP AMBER, TLP RED: nobody
+        assert indicator(n, [])["id"] not in nato_ids | eu_ids, n
+    peers = kor.peers()
+    assert "nato-hub  push" in peers and "withheld" in peers, peers
+
+
+def test_sigkill_of_any_hub_mid_transfer_loses_and_duplicates_nothing(federation):
+    hubs = federation
+    kor = hubs["kor"]
+    objects_url = f"{kor.url}/coalition/collections/{KOR_COLL}/objects/"
+    rng = random.Random(16)
+    kills = 0
+    n = 1000
+    for round_ in range(12):
+        batch = []
+        for _ in range(40):
+            n += 1
+            batch.append(indicator(n, LABEL_MIX[n % len(LABEL_MIX)]))
+        # New versions of earlier objects too (the cursor is date_added, not modified).
+        batch.append(indicator(1000 + round_ + 1, LABEL_MIX[(1000 + round_ + 1) % len(LABEL_MIX)],
+                               modified=f"2026-12-02T00:00:{round_:02d}.000Z"))
+        if kor.proc is None:
+            kor.start()
+        kor_analyst().post_envelope(objects_url, batch)
+        time.sleep(rng.uniform(0.2, 1.5))
+        victim = hubs[rng.choice(["kor", "nato", "eu"])]
+        victim.kill()
+        kills += 1
+        time.sleep(rng.uniform(0.1, 1.0))
+        victim.start()
+    assert kills >= 10
+    for partner in ("nato", "eu"):
+        expected, got = wait_converged(hubs, partner, timeout=120)
+        assert_exactly(expected, got, partner, hubs)
+    # The loop NATO → KOR brought nothing back: KOR holds each version once, only its own.
+    mine = by_version(read_all(objects_url, ("nis-analyst", SECRETS["RELTO_PW_NIS"])))
+    assert all(o.get("created_by_ref") in (None, NIS) or o["type"] == "identity" for o in mine.values())
+    for name in ("kor", "nato", "eu"):
+        assert "panicked" not in hubs[name].stderr(), name
