@@ -77,13 +77,13 @@ def free_ports(n: int) -> list[int]:
 class FedHub:
     """One hub of the federation: its realm from examples/federation/, its own port."""
 
-    def __init__(self, name: str, base: Path, ports: dict[str, int]):
+    def __init__(self, name: str, base: Path, ports: dict[str, int], examples: Path = EXAMPLES):
         self.name = name
         self.port = ports[name]
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = base / name
         self.data.mkdir()
-        realm = (EXAMPLES / f"{name}.toml").read_text(encoding="utf-8")
+        realm = (examples / f"{name}.toml").read_text(encoding="utf-8")
         for hub, example in EXAMPLE_PORTS.items():
             realm = realm.replace(f"127.0.0.1:{example}/", f"127.0.0.1:{ports[hub]}/")
         realm = realm.replace("interval_secs = 2", "interval_secs = 1")

@@ -16,7 +16,7 @@ use super::{PeerError, Run};
 /// Objects asked for per page.
 const PULL_PAGE: usize = 500;
 /// Pages one sweep may take: a peer whose paging never ends is cut off here.
-const MAX_PAGES: usize = 100_000;
+const MAX_PAGES: usize = 10_000;
 
 /// Takes what the peer added since the last sweep; true when the sweep completed.
 pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
@@ -24,7 +24,7 @@ pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
     let saved_us = saved.as_deref().and_then(|c| parse_micros(c).ok());
     let mut newest: Option<i64> = saved_us;
     let mut next: Option<String> = None;
-    let mut seen_tokens = std::collections::HashSet::new();
+    let mut empty_pages = 0;
     for _ in 0..MAX_PAGES {
         run.renew().await?;
         let mut query: Vec<(&str, String)> = vec![
@@ -97,9 +97,12 @@ pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
                 "the peer said more but gave no next token".into(),
             ));
         };
-        if !seen_tokens.insert(token.clone()) {
+        // A token may repeat (medallion's names its paging session); pages that hold nothing
+        // yet say there is more do not go on for ever.
+        empty_pages = if raws.is_empty() { empty_pages + 1 } else { 0 };
+        if empty_pages >= 3 {
             return Err(PeerError(format!(
-                "the peer repeated the next token {}: its paging does not end",
+                "the peer answered 3 empty pages in a row, each saying more follows (next {})",
                 shown(&token)
             )));
         }
