@@ -85,7 +85,8 @@ class FedHub:
         self.data.mkdir()
         realm = (examples / f"{name}.toml").read_text(encoding="utf-8")
         for hub, example in EXAMPLE_PORTS.items():
-            realm = realm.replace(f"127.0.0.1:{example}/", f"127.0.0.1:{ports[hub]}/")
+            if hub in ports:
+                realm = realm.replace(f"127.0.0.1:{example}/", f"127.0.0.1:{ports[hub]}/")
         realm = realm.replace("interval_secs = 2", "interval_secs = 1")
         self.realm = base / f"{name}.toml"
         self.realm.write_text(realm, encoding="utf-8")
@@ -98,11 +99,12 @@ class FedHub:
         self.proc = None
         self.starts = 0
 
-    def start(self):
+    def start(self, extra: list[str] | None = None):
         self.starts += 1
         self.log = open(self.data.parent / f"{self.name}-{self.starts}.stderr", "wb")
         self.proc = subprocess.Popen(
-            [require_binary(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data)],
+            [require_binary(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data)]
+            + (extra or []),
             env=self.env, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
         assert "relto listening on" in line, f"{self.name} did not start: {line!r}"

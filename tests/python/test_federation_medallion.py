@@ -105,7 +105,7 @@ clearances = [{{ policy = "NATO", level = "NS", sensitivity = [] }}]
     kor_dir.mkdir()
     (kor_dir / "kor.toml").write_text(realm, encoding="utf-8")
     SECRETS.update(RELTO_PEER_MED_USER=MEDALLION_USER[0], RELTO_PEER_MED_PW=MEDALLION_USER[1])
-    kor = FedHub("kor", base, {"kor": kor_port, "nato": 1, "eu": 1}, examples=kor_dir)
+    kor = FedHub("kor", base, {"kor": kor_port}, examples=kor_dir)
     kor.start()
     yield kor, url
     kor.kill()
