@@ -280,3 +280,47 @@ def test_sigkill_of_any_hub_mid_transfer_loses_and_duplicates_nothing(federation
     assert all(o.get("created_by_ref") in (None, NIS) or o["type"] == "identity" for o in mine.values())
     for name in ("kor", "nato", "eu"):
         assert "panicked" not in hubs[name].stderr(), name
+
+
+def test_two_nodes_of_one_hub_push_each_object_once(tmp_path_factory):
+    """Two `relto serve` nodes on KOR's one store (one PostgreSQL database, or one SQLite data
+    directory) both run the peers' workers; the lease lets one push at a time, so each object
+    version is released to the NATO hub once (KOR's audit says so), and NATO has them all."""
+    base = tmp_path_factory.mktemp("two-nodes")
+    kor_port, second_port, nato_port, eu_port = free_ports(4)
+    ports = {"kor": kor_port, "nato": nato_port, "eu": eu_port}
+    nato = FedHub("nato", base, ports)
+    kor = FedHub("kor", base, ports)
+    nato.start()
+    kor.start()
+    second = subprocess.Popen(
+        [require_binary(), "serve", "--listen", f"127.0.0.1:{second_port}", "--data-dir", str(kor.data)],
+        env=kor.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        report = json.loads((REPO_ROOT / "examples" / "situation-report.json").read_text())
+        objects_url = f"{kor.url}/coalition/collections/{KOR_COLL}/objects/"
+        kor_analyst().post_envelope(objects_url, report["objects"])
+        second_url = f"http://127.0.0.1:{second_port}/coalition/collections/{KOR_COLL}/objects/"
+        for start in range(0, 300, 50):
+            # Half the writes through each node.
+            url = objects_url if start % 100 else second_url
+            kor_analyst().post_envelope(url, [indicator(n, [NR_ALL]) for n in range(start, start + 50)])
+            time.sleep(0.3)
+        expected, got = wait_converged({"kor": kor, "nato": nato}, "nato")
+        assert_exactly(expected, got, "nato", {"kor": kor, "nato": nato})
+        audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(kor.data)],
+                               env=kor.env, capture_output=True, text=True, timeout=120).stdout
+        pushed = {}
+        for line in audit.splitlines():
+            r = json.loads(line)
+            if r["kind"] == "object.release" and r["detail"].startswith("push to peer nato-hub"):
+                k = (r["object_id"], r["object_version"])
+                pushed[k] = pushed.get(k, 0) + 1
+        assert len(pushed) == len(expected), (len(pushed), len(expected))
+        twice = {k: n for k, n in pushed.items() if n > 1}
+        assert not twice, f"pushed more than once: {list(twice.items())[:5]}"
+    finally:
+        second.kill()
+        second.wait(15)
+        kor.kill()
+        nato.kill()
