@@ -233,7 +233,7 @@ impl Metrics {
         type Figure = fn(&PeerFigures, i64) -> Option<f64>;
         let families: [(&str, &str, &str, Figure); 5] = [
             ("relto_peer_objects_sent_total", "counter", "Objects sent to (push) or taken from (pull) the peer by this node.", |f, _| Some(f.sent as f64)),
-            ("relto_peer_objects_withheld_total", "counter", "Objects the peer organization may not receive, or that TLP keeps from automatic sharing, passed over by this node's pushes.", |f, _| Some(f.withheld as f64)),
+            ("relto_peer_objects_withheld_total", "counter", "Objects passed over by this node's exchanges with the peer: withheld by the redaction (a reference the peer may not see) or by TLP AMBER/RED (objects its labels deny never reach a push).", |f, _| Some(f.withheld as f64)),
             ("relto_peer_failures_total", "counter", "Failed exchanges with the peer on this node.", |f, _| Some(f.failures as f64)),
             ("relto_peer_last_success_timestamp_seconds", "gauge", "When an exchange with the peer last succeeded on this node.", |f, _| (f.success_us > 0).then(|| f.success_us as f64 / 1e6)),
             ("relto_peer_lag_seconds", "gauge", "Seconds since an exchange with the peer last ended with nothing left to send or take.", |f, now| (f.caught_up_us > 0).then(|| (now - f.caught_up_us) as f64 / 1e6)),
