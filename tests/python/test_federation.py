@@ -34,6 +34,8 @@ EXAMPLE_PORTS = {"kor": 9101, "nato": 9102, "eu": 9103}
 
 SECRETS = {
     "RELTO_PW_NIS": "Nis-fed-passw0rd",
+    "RELTO_PW_NIS_REL": "Nis-rel-passw0rd",
+    "RELTO_PW_NIS_REL2": "Nis-rel2-passw0rd",
     "RELTO_PW_NATO_HUB": "Nato-hub-passw0rd",
     "RELTO_PW_INTCEN": "Intcen-passw0rd",
     "RELTO_PW_NATO_RELAY": "Nato-relay-passw0rd",
@@ -245,6 +247,43 @@ def test_partner_hubs_receive_exactly_their_view(federation):
         assert indicator(n, [])["id"] not in nato_ids | eu_ids, n
     peers = kor.peers()
     assert "nato-hub  push" in peers and "withheld" in peers, peers
+
+
+def test_a_stage_released_to_nato_and_withdrawn_on_kor_is_withdrawn_on_natos_hub(federation):
+    """SITREP 2 is posted KOR-only; stage 1 of examples/situation-plan.toml, signed by two
+    releasing officers, releases it to NATO, whose hub then holds it; withdrawn on KOR, it is
+    withdrawn from NATO's hub too (TAXII DELETE as KOR's relay), and the hub ends, again,
+    with exactly NATO's view."""
+    hubs = federation
+    kor = hubs["kor"]
+    sitrep2 = "report--9d8c7b6a-5f4e-4d3c-a2b1-0f9e8d7c6b5a"
+    update = json.loads((REPO_ROOT / "examples" / "situation-update.json").read_text())
+    kor_analyst().post_envelope(f"{kor.url}/coalition/collections/{KOR_COLL}/objects/", update["objects"])
+
+    def relto(*args, password):
+        res = subprocess.run([require_binary(), *args, "--data-dir", str(kor.data)], env=kor.env,
+                             input=password + "\n", capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    def at_nato():
+        return {k[0] for k in expected_and_received(hubs, "nato")[1]}
+
+    assert sitrep2 not in at_nato()
+    sid = json.loads(relto("plan", "create", "--as", "nis-analyst", str(REPO_ROOT / "examples" / "situation-plan.toml"),
+                           password=SECRETS["RELTO_PW_NIS"]))["id"]
+    relto("plan", "approve", sid, "1", "--as", "nis-releaser", password=SECRETS["RELTO_PW_NIS_REL"])
+    relto("plan", "approve", sid, "1", "--as", "nis-releaser-2", password=SECRETS["RELTO_PW_NIS_REL2"])
+    expected, got = wait_converged(hubs, "nato")
+    assert_exactly(expected, got, "nato", hubs)
+    assert sitrep2 in {k[0] for k in got}, "stage 1 released SITREP 2 to NATO's hub"
+    relto("plan", "withdraw", sid, "1", "--as", "nis-releaser", password=SECRETS["RELTO_PW_NIS_REL"])
+    expected, got = wait_converged(hubs, "nato")
+    assert_exactly(expected, got, "nato", hubs)
+    assert sitrep2 not in {k[0] for k in got}, "the withdrawal reached NATO's hub"
+    audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(kor.data)], env=kor.env,
+                           capture_output=True, text=True, timeout=120).stdout
+    assert any(sitrep2 in line and "withdrawn from peer nato-hub" in line for line in audit.splitlines())
 
 
 def test_sigkill_of_any_hub_mid_transfer_loses_and_duplicates_nothing(federation):

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 use relto_hub::federation::PushPosition;
 use relto_hub::read::Served;
+use relto_stix::timestamp::format_micros;
 use relto_store::audit::AuditKind;
 use relto_store::{ObjectQuery, StoredObject};
 use relto_taxii::remote::{shown, PeerStatus};
@@ -20,6 +21,9 @@ use crate::now_us;
 const PUSH_PAGE: usize = 500;
 /// Most bytes of objects in one envelope (well under any server's max_content_length).
 const MAX_ENVELOPE: usize = 8 << 20;
+/// Ids of a withdrawn stage looked at together, and the most versions read for them.
+const WITHDRAW_IDS: usize = 100;
+const MAX_VERSIONS: usize = 100_000;
 /// How long a status may stay pending.
 const STATUS_WAIT: Duration = Duration::from_secs(120);
 /// Why an object the peer organization could read is not pushed.
@@ -56,6 +60,10 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
             }
         }
     }
+    // Stages that ended take back what only they released: withdrawn from the peer.
+    for stage in pos.stages.iter().filter(|s| !in_effect.contains(s)) {
+        withdraw(run, &view, *stage).await?;
+    }
     pos.stages = in_effect.into_iter().collect();
     run.checkpoint(Some(pos.to_text())).await?;
     loop {
@@ -89,6 +97,86 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
             return Ok(true);
         }
     }
+}
+
+/// Withdraws from the peer the versions of a stage's objects its organization no longer
+/// receives (TAXII 2.1 §5.8 DELETE, which any TAXII server answers and relto allows only the
+/// object's organization, here its relay), each recorded as a release now denied.
+async fn withdraw(
+    run: &mut Run<'_>,
+    view: &relto_hub::release::ReleaseView,
+    stage: i64,
+) -> Result<(), PeerError> {
+    let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
+    let mut ids = run.st.store.covered_ids(stage).await.map_err(store_err)?;
+    ids.sort();
+    ids.dedup();
+    for chunk in ids.chunks(WITHDRAW_IDS) {
+        let mut q = ObjectQuery::new(run.collection.pk, MAX_VERSIONS);
+        q.ids = chunk.to_vec();
+        q.versions = VersionFilter::all();
+        let stored = run.st.store.query_objects(&q).await.map_err(store_err)?;
+        let served = run
+            .st
+            .hub
+            .read_page(view, &run.account, q)
+            .await
+            .map_err(store_err)?;
+        let still: std::collections::HashSet<(&str, i64)> = served
+            .page
+            .items
+            .iter()
+            .map(|o| (o.stix_id.as_str(), o.version))
+            .collect();
+        let mut gone: Vec<&StoredObject> = stored
+            .items
+            .iter()
+            .filter(|o| !still.contains(&(o.stix_id.as_str(), o.version)))
+            .collect();
+        gone.sort_by(|a, b| a.stix_id.cmp(&b.stix_id));
+        let mut withdrawn = Vec::new();
+        for group in gone.chunk_by(|a, b| a.stix_id == b.stix_id) {
+            let id = &group[0].stix_id;
+            let versions = if still.iter().any(|(i, _)| i == id) {
+                group
+                    .iter()
+                    .map(|o| format_micros(o.version))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                "all".into()
+            };
+            let path = format!(
+                "{}objects/{id}/?{}",
+                run.remote.collection_path,
+                serde_urlencoded::to_string([("match[version]", versions)])
+                    .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
+            );
+            run.renew().await?;
+            let answer = run.remote.delete(&path).await?;
+            // Not found: the peer never had it, or has dropped it already.
+            if answer.status != StatusCode::NOT_FOUND {
+                answer.expect(StatusCode::OK, "DELETE object")?;
+            }
+            withdrawn.extend(group.iter().map(|o| (*o).clone()));
+        }
+        let base = run.audit_base(AuditKind::ObjectRelease);
+        let detail = format!("withdrawn from peer {}: stage {stage} ended", run.plan.name);
+        let denied = relto_hub::release::Redactions {
+            dropped: withdrawn.into_iter().map(|o| (o, detail.clone())).collect(),
+            ..Default::default()
+        };
+        run.st
+            .audit
+            .record_all(relto_hub::audit::release_events(
+                &base,
+                "withdrawal",
+                &relto_store::Page::default(),
+                &denied,
+            ))
+            .await;
+    }
+    Ok(())
 }
 
 /// Sends a page the peer organization receives (TLP AMBER and RED kept back), in envelopes,

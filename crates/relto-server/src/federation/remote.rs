@@ -146,6 +146,11 @@ impl Remote {
         self.send(Method::POST, path, Some(body)).await
     }
 
+    /// DELETE `path_and_query` (TAXII 2.1 §5.8: versions of one object).
+    pub async fn delete(&self, path_and_query: &str) -> Result<Answer, PeerError> {
+        self.send(Method::DELETE, path_and_query, None).await
+    }
+
     async fn send(
         &self,
         method: Method,
