@@ -743,6 +743,8 @@ struct Tally {
     /// (reader, version) pairs only a stage admits, and those of them it redacts.
     staged: usize,
     tearlines: usize,
+    /// Versions a push delivered to its peer (compared with the oracle).
+    pushed: usize,
 }
 
 struct Client<'a> {
@@ -990,7 +992,26 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let realm = random_realm(&mut rng);
     let rows = random_objects(&mut rng, &realm);
-    let app = common::spawn_realm(&realm.plan).await;
+    // A push peer (DESIGN §11): a TAXII sink that receives what one organization's reader
+    // may, pushed by the hub's federation worker as rows are posted, stages approved and
+    // withdrawn; compared with the oracle at the end.
+    let sink = Sink::start().await;
+    let (sink_account, sink_reader) = realm.readers[1 + (seed as usize) % (ORGS - 1)].clone();
+    let mut plan = realm.plan.clone();
+    plan.peers.push(relto_store::PlannedPeer {
+        name: "sink".into(),
+        organization: sink_reader.organization.to_string(),
+        url: format!("{}/sink/collections/{SINK_COLL}/", sink.base),
+        direction: relto_policy::realm::PeerDirection::Push,
+        collection: COLL.into(),
+        account_env: None,
+        password_env: None,
+        token_env: Some("RELTO_LEAK_SINK_TOKEN".into()),
+        ca_file: None,
+        interval_secs: 1,
+        clearances: sink_reader.clearances.clone(),
+    });
+    let app = common::spawn_realm(&plan).await;
     let http = reqwest::Client::new();
     let objects_url = format!("/leak/collections/{COLL}/objects/");
     // The labels first (posted by o0, cleared for all), then each row as its originator.
@@ -1162,6 +1183,15 @@ async fn check_realm(seed: u64, t: &mut Tally) {
         }
     }
     partner_copies(&app.base, &http, &realm, &all_rows, &oracle, t).await;
+    pushed_copies(
+        &sink,
+        &all_rows,
+        &deleted,
+        &oracle,
+        (&sink_account, &sink_reader),
+        t,
+    )
+    .await;
     for (account, reader) in &realm.readers {
         let c = Client {
             http: &http,
@@ -1497,6 +1527,137 @@ async fn check_realm(seed: u64, t: &mut Tally) {
                 "{account}: POST answers differ by the object's visibility: {messages:?}"
             ));
         }
+    }
+}
+
+const SINK_COLL: &str = "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b";
+
+/// A TAXII collection that keeps what is posted to it and deletes what it is told to: the
+/// peer a hub pushes to in the leak test.
+struct Sink {
+    base: String,
+    objects: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Sink {
+    async fn start() -> Self {
+        use axum::extract::{Path, Query, State};
+        type Kept = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+        async fn post(
+            State(kept): State<Kept>,
+            body: axum::body::Bytes,
+        ) -> (axum::http::StatusCode, String) {
+            let envelope: Value = serde_json::from_slice(&body).expect("an envelope");
+            let objects = envelope["objects"].as_array().cloned().unwrap_or_default();
+            let n = objects.len();
+            kept.lock().unwrap().extend(objects);
+            let status = json!({"id": "5e6f7a8b-0000-4000-8000-000000000001", "status": "complete",
+                "total_count": n, "success_count": n, "failure_count": 0, "pending_count": 0});
+            (axum::http::StatusCode::ACCEPTED, status.to_string())
+        }
+        async fn delete(
+            State(kept): State<Kept>,
+            Path((_, id)): Path<(String, String)>,
+            Query(q): Query<HashMap<String, String>>,
+        ) -> axum::http::StatusCode {
+            let versions = q
+                .get("match[version]")
+                .cloned()
+                .unwrap_or_else(|| "all".into());
+            let gone = |v: &Value| {
+                let version = v.get("modified").or_else(|| v.get("created"));
+                v["id"] == id.as_str()
+                    && (versions == "all"
+                        || versions
+                            .split(',')
+                            .any(|w| version.and_then(Value::as_str) == Some(w)))
+            };
+            kept.lock().unwrap().retain(|v| !gone(v));
+            axum::http::StatusCode::OK
+        }
+        let objects = Kept::default();
+        let app = axum::Router::new()
+            .route(
+                "/sink/collections/{cid}/objects/",
+                axum::routing::post(post),
+            )
+            .route(
+                "/sink/collections/{cid}/objects/{id}/",
+                axum::routing::delete(delete),
+            )
+            .with_state(objects.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { base, objects }
+    }
+}
+
+/// What the hub pushed to its peer (the sink, for one organization's reader) is, once the
+/// push has caught up, exactly that reader's view: every version the oracle allows, as the
+/// oracle redacts it, nothing denied, nothing twice differently. Versions deleted on the hub
+/// are left out: deletions are not yet sent to peers (withdrawals of stages are).
+async fn pushed_copies(
+    sink: &Sink,
+    rows: &[Row],
+    deleted: &HashSet<(String, String)>,
+    oracle: &Oracle<'_>,
+    (account, reader): (&str, &Reader),
+    t: &mut Tally,
+) {
+    let every: Vec<&Row> = rows.iter().collect();
+    let key = |v: &Value| {
+        let version = v.get("modified").or_else(|| v.get("created"));
+        (
+            v["id"].as_str().unwrap_or("").to_string(),
+            version.and_then(Value::as_str).unwrap_or("").to_string(),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let mut trial = Tally::default();
+        let kept = sink.objects.lock().unwrap().clone();
+        let mut by_key: HashMap<(String, String), Value> = HashMap::new();
+        for v in kept {
+            if let Some(before) = by_key.insert(key(&v), v.clone()) {
+                if before != v {
+                    trial.leaks.push(format!(
+                        "push to {account}'s organization: {:?} sent twice, differently",
+                        key(&v)
+                    ));
+                }
+            }
+        }
+        // In the collection's order, as `compare` expects; a pushed version no row holds is
+        // compared as served, so that it counts as a leak.
+        let mut served: Vec<Value> = every
+            .iter()
+            .filter_map(|r| by_key.remove(&(r.id.clone(), r.version.clone())))
+            .collect();
+        served.extend(
+            by_key
+                .into_iter()
+                .filter(|(k, _)| !deleted.contains(k))
+                .map(|(_, v)| v),
+        );
+        compare(
+            &served,
+            &every,
+            oracle,
+            reader,
+            &format!("push to {account}'s organization"),
+            &mut trial,
+        );
+        let settled = trial.leaks.is_empty() && trial.misses.is_empty() && trial.paging.is_empty();
+        if settled || std::time::Instant::now() > deadline {
+            t.pushed += served.len();
+            t.comparisons += trial.comparisons;
+            t.leaks.extend(trial.leaks);
+            t.misses.extend(trial.misses);
+            t.paging.extend(trial.paging);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 
@@ -1870,12 +2031,20 @@ async fn no_leaks_no_misses_no_pagination_errors() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(28);
     let mut t = Tally::default();
+    // The leak test's push peer (a sink on loopback) takes any token.
+    std::env::set_var("RELTO_LEAK_SINK_TOKEN", "sink-token");
     for seed in 1..=realms {
         check_realm(seed, &mut t).await;
     }
     println!(
-        "leak test: {} comparisons over {realms} realms; {} (reader, version) pairs admitted by a stage alone, {} of them redacted",
-        t.comparisons, t.staged, t.tearlines
+        "leak test: {} comparisons over {realms} realms; {} (reader, version) pairs admitted by a stage alone, {} of them redacted; {} versions pushed to peers",
+        t.comparisons, t.staged, t.tearlines, t.pushed
+    );
+    // The pushes must have carried something, or the push went untested.
+    assert!(
+        realms < 4 || t.pushed >= 100,
+        "only {} versions pushed",
+        t.pushed
     );
     // The plans must have released something, with and without tearlines, or rule 7 went
     // untested.
