@@ -363,3 +363,46 @@ def test_two_nodes_of_one_hub_push_each_object_once(tmp_path_factory):
         second.wait(15)
         kor.kill()
         nato.kill()
+
+
+def test_hubs_keep_each_others_audit_chain_heads_as_witnesses(federation):
+    """Each exchange also exchanges audit chain heads (POST /api/v1/witness): NATO's hub keeps
+    KOR's, KOR's keeps NATO's, each in its own chain. KOR's operator checks KOR's chain
+    against what NATO kept (`relto audit witnesses`, then `relto audit verify
+    --checkpoints`), and the other way round; another hub's chain fails the check, as a
+    chain rebuilt from scratch would."""
+    hubs = federation
+    kor, nato, eu = hubs["kor"], hubs["nato"], hubs["eu"]
+
+    def cli(hub, *args):
+        return subprocess.run([require_binary(), *args, "--data-dir", str(hub.data)], env=hub.env,
+                              capture_output=True, text=True, timeout=120)
+
+    def kept(hub, of):
+        deadline = time.monotonic() + 30
+        while True:
+            res = cli(hub, "audit", "witnesses", "--of", of)
+            if res.returncode == 0 or time.monotonic() > deadline:
+                assert res.returncode == 0, res.stderr
+                lines = res.stdout.splitlines()
+                assert lines and all(json.loads(l)["seq"] >= 1 for l in lines), res.stdout
+                path = hub.data.parent / f"witnesses-{hub.name}-{of.replace(':', '-')}.jsonl"
+                path.write_text(res.stdout)
+                return path
+            time.sleep(0.5)
+
+    kor_at_nato = kept(nato, "kor-relay")        # KOR's heads, kept by NATO (KOR pushes)
+    nato_at_kor = kept(kor, "peer:nato-hub")     # NATO's heads, kept by KOR
+    for hub, witnesses in ((kor, kor_at_nato), (nato, nato_at_kor)):
+        res = cli(hub, "audit", "verify", "--checkpoints", str(witnesses))
+        assert res.returncode == 0 and "intact" in res.stdout, (hub.name, res.stdout, res.stderr)
+    res = cli(eu, "audit", "verify", "--checkpoints", str(kor_at_nato))
+    assert res.returncode == 1 and "BROKEN" in res.stdout, res.stdout
+    # A head that is not one is refused with a TAXII error body, and nothing is kept.
+    for bad in ('{"seq": 0, "hash": "00"}', "not json", '{"seq": 3, "hash": "' + "G" * 64 + '"}'):
+        r = kor_analyst().post(f"{kor.url}/api/v1/witness", bad, content_type="application/json")
+        assert r.status_code == 400 and "audit chain's head" in r.json()["description"], r.text
+    res = cli(kor, "audit", "witnesses", "--of", "nis-analyst")
+    assert res.returncode != 0, res.stdout
+    res = cli(nato, "audit", "witnesses", "--of", "nobody")
+    assert res.returncode != 0 and "no chain head of 'nobody'" in res.stderr, res.stderr

@@ -1,9 +1,11 @@
 //! What federation (DESIGN §11) decides apart from moving bytes: as whom a peer reads and
 //! writes (so that a push is exactly the peer organization's view, and a pull goes through
-//! the write rules as its relay), and where a push stands between runs.
+//! the write rules as its relay), where a push stands between runs, and how a peer's chain
+//! head is kept.
 
 use relto_policy::realm::{PeerDirection, PeerEntry};
 use relto_policy::Role;
+use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome, Checkpoint};
 use relto_store::{Account, ApiRoot, Collection, Organization, StoreResult};
 use relto_taxii::Cursor;
 use serde::{Deserialize, Serialize};
@@ -58,6 +60,21 @@ impl PushPosition {
             self.after = Some(c);
         }
     }
+}
+
+/// The record that keeps a peer hub's chain head (DESIGN §11): a witness, in this hub's own
+/// chain, that the peer's chain held that record; the peer's operator can later check their
+/// chain against it (`relto audit witnesses`, then `relto audit verify --checkpoints`).
+pub fn witness_event(
+    peer: &str,
+    organization: &str,
+    source: &str,
+    theirs: &Checkpoint,
+) -> AuditEvent {
+    let mut e = crate::audit::event(AuditKind::PeerWitness, peer, organization, source);
+    e.outcome = AuditOutcome::Ok.into();
+    e.detail = serde_json::to_string(theirs).unwrap_or_default();
+    e
 }
 
 impl crate::Hub {

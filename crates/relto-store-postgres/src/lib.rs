@@ -728,6 +728,24 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn audit_head(&self) -> StoreResult<Option<audit::Checkpoint>> {
+        self.read(&(), |db, _| {
+            Box::pin(async move {
+                db.query_opt(&format!("{AUDIT_SELECT} ORDER BY seq DESC LIMIT 1"), &[])
+                    .await?
+                    .map(|r| audit_from_row(&r))
+                    .transpose()
+            })
+        })
+        .await
+        .map(|last| {
+            last.map(|r| audit::Checkpoint {
+                seq: r.seq,
+                hash: r.hash,
+            })
+        })
+    }
+
     async fn object_audit(
         &self,
         object_id: &str,

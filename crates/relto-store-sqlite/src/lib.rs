@@ -933,6 +933,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn audit_head(&self) -> StoreResult<Option<audit::Checkpoint>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!("{AUDIT_SELECT} ORDER BY rowid DESC LIMIT 1"))
+                .and_then(|mut s| s.query_row([], audit_from_row).optional())
+                .map_err(db_err)
+        })
+        .await
+        .map(|last| {
+            last.map(|r| audit::Checkpoint {
+                seq: r.seq,
+                hash: r.hash,
+            })
+        })
+    }
+
     async fn object_audit(
         &self,
         object_id: &str,

@@ -61,6 +61,9 @@ vocabulary! {
         PlanApprove = "plan.approve",
         PlanActivate = "plan.activate",
         PlanWithdraw = "plan.withdraw",
+        /// Federation (DESIGN §11): a peer hub's audit chain head, kept as a witness (the
+        /// detail is its checkpoint line, the actor the peer).
+        PeerWitness = "peer.witness",
     }
 }
 
@@ -191,6 +194,19 @@ impl std::fmt::Display for ChainBreak {
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: String,
+}
+
+impl Checkpoint {
+    /// Whether a checkpoint received from elsewhere (a peer hub's chain head) is well formed:
+    /// a record's number and a SHA-256 in lowercase hex.
+    pub fn is_well_formed(&self) -> bool {
+        self.seq >= 1
+            && self.hash.len() == 64
+            && self
+                .hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
 }
 
 /// Checks a chain record by record, in stored order, holding only the last hash: numbering

@@ -1222,6 +1222,7 @@ async fn audit_chain(store: &dyn Store) {
         outcome: AuditOutcome::Allow.into(),
         detail: String::new(),
     };
+    assert_eq!(store.audit_head().await.expect("head"), None);
     store
         .append_audit((1..=5).map(event).collect())
         .await
@@ -1238,6 +1239,13 @@ async fn audit_chain(store: &dyn Store) {
     );
     assert_eq!(records[6].event, event(7));
     assert_eq!(audit::verify_chain(&records, &[]), Ok(7));
+    assert_eq!(
+        store.audit_head().await.expect("head"),
+        Some(audit::Checkpoint {
+            seq: 7,
+            hash: records[6].hash.clone()
+        })
+    );
     let tail = store.audit_records(5, 100).await.expect("tail");
     assert_eq!(tail.len(), 2);
     assert_eq!(tail[0].prev_hash, records[4].hash);

@@ -209,6 +209,10 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<audit::AuditRecord>>;
 
+    /// The chain's last record as a checkpoint (None while the chain is empty): what a hub
+    /// gives its peers to keep, as witnesses that its chain is not rebuilt later.
+    async fn audit_head(&self) -> StoreResult<Option<audit::Checkpoint>>;
+
     /// The audit records naming one object, newest first, at most `limit` (an index keeps
     /// this independent of the chain's length: the console shows an object's ledger).
     async fn object_audit(

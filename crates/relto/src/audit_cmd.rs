@@ -171,21 +171,38 @@ pub async fn ledger(store_args: &StoreArgs, object: &str) -> CliResult<()> {
 /// Prints the last record as a checkpoint line, to be kept outside the hub.
 pub async fn checkpoint(store_args: &StoreArgs) -> CliResult<()> {
     let store = store_args.open().await?;
-    let mut last: Option<AuditRecord> = None;
-    for_each_record(store.as_ref(), |r| {
-        last = Some(r.clone());
-        Ok(())
-    })
-    .await?;
-    let last = last.ok_or_else(|| CliError("the audit chain is empty".into()))?;
-    let cp = Checkpoint {
-        seq: last.seq,
-        hash: last.hash,
-    };
+    let cp = store
+        .audit_head()
+        .await?
+        .ok_or_else(|| CliError("the audit chain is empty".into()))?;
     println!(
         "{}",
         serde_json::to_string(&cp).map_err(|e| CliError(e.to_string()))?
     );
+    Ok(())
+}
+
+/// Prints the chain heads `peer` gave this hub to keep (its `peer.witness` records), one
+/// checkpoint line each, oldest first.
+pub async fn witnesses(store_args: &StoreArgs, peer: &str) -> CliResult<()> {
+    let store = store_args.open().await?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut kept = 0;
+    for_each_record(store.as_ref(), |r| {
+        if r.event.kind == AuditKind::PeerWitness && r.event.actor == peer {
+            writeln!(out, "{}", r.event.detail)?;
+            kept += 1;
+        }
+        Ok(())
+    })
+    .await?;
+    out.flush()?;
+    if kept == 0 {
+        return Err(CliError(format!(
+            "no chain head of '{peer}' is kept here: name the account the peer hub posts with, or peer:NAME for a [[peer]] of the realm"
+        )));
+    }
     Ok(())
 }
 

@@ -145,7 +145,7 @@ enum Command {
         #[command(subcommand)]
         command: plan_cmd::PlanCommand,
     },
-    /// The tamper-evident audit chain: verify, export, ledger, checkpoint.
+    /// The tamper-evident audit chain: verify, export, ledger, checkpoint, witnesses.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
@@ -192,6 +192,15 @@ enum AuditCommand {
     Checkpoint {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Print, as checkpoint lines, the chain heads a peer hub gave this hub to keep: its
+    /// operator checks them with `relto audit verify --checkpoints FILE`.
+    Witnesses {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The peer: the account it posts with here, or `peer:NAME` for a `[[peer]]`.
+        #[arg(long, value_name = "ACCOUNT")]
+        of: String,
     },
 }
 
@@ -443,6 +452,9 @@ fn main() -> ExitCode {
                     .await
                     .map(|_| ExitCode::SUCCESS),
                 AuditCommand::Checkpoint { store } => audit_cmd::checkpoint(&store)
+                    .await
+                    .map(|_| ExitCode::SUCCESS),
+                AuditCommand::Witnesses { store, of } => audit_cmd::witnesses(&store, &of)
                     .await
                     .map(|_| ExitCode::SUCCESS),
             },

@@ -85,12 +85,14 @@ impl Drop for AbortOnDrop {
 async fn exchange(st: AppState, plan: PeerEntry, node: Arc<str>) {
     let interval = Duration::from_secs(plan.interval_secs);
     let mut failures: u32 = 0;
+    // Until a peer shows it is no relto hub (it has no witness endpoint).
+    let mut witnesses = true;
     loop {
         let now = now_us();
         let until = now + LEASE.as_micros() as i64;
         match st.store.lease_peer(&plan.name, &node, now, until).await {
             Ok(true) => {
-                let (failed, caught_up) = run_once(&st, &plan, &node).await;
+                let (failed, caught_up) = run_once(&st, &plan, &node, &mut witnesses).await;
                 st.metrics.peer_run(&plan.name, failed, caught_up, now_us());
                 failures = if failed {
                     failures.saturating_add(1)
@@ -109,7 +111,12 @@ async fn exchange(st: AppState, plan: PeerEntry, node: Arc<str>) {
 }
 
 /// One run: returns whether it failed, and whether it left nothing to exchange.
-async fn run_once(st: &AppState, plan: &PeerEntry, node: &str) -> (bool, bool) {
+async fn run_once(
+    st: &AppState,
+    plan: &PeerEntry,
+    node: &str,
+    witnesses: &mut bool,
+) -> (bool, bool) {
     let mut run = match Run::start(st, plan, node).await {
         Ok(r) => r,
         Err(e) => {
@@ -122,13 +129,68 @@ async fn run_once(st: &AppState, plan: &PeerEntry, node: &str) -> (bool, bool) {
         PeerDirection::Pull => pull::pull(&mut run).await,
     };
     match outcome {
-        Ok(caught_up) => (false, caught_up),
+        Ok(caught_up) => {
+            if *witnesses {
+                *witnesses = exchange_witnesses(&run).await;
+            }
+            (false, caught_up)
+        }
         Err(e) => {
             let (moved, withheld) = run.unrecorded();
             fail(st, plan, node, &e, moved, withheld).await;
             (true, false)
         }
     }
+}
+
+/// Exchanges audit chain heads with a relto peer (POST /api/v1/witness): this hub's head
+/// is kept there, the peer's is kept here as a `peer.witness` record. False when the peer
+/// is no relto hub, so that it is not asked again; a failure is logged and retried next run.
+async fn exchange_witnesses(run: &Run<'_>) -> bool {
+    let Ok(Some(ours)) = run.st.store.audit_head().await else {
+        return true;
+    };
+    let body = serde_json::to_vec(&ours).unwrap_or_default();
+    let answer = match run.remote.post_json("/api/v1/witness", body).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(peer = %run.plan.name, error = %e, "cannot exchange audit chain heads");
+            return true;
+        }
+    };
+    use hyper::StatusCode;
+    if matches!(
+        answer.status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) {
+        tracing::info!(peer = %run.plan.name, "the peer is no relto hub: no audit chain heads exchanged");
+        return false;
+    }
+    let theirs = answer
+        .expect(StatusCode::OK, "POST /api/v1/witness")
+        .and_then(|a| {
+            serde_json::from_slice::<Option<relto_store::audit::Checkpoint>>(&a.body)
+                .map_err(|e| PeerError(format!("the peer's chain head is not a checkpoint: {e}")))
+        });
+    match theirs {
+        Ok(Some(cp)) if cp.is_well_formed() => {
+            run.st
+                .audit
+                .record(relto_hub::federation::witness_event(
+                    &run.account.name,
+                    run.account.organization.slug.as_str(),
+                    &run.plan.url,
+                    &cp,
+                ))
+                .await
+        }
+        Ok(Some(_)) => tracing::warn!(peer = %run.plan.name, "the peer's chain head is malformed"),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(peer = %run.plan.name, error = %e, "cannot exchange audit chain heads")
+        }
+    }
+    true
 }
 
 /// Records a failed run (what it moved before failing included) and says why in the log.

@@ -138,24 +138,31 @@ impl Remote {
 
     /// GET `path_and_query` (a path on the peer's server).
     pub async fn get(&self, path_and_query: &str) -> Result<Answer, PeerError> {
-        self.send(Method::GET, path_and_query, None).await
+        self.send_as(Method::GET, path_and_query, None).await
     }
 
     /// POST a TAXII envelope to `path`.
     pub async fn post(&self, path: &str, body: Vec<u8>) -> Result<Answer, PeerError> {
-        self.send(Method::POST, path, Some(body)).await
+        self.send_as(Method::POST, path, Some((body, TAXII_MEDIA_TYPE)))
+            .await
+    }
+
+    /// POST a JSON body (relto's own API) to `path`.
+    pub async fn post_json(&self, path: &str, body: Vec<u8>) -> Result<Answer, PeerError> {
+        self.send_as(Method::POST, path, Some((body, "application/json")))
+            .await
     }
 
     /// DELETE `path_and_query` (TAXII 2.1 §5.8: versions of one object).
     pub async fn delete(&self, path_and_query: &str) -> Result<Answer, PeerError> {
-        self.send(Method::DELETE, path_and_query, None).await
+        self.send_as(Method::DELETE, path_and_query, None).await
     }
 
-    async fn send(
+    async fn send_as(
         &self,
         method: Method,
         path_and_query: &str,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &str)>,
     ) -> Result<Answer, PeerError> {
         let mut req = Request::builder()
             .method(method)
@@ -164,18 +171,20 @@ impl Remote {
             .header("accept", TAXII_MEDIA_TYPE)
             .header("user-agent", concat!("relto/", env!("CARGO_PKG_VERSION")))
             .header("authorization", self.authorization.clone());
-        if let Some(b) = &body {
-            req = req
-                .header("content-type", TAXII_MEDIA_TYPE)
-                .header("content-length", b.len());
-        }
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| {
-                PeerError(format!(
-                    "cannot build the request for {path_and_query}: {e}"
-                ))
-            })?;
+        let body = match body {
+            Some((bytes, media_type)) => {
+                req = req
+                    .header("content-type", media_type)
+                    .header("content-length", bytes.len());
+                bytes
+            }
+            None => Vec::new(),
+        };
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| {
+            PeerError(format!(
+                "cannot build the request for {path_and_query}: {e}"
+            ))
+        })?;
         let exchange = async {
             let tcp = TcpStream::connect((self.host.as_str(), self.port))
                 .await

@@ -18,6 +18,7 @@ mod preview;
 mod status;
 mod stream;
 mod versions;
+mod witness;
 
 use access::*;
 use body::*;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/situations/{id}/stages/{n}/withdraw",
             post(withdraw_stage),
         )
+        .route("/api/v1/witness", post(witness::witness))
         .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
