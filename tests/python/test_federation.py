@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import socket
 import subprocess
 import threading
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, relto_env, require_binary, run_apply
+from conftest import REPO_ROOT, relto_env, require_binary
 from taxii_helpers import Client
 
 EXAMPLES = REPO_ROOT / "examples" / "federation"
@@ -127,6 +126,29 @@ class FedHub:
     def stderr(self) -> str:
         return "\n".join(p.read_text(errors="replace")
                          for p in sorted(self.data.parent.glob(f"{self.name}-*.stderr")))
+
+
+def kor_hub_with_peers(base: Path, port: int, peers: list[tuple[str, str, str]], user_env: str) -> FedHub:
+    """KOR's hub of examples/federation/kor.toml with other peers: (name, url, direction),
+    each for NATO's International Staff, with the credentials named by `user_env`_USER/_PW."""
+    realm = (EXAMPLES / "kor.toml").read_text(encoding="utf-8").split("[[peer]]")[0]
+    for name, url, direction in peers:
+        realm += f"""
+[[peer]]
+name = "{name}"
+organization = "nato-is"
+url = "{url}"
+direction = "{direction}"
+collection = "{KOR_COLL}"
+account_env = "{user_env}_USER"
+password_env = "{user_env}_PW"
+interval_secs = 1
+clearances = [{{ policy = "NATO", level = "NS", sensitivity = [] }}]
+"""
+    examples = base / "examples"
+    examples.mkdir()
+    (examples / "kor.toml").write_text(realm, encoding="utf-8")
+    return FedHub("kor", base, {"kor": port}, examples=examples)
 
 
 def read_all(url: str, auth) -> list[dict]:

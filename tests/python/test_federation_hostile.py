@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import REPO_ROOT
-from test_federation import (EXAMPLES, KOR_COLL, NR_ALL, SECRETS, FedHub, free_ports, indicator,
-                             kor_analyst, read_all)
+from test_federation import (KOR_COLL, NR_ALL, SECRETS, free_ports, indicator, kor_analyst,
+                             kor_hub_with_peers, read_all)
 
 # Each case is a collection of the fake server: (peer direction, what relto must report).
 CASES = {
@@ -112,24 +112,9 @@ def hostile_and_kor(tmp_path_factory):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/bad/collections/"
-    realm = (EXAMPLES / "kor.toml").read_text(encoding="utf-8").split("[[peer]]")[0]
-    for name, (direction, _) in CASES.items():
-        realm += f"""
-[[peer]]
-name = "{name}"
-organization = "nato-is"
-url = "{url}{UUIDS[name]}/"
-direction = "{direction}"
-collection = "{KOR_COLL}"
-account_env = "RELTO_PEER_NATO_USER"
-password_env = "RELTO_PEER_NATO_PW"
-interval_secs = 1
-clearances = [{{ policy = "NATO", level = "NS", sensitivity = [] }}]
-"""
-    examples = base / "examples"
-    examples.mkdir()
-    (examples / "kor.toml").write_text(realm, encoding="utf-8")
-    kor = FedHub("kor", base, {"kor": kor_port}, examples=examples)
+    kor = kor_hub_with_peers(base, kor_port, [(name, f"{url}{UUIDS[name]}/", direction)
+                                              for name, (direction, _) in CASES.items()],
+                             "RELTO_PEER_NATO")
     kor.start(["--metrics-listen", f"127.0.0.1:{metrics_port}"])
     yield kor, f"http://127.0.0.1:{metrics_port}/metrics"
     kor.kill()

@@ -23,8 +23,8 @@ import pytest
 from taxii2client.v21 import Collection, as_pages
 
 from conftest import REPO_ROOT
-from test_federation import (EXAMPLES, KOR_COLL, LABEL_MIX, NIS, SECRETS, FedHub, by_version,
-                             free_ports, indicator, kor_analyst, read_all, withheld_by_tlp)
+from test_federation import (KOR_COLL, LABEL_MIX, NIS, SECRETS, by_version, free_ports, indicator,
+                             kor_analyst, kor_hub_with_peers, read_all, withheld_by_tlp)
 
 PUSHED = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"   # relto pushes here
 OFFERED = "0d2e4c6a-8b1f-4a3c-9e5d-7f6a8b9c0d1e"  # a partner posts here; relto pulls it
@@ -77,35 +77,10 @@ def medallion_and_kor(tmp_path_factory):
                 (base / "medallion.log").read_text(errors="replace")
             time.sleep(0.2)
     # KOR's realm of examples/federation/, its peers replaced by the medallion ones.
-    realm = (EXAMPLES / "kor.toml").read_text(encoding="utf-8").split("[[peer]]")[0]
-    realm += f"""
-[[peer]]
-name = "partner-push"
-organization = "nato-is"
-url = "{url}collections/{PUSHED}/"
-direction = "push"
-collection = "{KOR_COLL}"
-account_env = "RELTO_PEER_MED_USER"
-password_env = "RELTO_PEER_MED_PW"
-interval_secs = 1
-clearances = [{{ policy = "NATO", level = "NS", sensitivity = [] }}]
-
-[[peer]]
-name = "partner-pull"
-organization = "nato-is"
-url = "{url}collections/{OFFERED}/"
-direction = "pull"
-collection = "{KOR_COLL}"
-account_env = "RELTO_PEER_MED_USER"
-password_env = "RELTO_PEER_MED_PW"
-interval_secs = 1
-clearances = [{{ policy = "NATO", level = "NS", sensitivity = [] }}]
-"""
-    kor_dir = base / "examples"
-    kor_dir.mkdir()
-    (kor_dir / "kor.toml").write_text(realm, encoding="utf-8")
     SECRETS.update(RELTO_PEER_MED_USER=MEDALLION_USER[0], RELTO_PEER_MED_PW=MEDALLION_USER[1])
-    kor = FedHub("kor", base, {"kor": kor_port}, examples=kor_dir)
+    kor = kor_hub_with_peers(base, kor_port, [("partner-push", f"{url}collections/{PUSHED}/", "push"),
+                                              ("partner-pull", f"{url}collections/{OFFERED}/", "pull")],
+                             "RELTO_PEER_MED")
     kor.start()
     yield kor, url
     kor.kill()
