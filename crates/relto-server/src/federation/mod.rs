@@ -25,6 +25,9 @@ const PEERS_CHECK: Duration = Duration::from_secs(5);
 /// How long a lease lasts unless renewed: longer than any one step of a run (a request's
 /// time limit, a status followed to completion), renewed before each.
 const LEASE: Duration = Duration::from_secs(180);
+/// How often chain heads are exchanged with a relto peer (each exchange is a record in both
+/// chains): after the first successful run, then at most this often.
+const WITNESS_EVERY: Duration = Duration::from_secs(300);
 /// The longest wait after failures, however many.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -85,14 +88,14 @@ impl Drop for AbortOnDrop {
 async fn exchange(st: AppState, plan: PeerEntry, node: Arc<str>) {
     let interval = Duration::from_secs(plan.interval_secs);
     let mut failures: u32 = 0;
-    // Until a peer shows it is no relto hub (it has no witness endpoint).
-    let mut witnesses = true;
+    // When to exchange audit chain heads next; None once the peer shows it is no relto hub.
+    let mut next_witness = Some(std::time::Instant::now());
     loop {
         let now = now_us();
         let until = now + LEASE.as_micros() as i64;
         match st.store.lease_peer(&plan.name, &node, now, until).await {
             Ok(true) => {
-                let (failed, caught_up) = run_once(&st, &plan, &node, &mut witnesses).await;
+                let (failed, caught_up) = run_once(&st, &plan, &node, &mut next_witness).await;
                 st.metrics.peer_run(&plan.name, failed, caught_up, now_us());
                 failures = if failed {
                     failures.saturating_add(1)
@@ -115,7 +118,7 @@ async fn run_once(
     st: &AppState,
     plan: &PeerEntry,
     node: &str,
-    witnesses: &mut bool,
+    next_witness: &mut Option<std::time::Instant>,
 ) -> (bool, bool) {
     let mut run = match Run::start(st, plan, node).await {
         Ok(r) => r,
@@ -130,8 +133,10 @@ async fn run_once(
     };
     match outcome {
         Ok(caught_up) => {
-            if *witnesses {
-                *witnesses = exchange_witnesses(&run).await;
+            if next_witness.is_some_and(|at| at <= std::time::Instant::now()) {
+                *next_witness = exchange_witnesses(&run)
+                    .await
+                    .then(|| std::time::Instant::now() + WITNESS_EVERY);
             }
             (false, caught_up)
         }
