@@ -193,7 +193,7 @@ async fn send(run: &mut Run<'_>, mut served: Served) -> Result<(), PeerError> {
             served.page.items.push(o);
         }
     }
-    let mut start = 0;
+    let (mut start, mut accepted) = (0, 0);
     while start < served.page.items.len() {
         let mut end = start;
         let mut bytes = 0;
@@ -203,11 +203,11 @@ async fn send(run: &mut Run<'_>, mut served: Served) -> Result<(), PeerError> {
             bytes += served.page.items[end].raw.len();
             end += 1;
         }
-        post(run, &served.page.items[start..end]).await?;
+        accepted += post(run, &served.page.items[start..end]).await?;
         start = end;
     }
     let withheld = served.redactions.dropped.len();
-    run.count(served.page.items.len(), withheld);
+    run.count(accepted, withheld);
     let base = run.audit_base(AuditKind::ObjectRelease);
     let path = format!("push to peer {}", run.plan.name);
     run.st
@@ -222,9 +222,10 @@ async fn send(run: &mut Run<'_>, mut served: Served) -> Result<(), PeerError> {
     Ok(())
 }
 
-/// POSTs one envelope and follows its status until complete. Objects the peer refuses are
-/// logged (a re-post of a version it has counts as refused by some servers) and not retried.
-async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<(), PeerError> {
+/// POSTs one envelope and follows its status until complete; returns how many objects the
+/// peer accepted. Objects it refuses are logged (a re-post of a version it has counts as
+/// refused by some servers) and not retried.
+async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<usize, PeerError> {
     run.renew().await?;
     let mut body = Vec::with_capacity(objects.iter().map(|o| o.raw.len() + 1).sum::<usize>() + 16);
     body.extend_from_slice(b"{\"objects\":[");
@@ -282,5 +283,6 @@ async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<(), PeerError> 
             "the peer refused objects of a push"
         );
     }
-    Ok(())
+    // What the peer says it accepted, never more than was sent.
+    Ok((status.success_count as usize).min(objects.len()))
 }
