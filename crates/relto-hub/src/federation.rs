@@ -6,7 +6,7 @@
 use relto_policy::realm::{PeerDirection, PeerEntry};
 use relto_policy::Role;
 use relto_store::audit::{AuditEvent, AuditKind, AuditOutcome, Checkpoint};
-use relto_store::{Account, ApiRoot, Collection, Organization, StoreResult};
+use relto_store::{Account, ApiRoot, Collection, Organization, Peer, StoreResult};
 use relto_taxii::Cursor;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +75,37 @@ pub fn witness_event(
     e.outcome = AuditOutcome::Ok.into();
     e.detail = serde_json::to_string(theirs).unwrap_or_default();
     e
+}
+
+/// Where a peer's exchange stands, in words (for `relto peers` and the console).
+pub fn peer_state(p: &Peer) -> String {
+    use relto_stix::timestamp::format_micros;
+    let mut parts = vec![if p.enabled {
+        "enabled".to_string()
+    } else {
+        "disabled (no longer in the realm)".to_string()
+    }];
+    match (p.last_attempt_us, p.last_success_us) {
+        (None, _) => parts.push("never run".into()),
+        (Some(_), Some(ok)) => parts.push(format!("last success {}", format_micros(ok))),
+        (Some(_), None) => parts.push("never succeeded".into()),
+    }
+    if p.failures > 0 {
+        parts.push(format!("{} failures since", p.failures));
+    }
+    if let Some(e) = &p.last_error {
+        parts.push(format!("last error: {e}"));
+    }
+    parts.push(format!(
+        "{} objects {}, {} withheld",
+        p.transferred,
+        match p.plan.direction {
+            PeerDirection::Pull => "taken",
+            PeerDirection::Push => "sent",
+        },
+        p.withheld
+    ));
+    parts.join("; ")
 }
 
 impl crate::Hub {

@@ -814,3 +814,70 @@ async fn the_console_stream_is_the_readers_stream() {
         .await;
     assert_eq!(anonymous.status, 303);
 }
+
+/// Releasing officers (and administrators) see where each exchange with a peer hub stands on
+/// the console's front page, failures and their reason included; other users do not.
+#[tokio::test]
+async fn officers_see_the_peer_hubs_state_and_readers_do_not() {
+    std::env::set_var("RELTO_CONSOLE_TEST_PEER_TOKEN", "t");
+    let mut plan = realm(&[]);
+    plan.peers.push(relto_store::PlannedPeer {
+        name: "bnd-hub".into(),
+        organization: "deu-bnd".into(),
+        // Nothing listens on the discard port: every run fails, and says why.
+        url: "http://127.0.0.1:9/coalition/collections/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/"
+            .into(),
+        direction: relto_policy::realm::PeerDirection::Push,
+        collection: COLL.into(),
+        account_env: None,
+        password_env: None,
+        token_env: Some("RELTO_CONSOLE_TEST_PEER_TOKEN".into()),
+        ca_file: None,
+        interval_secs: 1,
+        clearances: vec![clearance("NATO", "NS")],
+    });
+    let hub = Hub {
+        app: common::spawn_realm(&plan).await,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    // Something BND's organization receives, so that the push has something to send.
+    hub.post(
+        "nis",
+        &[
+            nato().to_marking_definition("2026-01-01T00:00:00.000Z"),
+            indicator(1, "Staging area beacon", &nato()),
+        ],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while hub.app.store.peers().await.unwrap()[0].failures == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the peer was never tried"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let officer = hub
+        .sign_in("officer-a", &password("officer-a"))
+        .await
+        .ok()
+        .unwrap();
+    let front = hub.page("/ui/", Some(&officer)).await;
+    assert!(
+        front.body.contains("Peer hubs") && front.body.contains("bnd-hub"),
+        "{}",
+        front.body
+    );
+    assert!(
+        front.body.contains("cannot connect to 127.0.0.1:9"),
+        "{}",
+        front.body
+    );
+    let reader = hub.sign_in("bnd", &password("bnd")).await.ok().unwrap();
+    let front = hub.page("/ui/", Some(&reader)).await;
+    assert_eq!(front.status, 200);
+    assert!(!front.body.contains("Peer hubs") && !front.body.contains("bnd-hub"));
+}

@@ -1,9 +1,5 @@
 //! `relto peers`: the peer hubs the realm names and where each exchange stands.
 
-use relto_policy::realm::PeerDirection;
-use relto_stix::timestamp::format_micros;
-use relto_store::Peer;
-
 use crate::{CliResult, StoreArgs};
 
 /// One line per peer: its name, direction, the organization whose view it receives (or as
@@ -23,39 +19,8 @@ pub async fn list(store: &StoreArgs) -> CliResult<()> {
             p.plan.organization,
             p.plan.collection,
             p.plan.url,
-            state(p)
+            relto_hub::federation::peer_state(p)
         );
     }
     Ok(())
-}
-
-/// Where a peer's exchange stands, in words.
-fn state(p: &Peer) -> String {
-    let mut parts = vec![if p.enabled {
-        "enabled".to_string()
-    } else {
-        "disabled (no longer in the realm)".to_string()
-    }];
-    match (p.last_attempt_us, p.last_success_us) {
-        (None, _) => parts.push("never run".into()),
-        (Some(_), Some(ok)) => parts.push(format!("last success {}", format_micros(ok))),
-        (Some(_), None) => parts.push("never succeeded".into()),
-    }
-    if p.failures > 0 {
-        parts.push(format!("{} failures since", p.failures));
-    }
-    if let Some(e) = &p.last_error {
-        parts.push(format!("last error: {e}"));
-    }
-    parts.push(format!(
-        "{} objects {}, {} withheld",
-        p.transferred,
-        if p.plan.direction == PeerDirection::Pull {
-            "taken"
-        } else {
-            "sent"
-        },
-        p.withheld
-    ));
-    parts.join("; ")
 }

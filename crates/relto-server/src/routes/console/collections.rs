@@ -47,6 +47,12 @@ pub(in crate::routes) async fn index(
         .filter(|x| may_see_situation(p, x))
         .collect();
     let now = now_us();
+    // What leaves for peer hubs concerns administrators and releasing officers.
+    let peers = if p.is_admin() || p.account.has_role(relto_policy::Role::Releaser) {
+        st.store.peers().await?
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { "Collections" }
         @if rows.is_empty() {
@@ -87,6 +93,23 @@ pub(in crate::routes) async fn index(
                                     (stage.n) ": " (relto_hub::plans::shown_state(stage, now))
                                 }
                             }
+                        }
+                    }
+                }
+            }
+        }
+        @if !peers.is_empty() {
+            h2 { "Peer hubs" }
+            table {
+                caption { "Where each exchange with a peer hub stands" }
+                thead { tr { th scope="col" { "Peer" } th scope="col" { "Exchange" } th scope="col" { "Organization" } th scope="col" { "State" } } }
+                tbody {
+                    @for x in &peers {
+                        tr {
+                            td { (x.plan.name) br; small { (x.plan.url) } }
+                            td { (x.plan.direction.as_str()) " every " (x.plan.interval_secs) " s" }
+                            td { (x.plan.organization) }
+                            td { (relto_hub::federation::peer_state(x)) }
                         }
                     }
                 }
