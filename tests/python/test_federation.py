@@ -11,6 +11,8 @@ are posted, and the exchange must still lose and duplicate nothing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import socket
@@ -78,7 +80,8 @@ def free_ports(n: int) -> list[int]:
 class FedHub:
     """One hub of the federation: its realm from examples/federation/, its own port."""
 
-    def __init__(self, name: str, base: Path, ports: dict[str, int], examples: Path = EXAMPLES):
+    def __init__(self, name: str, base: Path, ports: dict[str, int], examples: Path = EXAMPLES,
+                 public_keys: dict[str, str] | None = None, extra: list[str] | None = None):
         self.name = name
         self.port = ports[name]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -89,6 +92,10 @@ class FedHub:
             if hub in ports:
                 realm = realm.replace(f"127.0.0.1:{example}/", f"127.0.0.1:{ports[hub]}/")
         realm = realm.replace("interval_secs = 2", "interval_secs = 1")
+        # Accounts of peer hubs whose writes must be signed: their public key goes in.
+        for account, key in (public_keys or {}).items():
+            realm = realm.replace(f'name = "{account}"\n', f'name = "{account}"\npublic_key = "{key}"\n', 1)
+        self.extra = extra or []
         self.realm = base / f"{name}.toml"
         self.realm.write_text(realm, encoding="utf-8")
         self.env = relto_env(self.data) | SECRETS
@@ -105,7 +112,7 @@ class FedHub:
         self.log = open(self.data.parent / f"{self.name}-{self.starts}.stderr", "wb")
         self.proc = subprocess.Popen(
             [require_binary(), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data)]
-            + (extra or []),
+            + self.extra + (extra or []),
             env=self.env, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
         assert "relto listening on" in line, f"{self.name} did not start: {line!r}"
@@ -200,9 +207,18 @@ def federation(tmp_path_factory):
     base = tmp_path_factory.mktemp("federation")
     kor_port, nato_port, eu_port = free_ports(3)
     ports = {"kor": kor_port, "nato": nato_port, "eu": eu_port}
-    hubs = {name: FedHub(name, base, ports) for name in ("nato", "eu", "kor")}
+    # KOR's hub signs what it sends; NATO's hub requires it of KOR's relay (the EU's does not).
+    key = base / "kor.key"
+    made = subprocess.run([require_binary(), "key", "create", "--out", str(key)], capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    public_key = made.stdout.split('"')[1]
+    hubs = {"nato": FedHub("nato", base, ports, public_keys={"kor-relay": public_key}),
+            "eu": FedHub("eu", base, ports),
+            "kor": FedHub("kor", base, ports, extra=["--signing-key", str(key)])}
     for h in hubs.values():
         h.start()
+    hubs["kor"].public_key = public_key
     yield hubs
     for h in hubs.values():
         h.kill()
@@ -428,3 +444,35 @@ def test_hubs_keep_each_others_audit_chain_heads_as_witnesses(federation):
     assert res.returncode != 0, res.stdout
     res = cli(nato, "audit", "witnesses", "--of", "nobody")
     assert res.returncode != 0 and "no chain head of 'nobody'" in res.stderr, res.stderr
+
+
+def test_a_peer_hubs_writes_must_be_signed_by_its_key(federation):
+    """NATO's realm names KOR's public key on kor-relay: its pushes arrive signed (the other
+    tests pass through it). The same account's password without the key is refused (401,
+    audited), whether unsigned, signed with garbage, or with a body other than the one
+    signed; nothing is stored."""
+    hubs = federation
+    nato = hubs["nato"]
+    url = f"{nato.url}/nato/collections/{NATO_COLL}/objects/"
+    body = json.dumps({"objects": [indicator(4242, [NR_ALL])]}).encode()
+    relay = Client(auth=("kor-relay", RELAY_PW["nato"]))
+    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
+    signed_input = ('relto=("@method" "@authority" "@path" "@query" "content-digest");created='
+                    f'{int(time.time())};keyid="x";alg="ed25519"')
+    garbage = "relto=:" + base64.b64encode(b"\x01" * 64).decode() + ":"
+    cases = {
+        "unsigned": ({}, "not signed"),
+        "signed with garbage": ({"Content-Digest": digest, "Signature-Input": signed_input,
+                                 "Signature": garbage}, "does not match"),
+        "another body": ({"Content-Digest": "sha-256=:" + base64.b64encode(b"0" * 32).decode() + ":",
+                          "Signature-Input": signed_input, "Signature": garbage}, "Content-Digest"),
+    }
+    for what, (headers, says) in cases.items():
+        r = relay.post(url, body, headers=headers)
+        assert r.status_code == 401, (what, r.status_code, r.text)
+        assert r.json()["title"] == "Signature required" and says in r.json()["description"], (what, r.text)
+    got = {k[0] for k in expected_and_received(hubs, "nato")[1]}
+    assert indicator(4242, [])["id"] not in got
+    audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(nato.data)], env=nato.env,
+                           capture_output=True, text=True, timeout=120).stdout
+    assert sum("unsigned or badly signed write of a peer hub" in line for line in audit.splitlines()) >= 3

@@ -22,6 +22,7 @@ pub fn peer_account(peer: &PeerEntry, organization: Organization) -> Account {
         }],
         password_hash: None,
         clearances: peer.clearances.clone(),
+        public_key: None,
     }
 }
 

@@ -153,6 +153,9 @@ pub struct AccountEntry {
     pub token_env: Option<String>,
     #[serde(default)]
     pub clearances: Vec<Clearance>,
+    /// For a peer relto hub's account: its Ed25519 public key (base64, from `relto key
+    /// create`); every write of the account must then be signed by it (RFC 9421).
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     /// Bytes kept of what readers received of rows that needed redaction (0: none kept).
     pub release_cache_bytes: usize,
     pub failure_limits: auth::FailureLimits,
+    /// The hub's Ed25519 key: what it sends its peers is signed with it (RFC 9421).
+    pub signing_key: Option<Arc<relto_taxii::signature::SigningKey>>,
 }
 
 impl ServerConfig {
@@ -94,6 +96,7 @@ impl Default for ServerConfig {
             audit: true,
             release_cache_bytes: 64 << 20,
             failure_limits: auth::FailureLimits::default(),
+            signing_key: None,
         }
     }
 }

@@ -55,6 +55,7 @@ fn realm(without: &[&str]) -> RealmPlan {
         password_hash: Some(relto_server::hash_password(&password(name)).unwrap()),
         token_sha256: Some(relto_server::token_sha256(&token(name))),
         clearances,
+        public_key: None,
     };
     let top = vec![
         clearance("KOR", "I"),

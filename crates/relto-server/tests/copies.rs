@@ -33,6 +33,7 @@ fn realm() -> RealmPlan {
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),
         clearances,
+        public_key: None,
     };
     let clearance = |policy: &str, level: &str| Clearance {
         policy: policy.into(),

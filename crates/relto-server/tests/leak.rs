@@ -123,6 +123,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
             password_hash: None,
             token_sha256: Some(relto_server::token_sha256(&token(&name))),
             clearances: clearances.clone(),
+            public_key: None,
         });
         // Two releasing officers per organization, for the release plans.
         for officer in ["r", "q"] {
@@ -134,6 +135,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
                 password_hash: None,
                 token_sha256: Some(relto_server::token_sha256(&token(&name))),
                 clearances: clearances.clone(),
+                public_key: None,
             });
         }
         readers.push((

@@ -41,6 +41,7 @@ fn realm() -> RealmPlan {
         password_hash: None,
         token_sha256: Some(relto_server::token_sha256(&token(name))),
         clearances,
+        public_key: None,
     };
     let top = vec![
         clearance("KOR", "I"),

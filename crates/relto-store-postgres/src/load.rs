@@ -132,6 +132,7 @@ impl LoadTable {
                     ("clearances", Text),
                     ("enabled", Bool),
                     ("builtin", Bool),
+                    ("public_key", Text),
                 ],
                 None,
             ),

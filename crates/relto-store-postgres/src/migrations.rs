@@ -238,6 +238,10 @@ CREATE TABLE peers (
 ALTER TABLE peers ADD COLUMN lease_holder TEXT;
 ALTER TABLE peers ADD COLUMN lease_until_us BIGINT;
 "#,
+    // A peer hub's account: the Ed25519 public key its writes must be signed by (DESIGN §11).
+    r#"
+ALTER TABLE accounts ADD COLUMN public_key TEXT;
+"#,
 ];
 
 /// How many migrations this relto knows.

@@ -146,12 +146,13 @@ pub(crate) async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> 
         let existed = exists(db, "SELECT 1 FROM accounts WHERE name = $1", &a.name).await?;
         let roles = rows::roles_list(&a.roles);
         let clearances = serde_json::to_string(&a.clearances).unwrap_or_else(|_| "[]".into());
-        let args: [&(dyn ToSql + Sync); 5] = [
+        let args: [&(dyn ToSql + Sync); 6] = [
             &a.name,
             &a.organization.as_str(),
             &roles,
             &a.password_hash,
             &clearances,
+            &a.public_key,
         ];
         if a.password_hash.is_some() {
             // A new password ends the sessions the old one opened.
@@ -165,17 +166,18 @@ pub(crate) async fn apply_plan(db: Tx<'_>, plan: &RealmPlan) -> R<ApplySummary> 
         let changed = if existed {
             db.execute(
                 "UPDATE accounts SET organization = $2, roles = $3,
-                   password_hash = COALESCE($4::text, password_hash), clearances = $5, enabled = TRUE
+                   password_hash = COALESCE($4::text, password_hash), clearances = $5,
+                   public_key = $6, enabled = TRUE
                  WHERE name = $1 AND (organization IS DISTINCT FROM $2 OR roles IS DISTINCT FROM $3
                    OR ($4::text IS NOT NULL AND password_hash IS DISTINCT FROM $4::text)
-                   OR clearances IS DISTINCT FROM $5 OR NOT enabled)",
+                   OR clearances IS DISTINCT FROM $5 OR public_key IS DISTINCT FROM $6 OR NOT enabled)",
                 &args,
             )
             .await?
         } else {
             db.execute(
-                "INSERT INTO accounts (name, organization, roles, password_hash, clearances, enabled, builtin)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, FALSE)",
+                "INSERT INTO accounts (name, organization, roles, password_hash, clearances, public_key, enabled, builtin)
+                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, FALSE)",
                 &args,
             )
             .await?

@@ -357,15 +357,16 @@ impl Store for SqliteStore {
                 }
                 let changed = tx
                     .execute(
-                        "INSERT INTO accounts (name, organization, roles, password_hash, clearances, enabled, builtin)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 1, 0)
+                        "INSERT INTO accounts (name, organization, roles, password_hash, clearances, public_key, enabled, builtin)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 0)
                          ON CONFLICT(name) DO UPDATE SET organization = excluded.organization, roles = excluded.roles,
                            password_hash = COALESCE(excluded.password_hash, accounts.password_hash),
-                           clearances = excluded.clearances, enabled = 1
+                           clearances = excluded.clearances, public_key = excluded.public_key, enabled = 1
                          WHERE organization IS NOT excluded.organization OR roles IS NOT excluded.roles
                            OR (excluded.password_hash IS NOT NULL AND password_hash IS NOT excluded.password_hash)
-                           OR clearances IS NOT excluded.clearances OR enabled = 0",
-                        params![a.name, a.organization.as_str(), roles, a.password_hash, clearances],
+                           OR clearances IS NOT excluded.clearances OR public_key IS NOT excluded.public_key
+                           OR enabled = 0",
+                        params![a.name, a.organization.as_str(), roles, a.password_hash, clearances, a.public_key],
                     )
                     .map_err(db_err)?;
                 tally(&mut s, existed, changed as u64);

@@ -39,6 +39,7 @@ pub fn plan() -> RealmPlan {
                 level: "NS".into(),
                 sensitivity: vec!["ATOMAL".into()],
             }],
+            public_key: None,
         }],
         collections: vec![PlannedCollection {
             id: COLLECTION.into(),

@@ -52,6 +52,8 @@ pub struct Account {
     /// PHC string (`$argon2id$…`); None for token-only accounts.
     pub password_hash: Option<String>,
     pub clearances: Vec<relto_policy::Clearance>,
+    /// For a peer hub's account: the Ed25519 public key (base64) that must sign its writes.
+    pub public_key: Option<String>,
 }
 
 impl Account {
@@ -90,6 +92,8 @@ pub struct PlannedAccount {
     pub password_hash: Option<String>,
     pub token_sha256: Option<[u8; 32]>,
     pub clearances: Vec<relto_policy::Clearance>,
+    /// A peer hub's Ed25519 public key (base64): the account's writes must be signed by it.
+    pub public_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]

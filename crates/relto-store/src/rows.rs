@@ -80,7 +80,8 @@ pub fn peer_config(p: &PlannedPeer) -> String {
 
 /// The columns [`account`] reads, in order.
 pub const ACCOUNT_SELECT: &str =
-    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances
+    "SELECT a.name, a.roles, a.password_hash, o.slug, o.name, o.nation, o.identity, o.accredited, a.clearances,
+            a.public_key
      FROM accounts a JOIN organizations o ON o.slug = a.organization";
 
 pub fn account<C: Columns>(r: &C) -> Result<Account, C::Error> {
@@ -94,6 +95,7 @@ pub fn account<C: Columns>(r: &C) -> Result<Account, C::Error> {
         password_hash: r.opt_text(2)?,
         organization: organization(r, 3)?,
         clearances: serde_json::from_str(&r.text(8)?).unwrap_or_default(),
+        public_key: r.opt_text(9)?,
     })
 }
 

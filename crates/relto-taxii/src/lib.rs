@@ -8,6 +8,7 @@ pub mod media;
 pub mod query;
 pub mod remote;
 pub mod resources;
+pub mod signature;
 
 pub use cursor::{Cursor, CursorKey};
 pub use error::TaxiiError;

@@ -69,6 +69,14 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
                 continue;
             }
         };
+        if let Some(key) = &a.public_key {
+            if !relto_taxii::signature::is_public_key(key) {
+                problems.push(format!(
+                    "account '{}': public_key must be an Ed25519 public key in base64 (the line relto key create prints)",
+                    a.name
+                ));
+            }
+        }
         accounts.push(PlannedAccount {
             name: a.name.clone(),
             organization,
@@ -81,6 +89,7 @@ async fn plan(realm: &Realm, store: &dyn Store) -> CliResult<RealmPlan> {
             password_hash,
             token_sha256,
             clearances: a.clearances.clone(),
+            public_key: a.public_key.clone(),
         });
     }
     let mut organizations = Vec::new();

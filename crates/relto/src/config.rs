@@ -46,7 +46,7 @@ pub struct ServeArgs {
     pub title: Option<String>,
     /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
     /// insecure_http, nation, title, description, contact, log, log_format, metrics_listen,
-    /// release_cache_mib, and a [limits] table.
+    /// signing_key, release_cache_mib, and a [limits] table.
     #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info or debug.
@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics (`GET /metrics`) on this address, apart from the API.
     #[arg(long, env = "RELTO_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// The hub's Ed25519 key (PEM, from `relto key create`): what it sends peer hubs is
+    /// signed with it (RFC 9421).
+    #[arg(long, env = "RELTO_SIGNING_KEY", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -77,6 +81,7 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    signing_key: Option<PathBuf>,
     /// MiB kept of what readers received of objects that needed redaction (0: none).
     release_cache_mib: Option<usize>,
     /// Limits against hostile input (safe defaults when absent).
@@ -327,6 +332,21 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         contact: file.contact,
         insecure_http,
         metrics_listen: args.metrics_listen.or(file.metrics_listen),
+        signing_key: match args.signing_key.or(file.signing_key) {
+            Some(path) => {
+                let pem = std::fs::read_to_string(&path).map_err(|e| {
+                    CliError(format!("cannot read the signing key {}: {e}", path.display()))
+                })?;
+                let key = relto_taxii::signature::key_from_pem(&pem).map_err(|e| {
+                    CliError(format!(
+                        "{}: {e} (make one with relto key create --out FILE)",
+                        path.display()
+                    ))
+                })?;
+                Some(std::sync::Arc::new(key))
+            }
+            None => None,
+        },
     };
     let tls = match &tls_paths {
         Some((c, k)) => Some(relto_server::load_tls(c, k)?),

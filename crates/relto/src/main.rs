@@ -117,6 +117,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// The hub's signing key for federation (RFC 9421, Ed25519).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -149,6 +154,17 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write a new Ed25519 key (PEM, readable by its owner only) and print its public half,
+    /// for the peer hubs' realms.
+    Create {
+        /// Where to write the key (an existing file is never overwritten).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -458,6 +474,9 @@ fn main() -> ExitCode {
                     .await
                     .map(|_| ExitCode::SUCCESS),
             },
+            Command::Key {
+                command: KeyCommand::Create { out },
+            } => create_key(&out).map(|_| ExitCode::SUCCESS),
             Command::Token {
                 command:
                     TokenCommand::Create {
@@ -489,4 +508,33 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `relto key create --out FILE`.
+fn create_key(out: &Path) -> CliResult<()> {
+    use std::io::Write;
+    let der = relto_taxii::signature::generate_key().map_err(CliError)?;
+    let key = relto_taxii::signature::key_from_pkcs8(&der).map_err(CliError)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(out).map_err(|e| {
+        CliError(format!(
+            "cannot create {}: {e} (relto never overwrites a key)",
+            out.display()
+        ))
+    })?;
+    file.write_all(relto_taxii::signature::key_to_pem(&der).as_bytes())?;
+    eprintln!(
+        "wrote {} (keep it secret; start the hub with relto serve --signing-key {})",
+        out.display(),
+        out.display()
+    );
+    eprintln!("in each peer hub's realm, on the [[account]] this hub posts with:");
+    println!(
+        "public_key = \"{}\"",
+        relto_taxii::signature::public_key_text(&key)
+    );
+    Ok(())
 }

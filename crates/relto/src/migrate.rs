@@ -27,7 +27,7 @@ fn select(table: LoadTable) -> &'static str {
             "SELECT slug, name, nation, identity, accredited, enabled, builtin FROM organizations"
         }
         LoadTable::Accounts => {
-            "SELECT name, organization, roles, password_hash, clearances, enabled, builtin FROM accounts"
+            "SELECT name, organization, roles, password_hash, clearances, enabled, builtin, public_key FROM accounts"
         }
         LoadTable::Tokens => "SELECT sha256, account, label, created_us, expires_us FROM tokens",
         LoadTable::Collections => {

@@ -505,3 +505,82 @@ fn peers_are_applied_and_listed() {
         "{err}"
     );
 }
+
+/// `relto key create` writes a key only its owner may read, never over another, and prints
+/// the public half as a realm line; `serve --signing-key` names what is wrong with a key.
+#[test]
+fn key_create_and_a_bad_signing_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("hub.key");
+    let out = relto(
+        dir.path(),
+        &["key", "create", "--out", key.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.starts_with("public_key = \"") && line.trim_end().ends_with('"'),
+        "{line}"
+    );
+    assert_eq!(
+        line.split('"').nth(1).unwrap().len(),
+        44,
+        "base64 of 32 bytes"
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+    let again = relto(
+        dir.path(),
+        &["key", "create", "--out", key.to_str().unwrap()],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("never overwrites"));
+
+    // A realm's public_key must be one.
+    let realm = dir.path().join("realm.toml");
+    let base = std::fs::read_to_string(quickstart()).unwrap();
+    std::fs::write(
+        &realm,
+        base.replace(
+            "name = \"bnd-reader\"\n",
+            "name = \"bnd-reader\"\npublic_key = \"bm9wZQ==\"\n",
+        ),
+    )
+    .unwrap();
+    let out = relto(dir.path(), &["apply", realm.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("account 'bnd-reader': public_key must be an Ed25519 public key"),
+        "{}",
+        text(&out.stderr)
+    );
+    let signed = base.replace(
+        "name = \"bnd-reader\"\n",
+        &format!("name = \"bnd-reader\"\n{line}"),
+    );
+    std::fs::write(&realm, signed).unwrap();
+    let out = relto(dir.path(), &["apply", realm.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "not a key").unwrap();
+    for (file, says) in [
+        (bad.to_str().unwrap(), "make one with relto key create"),
+        ("/nonexistent/relto.key", "cannot read the signing key"),
+    ] {
+        let out = command(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--signing-key", file])
+            .env("RELTO_ADMIN_PASSWORD", "admin-secret")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+}

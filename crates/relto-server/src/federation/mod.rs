@@ -241,7 +241,7 @@ impl<'a> Run<'a> {
         plan: &'a PeerEntry,
         node: &'a str,
     ) -> Result<Self, PeerError> {
-        let remote = Remote::new(plan)?;
+        let remote = Remote::new(plan, st.config.signing_key.clone())?;
         let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
         let organization = st
             .store

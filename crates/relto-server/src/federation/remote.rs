@@ -93,12 +93,17 @@ pub struct Remote {
     pub collection_path: String,
     pub api_root_path: String,
     authorization: HeaderValue,
+    /// Signs every request (RFC 9421) when the hub has a key.
+    signer: Option<Arc<relto_taxii::signature::SigningKey>>,
 }
 
 impl Remote {
     /// The remote of a peer: its URL (already checked with the realm), its credentials from
     /// the environment, its authorities' file for https.
-    pub fn new(peer: &PeerEntry) -> Result<Self, PeerError> {
+    pub fn new(
+        peer: &PeerEntry,
+        signer: Option<Arc<relto_taxii::signature::SigningKey>>,
+    ) -> Result<Self, PeerError> {
         let (scheme, rest) = peer
             .url
             .split_once("://")
@@ -133,6 +138,7 @@ impl Remote {
             collection_path,
             api_root_path,
             authorization: authorization(peer)?,
+            signer,
         })
     }
 
@@ -165,7 +171,7 @@ impl Remote {
         body: Option<(Vec<u8>, &str)>,
     ) -> Result<Answer, PeerError> {
         let mut req = Request::builder()
-            .method(method)
+            .method(method.clone())
             .uri(path_and_query)
             .header("host", &self.authority)
             .header("accept", TAXII_MEDIA_TYPE)
@@ -180,6 +186,24 @@ impl Remote {
             }
             None => Vec::new(),
         };
+        if let Some(key) = &self.signer {
+            let (path, query) = match path_and_query.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (path_and_query, None),
+            };
+            let request = relto_taxii::signature::Request {
+                method: method.as_str(),
+                authority: &self.authority,
+                path,
+                query,
+                body: &body,
+            };
+            let signed = relto_taxii::signature::sign(key, &request, crate::now_us() / 1_000_000);
+            req = req
+                .header("content-digest", signed.content_digest)
+                .header("signature-input", signed.signature_input)
+                .header("signature", signed.signature);
+        }
         let req = req.body(Full::new(Bytes::from(body))).map_err(|e| {
             PeerError(format!(
                 "cannot build the request for {path_and_query}: {e}"

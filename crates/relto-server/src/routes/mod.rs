@@ -15,6 +15,7 @@ mod ops;
 mod paging;
 mod plans;
 mod preview;
+mod signed;
 mod status;
 mod stream;
 mod versions;
@@ -37,6 +38,7 @@ use plans::{
     visible_situation, withdraw_stage,
 };
 use preview::release_preview;
+use signed::require_signature;
 use status::status;
 use stream::stream;
 pub use stream::{StreamReads, STREAM_POLL};
@@ -44,9 +46,10 @@ use versions::versions;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
+use axum::extract::OriginalUri;
 use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

@@ -24,8 +24,11 @@ pub(super) async fn delete_object(
     Caller(p): Caller,
     path: Result<Path<(String, String, String)>, PathRejection>,
     RawQuery(raw): RawQuery,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Path((root, cid, oid)) = path.map_err(path_err)?;
+    require_signature(&st, &p, &Method::DELETE, &uri, &headers, b"").await?;
     let a = collection_for(&st, &p, &root, &cid, Use::Write).await?;
     let c = &a.coll;
     let filters = parse_query_with(
@@ -84,6 +87,7 @@ pub(super) async fn add_objects(
     State(st): State<AppState>,
     Caller(p): Caller,
     path: Result<Path<(String, String)>, PathRejection>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -103,6 +107,7 @@ pub(super) async fn add_objects(
         st.config.body_timeout,
     )
     .await?;
+    require_signature(&st, &p, &Method::POST, &uri, &headers, &bytes).await?;
     let now = now_us();
     let raws = relto_stix::parse_envelope_with_depth(&bytes, st.config.max_json_depth)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;

@@ -11,10 +11,12 @@ const WITNESS_BODY_LIMIT: u64 = 1024;
 pub(super) async fn witness(
     State(st): State<AppState>,
     Authenticated(p): Authenticated,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let bytes = read_body(&headers, body, WITNESS_BODY_LIMIT, st.config.body_timeout).await?;
+    require_signature(&st, &p, &Method::POST, &uri, &headers, &bytes).await?;
     let theirs: Checkpoint = serde_json::from_slice(&bytes)
         .ok()
         .filter(Checkpoint::is_well_formed)

@@ -133,6 +133,7 @@ pub async fn spawn_app_on(
         password_hash: Some(relto_server::hash_password(READER_PW).expect("hash")),
         token_sha256: None,
         clearances: vec![],
+        public_key: None,
     });
     let mut read_only = realm.collections[0].clone();
     read_only.id = READ_ONLY.into();
