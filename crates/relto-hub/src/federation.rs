@@ -27,14 +27,21 @@ pub fn peer_account(peer: &PeerEntry, organization: Organization) -> Account {
 }
 
 /// Where a push stands: the last object of the collection the peer acknowledged (or chose
-/// not to send it), and the release-plan stages whose objects it has been sent. A stage that
-/// comes into effect later releases objects before the cursor: they are sent then.
+/// not to send it), and what the view was when it last ran (the stages in effect, the
+/// realm's generation): when they change, what the peer receives behind the cursor may have
+/// changed, and its copies are reconciled.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushPosition {
     /// None before the first run.
     pub after: Option<(i64, i64)>,
     #[serde(default)]
     pub stages: Vec<i64>,
+    /// The realm's generation at the last run, and when the peer's copies were last
+    /// reconciled with its view (µs).
+    #[serde(default)]
+    pub generation: i64,
+    #[serde(default)]
+    pub reconciled_us: i64,
 }
 
 impl PushPosition {

@@ -1566,13 +1566,19 @@ impl Sink {
                 .get("match[version]")
                 .cloned()
                 .unwrap_or_else(|| "all".into());
+            // Versions compare as instants: the push names them in its own format.
+            let micros =
+                |t: Option<&str>| t.and_then(|t| relto_stix::timestamp::parse_micros(t).ok());
             let gone = |v: &Value| {
-                let version = v.get("modified").or_else(|| v.get("created"));
+                let version = v
+                    .get("modified")
+                    .or_else(|| v.get("created"))
+                    .and_then(Value::as_str);
                 v["id"] == id.as_str()
                     && (versions == "all"
                         || versions
                             .split(',')
-                            .any(|w| version.and_then(Value::as_str) == Some(w)))
+                            .any(|w| micros(Some(w)) == micros(version)))
             };
             kept.lock().unwrap().retain(|v| !gone(v));
             axum::http::StatusCode::OK

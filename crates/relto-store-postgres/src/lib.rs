@@ -429,6 +429,63 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn peer_sent(&self, name: &str) -> StoreResult<Vec<SentCopy>> {
+        if has_nul(name) {
+            return Ok(Vec::new());
+        }
+        self.read(name, |db, name| {
+            Box::pin(async move {
+                db.query(
+                    "SELECT stix_id, version, digest FROM peer_sent WHERE peer = $1",
+                    &[&name],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(SentCopy {
+                        stix_id: r.try_get(0)?,
+                        version: r.try_get(1)?,
+                        digest: r.try_get(2)?,
+                    })
+                })
+                .collect()
+            })
+        })
+        .await
+    }
+
+    async fn record_peer_sent(
+        &self,
+        name: &str,
+        sent: &[SentCopy],
+        withdrawn: &[(String, i64)],
+    ) -> StoreResult<()> {
+        if has_nul(name) {
+            return Ok(());
+        }
+        self.write(&(name, sent, withdrawn), |db, (name, sent, withdrawn)| {
+            Box::pin(async move {
+                for s in sent.iter() {
+                    db.execute(
+                        "INSERT INTO peer_sent (peer, stix_id, version, digest) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (peer, stix_id, version) DO UPDATE SET digest = excluded.digest",
+                        &[name, &s.stix_id, &s.version, &s.digest],
+                    )
+                    .await?;
+                }
+                for (id, version) in withdrawn.iter() {
+                    db.execute(
+                        "DELETE FROM peer_sent WHERE peer = $1 AND stix_id = $2 AND version = $3",
+                        &[name, id, version],
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
         if has_nul(slug) {
             return Ok(None);

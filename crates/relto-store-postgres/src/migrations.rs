@@ -242,6 +242,16 @@ ALTER TABLE peers ADD COLUMN lease_until_us BIGINT;
     r#"
 ALTER TABLE accounts ADD COLUMN public_key TEXT;
 "#,
+    // What each push peer has been sent and holds: one copy per object version (DESIGN §11).
+    r#"
+CREATE TABLE peer_sent (
+    peer TEXT COLLATE "C" NOT NULL,
+    stix_id TEXT COLLATE "C" NOT NULL,
+    version BIGINT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (peer, stix_id, version)
+);
+"#,
 ];
 
 /// How many migrations this relto knows.

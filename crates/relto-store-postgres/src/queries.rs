@@ -295,6 +295,13 @@ pub(crate) async fn delete_versions(
         )
         .await?;
         bump_collection(&db, collection).await?;
+        // What readers receive of other objects may change (a reference gone): peers' pushes
+        // and caches look at the release generation.
+        db.execute(
+            "UPDATE hub_state SET release_generation = release_generation + 1",
+            &[],
+        )
+        .await?;
     }
     Ok(n as usize)
 }

@@ -501,6 +501,51 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn peer_sent(&self, name: &str) -> StoreResult<Vec<SentCopy>> {
+        self.read_now(|c| {
+            c.prepare_cached("SELECT stix_id, version, digest FROM peer_sent WHERE peer = ?1")
+                .and_then(|mut s| {
+                    s.query_map([name], |r| {
+                        Ok(SentCopy {
+                            stix_id: r.get(0)?,
+                            version: r.get(1)?,
+                            digest: r.get(2)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(db_err)
+        })
+    }
+
+    async fn record_peer_sent(
+        &self,
+        name: &str,
+        sent: &[SentCopy],
+        withdrawn: &[(String, i64)],
+    ) -> StoreResult<()> {
+        let (name, sent, withdrawn) = (name.to_string(), sent.to_vec(), withdrawn.to_vec());
+        self.write(move |tx, _| {
+            for s in &sent {
+                tx.execute(
+                    "INSERT INTO peer_sent (peer, stix_id, version, digest) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (peer, stix_id, version) DO UPDATE SET digest = excluded.digest",
+                    params![name, s.stix_id, s.version, s.digest],
+                )
+                .map_err(db_err)?;
+            }
+            for (id, version) in &withdrawn {
+                tx.execute(
+                    "DELETE FROM peer_sent WHERE peer = ?1 AND stix_id = ?2 AND version = ?3",
+                    params![name, id, version],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>> {
         self.read_now(|c| {
             c.prepare_cached(&format!(
@@ -760,6 +805,9 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
                 propagate_head(tx, collection, &id)?;
                 bump_collection(tx, collection)?;
+                // What readers receive of other objects may change (a reference gone): peers'
+                // pushes and caches look at the release generation.
+                bump_generation(tx)?;
             }
             Ok(n)
         })

@@ -288,6 +288,16 @@ ALTER TABLE peers ADD COLUMN lease_until_us INTEGER;
     r#"
 ALTER TABLE accounts ADD COLUMN public_key TEXT;
 "#,
+    // What each push peer has been sent and holds: one copy per object version (DESIGN §11).
+    r#"
+CREATE TABLE peer_sent (
+    peer TEXT NOT NULL,
+    stix_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (peer, stix_id, version)
+);
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to

@@ -323,6 +323,33 @@ async fn peers_follow_the_realm(store: &dyn Store) {
         .record_peer_run("nato-hub", "node-a", &ok)
         .await
         .expect("fenced"));
+    // What a push has sent: copies replaced by version, withdrawn ones forgotten.
+    let copy = |id: &str, version: i64, digest: &str| SentCopy {
+        stix_id: id.into(),
+        version,
+        digest: digest.into(),
+    };
+    store
+        .record_peer_sent(
+            "nato-hub",
+            &[copy("indicator--1", 1, "a"), copy("indicator--1", 2, "b")],
+            &[],
+        )
+        .await
+        .expect("sent");
+    store
+        .record_peer_sent(
+            "nato-hub",
+            &[copy("indicator--1", 2, "c")],
+            &[("indicator--1".into(), 1)],
+        )
+        .await
+        .expect("sent again");
+    assert_eq!(
+        store.peer_sent("nato-hub").await.expect("sent"),
+        vec![copy("indicator--1", 2, "c")]
+    );
+    assert!(store.peer_sent("eu-hub").await.expect("sent").is_empty());
     let kor = store
         .organization("kor-nis")
         .await

@@ -139,6 +139,18 @@ pub trait Store: Send + Sync + 'static {
     /// Records an exchange with peer `name`; nothing is recorded, and false returned, when
     /// `holder` no longer holds its lease (another node took over: its cursor stands).
     async fn record_peer_run(&self, name: &str, holder: &str, run: &PeerRun) -> StoreResult<bool>;
+    /// The copies a push has sent peer `name` and not withdrawn since (DESIGN §11): what the
+    /// peer holds of this hub, so that a push sends each copy once, replaces one that
+    /// changed and withdraws one its organization no longer receives.
+    async fn peer_sent(&self, name: &str) -> StoreResult<Vec<SentCopy>>;
+    /// Records copies sent to peer `name` (replacing those of the same versions) and forgets
+    /// the versions withdrawn from it.
+    async fn record_peer_sent(
+        &self,
+        name: &str,
+        sent: &[SentCopy],
+        withdrawn: &[(String, i64)],
+    ) -> StoreResult<()>;
     /// An enabled organization, by slug.
     async fn organization(&self, slug: &str) -> StoreResult<Option<Organization>>;
 

@@ -142,6 +142,15 @@ pub struct PeerRun {
     pub error: Option<String>,
 }
 
+/// One copy a push has sent a peer: the object version and a digest of the bytes sent
+/// (a redacted copy differs from the whole object of the same version).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SentCopy {
+    pub stix_id: String,
+    pub version: i64,
+    pub digest: String,
+}
+
 /// Counts of what `apply_realm` changed, for the operator.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplySummary {

@@ -2,7 +2,7 @@
 //! through the one read path (`Hub::read_page`: the release predicate, the redaction), each
 //! envelope followed to a complete status before the cursor moves past it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
@@ -10,7 +10,7 @@ use relto_hub::federation::PushPosition;
 use relto_hub::read::Served;
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::AuditKind;
-use relto_store::{ObjectQuery, StoredObject};
+use relto_store::{ObjectQuery, SentCopy, StoredObject};
 use relto_taxii::remote::{shown, PeerStatus};
 use relto_taxii::VersionFilter;
 
@@ -21,50 +21,43 @@ use crate::now_us;
 const PUSH_PAGE: usize = 500;
 /// Most bytes of objects in one envelope (well under any server's max_content_length).
 const MAX_ENVELOPE: usize = 8 << 20;
-/// Ids of a withdrawn stage looked at together, and the most versions read for them.
-const WITHDRAW_IDS: usize = 100;
-const MAX_VERSIONS: usize = 100_000;
+/// How often the peer's copies are reconciled with its view when nothing else asked for it
+/// (deletions and expiring stages change what it receives without a new write).
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 /// How long a status may stay pending.
 const STATUS_WAIT: Duration = Duration::from_secs(120);
 /// Why an object the peer organization could read is not pushed.
 const TLP_WITHHELD: &str = "TLP AMBER, AMBER+STRICT or RED: never sent to a peer automatically";
 
-/// Sends what the peer has not been sent; true when nothing is left.
+/// Sends what the peer has not been sent; true when nothing is left. When what the peer
+/// organization receives may have changed behind the cursor (a stage came into effect or
+/// ended, the realm changed, or a while has passed: deletions, expiries), the peer's copies
+/// are first reconciled with its view: withdrawn, replaced or added.
 pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
     let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
     let mut pos = PushPosition::parse(run.cursor.as_deref());
     let view = run.st.hub.view().await.map_err(store_err)?;
-    let in_effect: BTreeSet<i64> = view.stages_in_effect(now_us()).into_iter().collect();
-    // Stages that came into effect since the last run release objects the cursor has passed.
+    let now = now_us();
+    let in_effect: Vec<i64> = view
+        .stages_in_effect(now)
+        .into_iter()
+        .collect::<BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    let mut sent = Ledger::load(run).await?;
     if let Some(after) = pos.cursor() {
-        for stage in in_effect.iter().filter(|s| !pos.stages.contains(s)) {
-            let mut ids = run.st.store.covered_ids(*stage).await.map_err(store_err)?;
-            ids.sort();
-            ids.dedup();
-            for chunk in ids.chunks(PUSH_PAGE) {
-                let mut q = ObjectQuery::new(run.collection.pk, chunk.len());
-                q.ids = chunk.to_vec();
-                q.versions = VersionFilter::all();
-                let mut served = run
-                    .st
-                    .hub
-                    .read_page(&view, &run.account, q)
-                    .await
-                    .map_err(store_err)?;
-                // Later objects are sent by the sweep below.
-                served
-                    .page
-                    .items
-                    .retain(|o| (o.date_added, o.row) <= (after.date_added, after.row));
-                send(run, served).await?;
-            }
+        let due = pos.stages != in_effect
+            || pos.generation != view.generation
+            || now - pos.reconciled_us > RECONCILE_EVERY.as_micros() as i64;
+        if due {
+            reconcile(run, &view, after, &mut sent).await?;
+            pos.reconciled_us = now;
         }
+    } else {
+        pos.reconciled_us = now;
     }
-    // Stages that ended take back what only they released: withdrawn from the peer.
-    for stage in pos.stages.iter().filter(|s| !in_effect.contains(s)) {
-        withdraw(run, &view, *stage).await?;
-    }
-    pos.stages = in_effect.into_iter().collect();
+    pos.stages = in_effect;
+    pos.generation = view.generation;
     run.checkpoint(Some(pos.to_text())).await?;
     loop {
         run.renew().await?;
@@ -90,7 +83,7 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
         let Some(last) = examined else {
             return Ok(true);
         };
-        send(run, served).await?;
+        send(run, served, &mut sent).await?;
         pos.advance(last);
         run.checkpoint(Some(pos.to_text())).await?;
         if !more {
@@ -99,97 +92,175 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
     }
 }
 
-/// Withdraws from the peer the versions of a stage's objects its organization no longer
-/// receives (TAXII 2.1 §5.8 DELETE, which any TAXII server answers and relto allows only the
-/// object's organization, here its relay), each recorded as a release now denied.
-async fn withdraw(
+/// What the peer holds of this hub: each version's copy, by its digest (the store keeps it).
+struct Ledger(HashMap<(String, i64), String>);
+
+impl Ledger {
+    async fn load(run: &Run<'_>) -> Result<Self, PeerError> {
+        let copies = run
+            .st
+            .store
+            .peer_sent(&run.plan.name)
+            .await
+            .map_err(|e| PeerError(format!("the store: {e}")))?;
+        Ok(Self(
+            copies
+                .into_iter()
+                .map(|c| ((c.stix_id, c.version), c.digest))
+                .collect(),
+        ))
+    }
+
+    async fn record(
+        &mut self,
+        run: &Run<'_>,
+        sent: Vec<SentCopy>,
+        withdrawn: Vec<(String, i64)>,
+    ) -> Result<(), PeerError> {
+        run.st
+            .store
+            .record_peer_sent(&run.plan.name, &sent, &withdrawn)
+            .await
+            .map_err(|e| PeerError(format!("the store: {e}")))?;
+        for w in withdrawn {
+            self.0.remove(&w);
+        }
+        for c in sent {
+            self.0.insert((c.stix_id, c.version), c.digest);
+        }
+        Ok(())
+    }
+}
+
+/// The digest a copy is known by.
+fn digest(raw: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(raw.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Makes the peer's copies of everything up to `after` what its organization receives now:
+/// versions it no longer receives are withdrawn (TAXII 2.1 §5.8 DELETE, which any TAXII
+/// server answers and relto allows only the object's organization, here its relay), copies
+/// that changed (a reference now hidden or visible, a tearline lifted) are withdrawn and sent
+/// again, and versions it now receives are sent.
+async fn reconcile(
     run: &mut Run<'_>,
     view: &relto_hub::release::ReleaseView,
-    stage: i64,
+    after: relto_taxii::Cursor,
+    sent: &mut Ledger,
 ) -> Result<(), PeerError> {
     let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
-    let mut ids = run.st.store.covered_ids(stage).await.map_err(store_err)?;
-    ids.sort();
-    ids.dedup();
-    for chunk in ids.chunks(WITHDRAW_IDS) {
-        let mut q = ObjectQuery::new(run.collection.pk, MAX_VERSIONS);
-        q.ids = chunk.to_vec();
+    // The peer organization's view up to the cursor, TLP AMBER/RED held back.
+    let mut current: HashMap<(String, i64), StoredObject> = HashMap::new();
+    let mut cursor = None;
+    loop {
+        run.renew().await?;
+        let mut q = ObjectQuery::new(run.collection.pk, PUSH_PAGE);
         q.versions = VersionFilter::all();
-        let stored = run.st.store.query_objects(&q).await.map_err(store_err)?;
+        q.after = cursor;
         let served = run
             .st
             .hub
             .read_page(view, &run.account, q)
             .await
             .map_err(store_err)?;
-        let still: std::collections::HashSet<(&str, i64)> = served
-            .page
-            .items
-            .iter()
-            .map(|o| (o.stix_id.as_str(), o.version))
-            .collect();
-        let mut gone: Vec<&StoredObject> = stored
-            .items
-            .iter()
-            .filter(|o| !still.contains(&(o.stix_id.as_str(), o.version)))
-            .collect();
-        gone.sort_by(|a, b| a.stix_id.cmp(&b.stix_id));
-        let mut withdrawn = Vec::new();
-        for group in gone.chunk_by(|a, b| a.stix_id == b.stix_id) {
-            let id = &group[0].stix_id;
-            let versions = if still.iter().any(|(i, _)| i == id) {
-                group
-                    .iter()
-                    .map(|o| format_micros(o.version))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            } else {
-                "all".into()
-            };
-            let path = format!(
-                "{}objects/{id}/?{}",
-                run.remote.collection_path,
-                serde_urlencoded::to_string([("match[version]", versions)])
-                    .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
-            );
-            run.renew().await?;
-            let answer = run.remote.delete(&path).await?;
-            // Not found: the peer never had it, or has dropped it already.
-            if answer.status != StatusCode::NOT_FOUND {
-                answer.expect(StatusCode::OK, "DELETE object")?;
+        let more = served.page.more;
+        cursor = served.page.items.last().map(StoredObject::cursor);
+        for o in served.page.items {
+            if (o.date_added, o.row) <= (after.date_added, after.row) && !held_by_tlp(&o) {
+                current.insert((o.stix_id.clone(), o.version), o);
             }
-            withdrawn.extend(group.iter().map(|o| (*o).clone()));
         }
-        let base = run.audit_base(AuditKind::ObjectRelease);
-        let detail = format!("withdrawn from peer {}: stage {stage} ended", run.plan.name);
-        let denied = relto_hub::release::Redactions {
-            dropped: withdrawn.into_iter().map(|o| (o, detail.clone())).collect(),
-            ..Default::default()
+        if !more || cursor.is_none_or(|c| (c.date_added, c.row) > (after.date_added, after.row)) {
+            break;
+        }
+    }
+    let mut stale: Vec<(String, i64)> = Vec::new();
+    for (key, d) in &sent.0 {
+        match current.get(key) {
+            Some(o) if &digest(&o.raw) == d => {}
+            _ => stale.push(key.clone()),
+        }
+    }
+    withdraw(run, &stale, sent).await?;
+    let mut missing: Vec<StoredObject> = current
+        .into_iter()
+        .filter(|(k, _)| !sent.0.contains_key(k))
+        .map(|(_, o)| o)
+        .collect();
+    missing.sort_by_key(|o| (o.date_added, o.row));
+    for chunk in missing.chunks(PUSH_PAGE) {
+        let served = Served {
+            page: relto_store::Page {
+                items: chunk.to_vec(),
+                ..relto_store::Page::default()
+            },
+            redactions: relto_hub::release::Redactions::default(),
         };
-        run.st
-            .audit
-            .record_all(relto_hub::audit::release_events(
-                &base,
-                "withdrawal",
-                &relto_store::Page::default(),
-                &denied,
-            ))
-            .await;
+        send(run, served, sent).await?;
     }
     Ok(())
 }
 
-/// Sends a page the peer organization receives (TLP AMBER and RED kept back), in envelopes,
-/// each followed to its complete status; then audits the releases.
-async fn send(run: &mut Run<'_>, mut served: Served) -> Result<(), PeerError> {
+/// Withdraws versions from the peer and from the ledger, each recorded as a release now
+/// denied. Not found at the peer counts as withdrawn.
+async fn withdraw(
+    run: &mut Run<'_>,
+    versions: &[(String, i64)],
+    sent: &mut Ledger,
+) -> Result<(), PeerError> {
+    let mut by_id: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (id, v) in versions {
+        by_id.entry(id.as_str()).or_default().push(*v);
+    }
+    for (id, mut vs) in by_id {
+        vs.sort_unstable();
+        let list: Vec<String> = vs.iter().map(|v| format_micros(*v)).collect();
+        let path = format!(
+            "{}objects/{id}/?{}",
+            run.remote.collection_path,
+            serde_urlencoded::to_string([("match[version]", list.join(","))])
+                .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
+        );
+        run.renew().await?;
+        let answer = run.remote.delete(&path).await?;
+        if answer.status != StatusCode::NOT_FOUND {
+            answer.expect(StatusCode::OK, "DELETE object")?;
+        }
+        let gone: Vec<(String, i64)> = vs.iter().map(|v| (id.to_string(), *v)).collect();
+        sent.record(run, Vec::new(), gone).await?;
+        let mut e = run.audit_base(AuditKind::ObjectRelease);
+        e.object_id = id.to_string();
+        e.object_version = list.join(",");
+        e.outcome = relto_store::audit::AuditOutcome::Deny.into();
+        e.detail = format!(
+            "withdrawn from peer {}: its organization no longer receives this copy",
+            run.plan.name
+        );
+        run.st.audit.record(e).await;
+    }
+    Ok(())
+}
+
+/// Whether TLP keeps an object from automatic sharing.
+fn held_by_tlp(o: &StoredObject) -> bool {
+    serde_json::from_str(&o.raw)
+        .map(|v| relto_policy::label::withheld_from_peers(&v))
+        .unwrap_or(true)
+}
+
+/// Sends a page the peer organization receives (TLP AMBER and RED kept back, copies the
+/// peer already holds left out), in envelopes, each followed to its complete status; then
+/// records the copies sent and audits the releases.
+async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Result<(), PeerError> {
     let items = std::mem::take(&mut served.page.items);
     for o in items {
-        let held = serde_json::from_str(&o.raw)
-            .map(|v| relto_policy::label::withheld_from_peers(&v))
-            .unwrap_or(true);
-        if held {
+        if held_by_tlp(&o) {
             served.redactions.dropped.push((o, TLP_WITHHELD.into()));
-        } else {
+        } else if sent.0.get(&(o.stix_id.clone(), o.version)) != Some(&digest(&o.raw)) {
             served.page.items.push(o);
         }
     }
@@ -206,6 +277,17 @@ async fn send(run: &mut Run<'_>, mut served: Served) -> Result<(), PeerError> {
         accepted += post(run, &served.page.items[start..end]).await?;
         start = end;
     }
+    let copies = served
+        .page
+        .items
+        .iter()
+        .map(|o| SentCopy {
+            stix_id: o.stix_id.clone(),
+            version: o.version,
+            digest: digest(&o.raw),
+        })
+        .collect();
+    sent.record(run, copies, Vec::new()).await?;
     let withheld = served.redactions.dropped.len();
     run.count(accepted, withheld);
     let base = run.audit_base(AuditKind::ObjectRelease);
