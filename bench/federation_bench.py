@@ -45,6 +45,7 @@ KOR_COLL = "d95d9fbf-6ffc-4dfc-bd9a-3bc1bb34c0d4"
 NATO_COLL = "4b0c8a1e-2f3d-4e5a-9b6c-7d8e9f0a1b2c"
 ENV = {
     "RELTO_PW_NIS": "bench-nis", "RELTO_PW_NATO_HUB": "bench-nato-hub", "RELTO_PW_INTCEN": "bench-intcen",
+    "RELTO_PW_NIS_REL": "bench-rel", "RELTO_PW_NIS_REL2": "bench-rel2",
     "RELTO_PW_NATO_RELAY": "bench-nato-relay", "RELTO_PW_NATO_READER": "bench-nato-reader",
     "RELTO_PW_KOR_RELAY": "bench-kor-relay", "RELTO_PEER_NATO_USER": "kor-relay",
     "RELTO_PEER_NATO_PW": "bench-kor-relay", "RELTO_PEER_EU_USER": "x", "RELTO_PEER_EU_PW": "x",
