@@ -60,6 +60,12 @@ pub fn withheld_from_peers(object: &Value) -> bool {
     })
 }
 
+/// [`withheld_from_peers`] of an object's JSON text; text that is not JSON is withheld (fail
+/// closed).
+pub fn raw_withheld_from_peers(raw: &str) -> bool {
+    serde_json::from_str(raw).map_or(true, |v| withheld_from_peers(&v))
+}
+
 /// A confidentiality label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Label {

@@ -120,7 +120,8 @@ pub struct AuditRecord {
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of bytes (the chain's hashes, digests of copies sent to peers).
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

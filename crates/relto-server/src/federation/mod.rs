@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::StatusCode;
+
 use relto_policy::realm::{PeerDirection, PeerEntry};
 use relto_store::audit::AuditEvent;
 use relto_store::{Account, Collection, PeerRun};
@@ -91,9 +93,7 @@ async fn exchange(st: AppState, plan: PeerEntry, node: Arc<str>) {
     // When to exchange audit chain heads next; None once the peer shows it is no relto hub.
     let mut next_witness = Some(std::time::Instant::now());
     loop {
-        let now = now_us();
-        let until = now + LEASE.as_micros() as i64;
-        match st.store.lease_peer(&plan.name, &node, now, until).await {
+        match take_lease(&st, &plan, &node).await {
             Ok(true) => {
                 let (failed, caught_up) = run_once(&st, &plan, &node, &mut next_witness).await;
                 st.metrics.peer_run(&plan.name, failed, caught_up, now_us());
@@ -111,6 +111,13 @@ async fn exchange(st: AppState, plan: PeerEntry, node: Arc<str>) {
             .min(MAX_BACKOFF.max(interval));
         tokio::time::sleep(wait).await;
     }
+}
+
+/// Takes or renews the peer's lease for this node, for `LEASE` from now.
+async fn take_lease(st: &AppState, plan: &PeerEntry, node: &str) -> relto_store::StoreResult<bool> {
+    let now = now_us();
+    let until = now + LEASE.as_micros() as i64;
+    st.store.lease_peer(&plan.name, node, now, until).await
 }
 
 /// One run: returns whether it failed, and whether it left nothing to exchange.
@@ -163,7 +170,6 @@ async fn exchange_witnesses(run: &Run<'_>) -> bool {
             return true;
         }
     };
-    use hyper::StatusCode;
     if matches!(
         answer.status,
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
@@ -242,12 +248,10 @@ impl<'a> Run<'a> {
         node: &'a str,
     ) -> Result<Self, PeerError> {
         let remote = Remote::new(plan, st.config.signing_key.clone())?;
-        let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
         let organization = st
             .store
             .organization(&plan.organization)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| {
                 PeerError(format!(
                     "organization '{}' is disabled or unknown",
@@ -257,8 +261,7 @@ impl<'a> Run<'a> {
         let (_, collection) = st
             .hub
             .collection_by_id(&plan.collection)
-            .await
-            .map_err(store_err)?
+            .await?
             .ok_or_else(|| {
                 PeerError(format!(
                     "collection {} is disabled or unknown",
@@ -268,8 +271,7 @@ impl<'a> Run<'a> {
         let cursor = st
             .store
             .peers()
-            .await
-            .map_err(store_err)?
+            .await?
             .into_iter()
             .find(|p| p.plan.name == plan.name)
             .and_then(|p| p.cursor);
@@ -288,14 +290,7 @@ impl<'a> Run<'a> {
 
     /// Renews the lease before a step; fails when another node has taken the peer over.
     async fn renew(&self) -> Result<(), PeerError> {
-        let now = now_us();
-        let until = now + LEASE.as_micros() as i64;
-        match self
-            .st
-            .store
-            .lease_peer(&self.plan.name, self.node, now, until)
-            .await
-        {
+        match take_lease(self.st, self.plan, self.node).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(PeerError("another node has taken over this peer".into())),
             Err(e) => Err(PeerError(format!("cannot renew the lease: {e}"))),

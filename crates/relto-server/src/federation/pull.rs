@@ -122,20 +122,11 @@ async fn ingest(run: &mut Run<'_>, raws: &[&serde_json::value::RawValue]) -> Res
     let raws: Vec<&serde_json::value::RawValue> = raws
         .iter()
         .copied()
-        .filter(|r| {
-            serde_json::from_str(r.get())
-                .map(|v| !relto_policy::label::withheld_from_peers(&v))
-                .unwrap_or(true)
-        })
+        .filter(|r| !relto_policy::label::raw_withheld_from_peers(r.get()))
         .collect();
     let held = total - raws.len();
     let raws = raws.as_slice();
-    let view = run
-        .st
-        .hub
-        .view()
-        .await
-        .map_err(|e| PeerError(format!("the store: {e}")))?;
+    let view = run.st.hub.view().await?;
     let written = run
         .st
         .hub
@@ -147,8 +138,7 @@ async fn ingest(run: &mut Run<'_>, raws: &[&serde_json::value::RawValue]) -> Res
             usize::MAX,
             |_| {},
         )
-        .await
-        .map_err(|e| PeerError(format!("the store: {e}")))?;
+        .await?;
     let base = run.audit_base(AuditKind::ObjectWrite);
     run.st
         .audit

@@ -2,12 +2,13 @@
 //! through the one read path (`Hub::read_page`: the release predicate, the redaction), each
 //! envelope followed to a complete status before the cursor moves past it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 use relto_hub::federation::PushPosition;
 use relto_hub::read::Served;
+use relto_policy::label::raw_withheld_from_peers;
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::AuditKind;
 use relto_store::{ObjectQuery, SentCopy, StoredObject};
@@ -34,16 +35,11 @@ const TLP_WITHHELD: &str = "TLP AMBER, AMBER+STRICT or RED: never sent to a peer
 /// ended, the realm changed, or a while has passed: deletions, expiries), the peer's copies
 /// are first reconciled with its view: withdrawn, replaced or added.
 pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
-    let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
     let mut pos = PushPosition::parse(run.cursor.as_deref());
-    let view = run.st.hub.view().await.map_err(store_err)?;
+    let view = run.st.hub.view().await?;
     let now = now_us();
-    let in_effect: Vec<i64> = view
-        .stages_in_effect(now)
-        .into_iter()
-        .collect::<BTreeSet<i64>>()
-        .into_iter()
-        .collect();
+    let mut in_effect: Vec<i64> = view.stages_in_effect(now).into_iter().collect();
+    in_effect.sort_unstable();
     let mut sent = Ledger::load(run).await?;
     if let Some(after) = pos.cursor() {
         let due = pos.stages != in_effect
@@ -61,16 +57,11 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
     run.checkpoint(Some(pos.to_text())).await?;
     loop {
         run.renew().await?;
-        let view = run.st.hub.view().await.map_err(store_err)?;
+        let view = run.st.hub.view().await?;
         let mut q = ObjectQuery::new(run.collection.pk, PUSH_PAGE);
         q.versions = VersionFilter::all();
         q.after = pos.cursor();
-        let served = run
-            .st
-            .hub
-            .read_page(&view, &run.account, q)
-            .await
-            .map_err(store_err)?;
+        let served = run.st.hub.read_page(&view, &run.account, q).await?;
         let more = served.page.more;
         // Past what was served and what was withheld alike: neither is looked at again.
         let examined = served
@@ -97,12 +88,7 @@ struct Ledger(HashMap<(String, i64), String>);
 
 impl Ledger {
     async fn load(run: &Run<'_>) -> Result<Self, PeerError> {
-        let copies = run
-            .st
-            .store
-            .peer_sent(&run.plan.name)
-            .await
-            .map_err(|e| PeerError(format!("the store: {e}")))?;
+        let copies = run.st.store.peer_sent(&run.plan.name).await?;
         Ok(Self(
             copies
                 .into_iter()
@@ -120,8 +106,7 @@ impl Ledger {
         run.st
             .store
             .record_peer_sent(&run.plan.name, &sent, &withdrawn)
-            .await
-            .map_err(|e| PeerError(format!("the store: {e}")))?;
+            .await?;
         for w in withdrawn {
             self.0.remove(&w);
         }
@@ -132,13 +117,10 @@ impl Ledger {
     }
 }
 
-/// The digest a copy is known by.
+/// The digest a copy is known by: its SHA-256, in hex.
 fn digest(raw: &str) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(raw.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    relto_store::audit::hex(&Sha256::digest(raw.as_bytes()))
 }
 
 /// Makes the peer's copies of everything up to `after` what its organization receives now:
@@ -152,7 +134,6 @@ async fn reconcile(
     after: relto_taxii::Cursor,
     sent: &mut Ledger,
 ) -> Result<(), PeerError> {
-    let store_err = |e: relto_store::StoreError| PeerError(format!("the store: {e}"));
     // The peer organization's view up to the cursor, TLP AMBER/RED held back.
     let mut current: HashMap<(String, i64), StoredObject> = HashMap::new();
     let mut cursor = None;
@@ -161,16 +142,13 @@ async fn reconcile(
         let mut q = ObjectQuery::new(run.collection.pk, PUSH_PAGE);
         q.versions = VersionFilter::all();
         q.after = cursor;
-        let served = run
-            .st
-            .hub
-            .read_page(view, &run.account, q)
-            .await
-            .map_err(store_err)?;
+        let served = run.st.hub.read_page(view, &run.account, q).await?;
         let more = served.page.more;
         cursor = served.page.items.last().map(StoredObject::cursor);
         for o in served.page.items {
-            if (o.date_added, o.row) <= (after.date_added, after.row) && !held_by_tlp(&o) {
+            if (o.date_added, o.row) <= (after.date_added, after.row)
+                && !raw_withheld_from_peers(&o.raw)
+            {
                 current.insert((o.stix_id.clone(), o.version), o);
             }
         }
@@ -245,20 +223,13 @@ async fn withdraw(
     Ok(())
 }
 
-/// Whether TLP keeps an object from automatic sharing.
-fn held_by_tlp(o: &StoredObject) -> bool {
-    serde_json::from_str(&o.raw)
-        .map(|v| relto_policy::label::withheld_from_peers(&v))
-        .unwrap_or(true)
-}
-
 /// Sends a page the peer organization receives (TLP AMBER and RED kept back, copies the
 /// peer already holds left out), in envelopes, each followed to its complete status; then
 /// records the copies sent and audits the releases.
 async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Result<(), PeerError> {
     let items = std::mem::take(&mut served.page.items);
     for o in items {
-        if held_by_tlp(&o) {
+        if raw_withheld_from_peers(&o.raw) {
             served.redactions.dropped.push((o, TLP_WITHHELD.into()));
         } else if sent.0.get(&(o.stix_id.clone(), o.version)) != Some(&digest(&o.raw)) {
             served.page.items.push(o);

@@ -35,6 +35,12 @@ impl std::fmt::Display for PeerError {
     }
 }
 
+impl From<relto_store::StoreError> for PeerError {
+    fn from(e: relto_store::StoreError) -> Self {
+        PeerError(format!("the store: {e}"))
+    }
+}
+
 /// A peer's answer.
 pub struct Answer {
     pub status: StatusCode,
