@@ -95,7 +95,8 @@ class FedHub:
         # Accounts of peer hubs whose writes must be signed: their public key goes in.
         for account, key in (public_keys or {}).items():
             realm = realm.replace(f'name = "{account}"\n', f'name = "{account}"\npublic_key = "{key}"\n', 1)
-        self.extra = extra or []
+        # Each hub goes by its own name on hop paths (DESIGN §11).
+        self.extra = ["--hub-name", name] + (extra or [])
         self.realm = base / f"{name}.toml"
         self.realm.write_text(realm, encoding="utf-8")
         self.env = relto_env(self.data) | SECRETS
@@ -322,6 +323,11 @@ def test_a_stage_released_to_nato_and_withdrawn_on_kor_is_withdrawn_on_natos_hub
     audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(kor.data)], env=kor.env,
                            capture_output=True, text=True, timeout=120).stdout
     assert any(sitrep2 in line and "withdrawn from peer nato-hub" in line for line in audit.splitlines())
+    # NATO's hub took the withdrawal in one batch (POST /api/v1/withdrawals), from KOR's relay.
+    nato = hubs["nato"]
+    audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(nato.data)], env=nato.env,
+                           capture_output=True, text=True, timeout=120).stdout
+    assert any(sitrep2 in line and "withdrawn by peer hub kor-relay" in line for line in audit.splitlines())
 
 
 def test_sigkill_of_any_hub_mid_transfer_loses_and_duplicates_nothing(federation):
@@ -476,3 +482,76 @@ def test_a_peer_hubs_writes_must_be_signed_by_its_key(federation):
     audit = subprocess.run([require_binary(), "audit", "export", "--data-dir", str(nato.data)], env=nato.env,
                            capture_output=True, text=True, timeout=120).stdout
     assert sum("unsigned or badly signed write of a peer hub" in line for line in audit.splitlines()) >= 3
+
+
+def test_hop_paths_name_where_each_object_came_from_and_nothing_goes_round(federation):
+    """Every push and pull between relto hubs names the hubs what it carries passed through
+    (Relto-Origin, Relto-Hops; signed with the rest). NATO's hub keeps, for each object it has
+    from KOR, the path kor, and tells a peer hub that asks kor,nato; NATO's push back to KOR
+    names kor,nato, and KOR refuses to take back what passed through it (audited), where it
+    counted duplicates before. Bad paths are refused with the reason."""
+    hubs = federation
+    kor, nato = hubs["kor"], hubs["nato"]
+    expected, _ = wait_converged(hubs, "nato")
+    relay = Client(auth=("kor-relay", RELAY_PW["nato"]))
+    r = relay.get(f"{nato.url}/nato/collections/{NATO_COLL}/objects/", {"limit": "200"},
+                  headers={"Relto-Origin": "kor", "Relto-Hops": "kor"})
+    objects = r.json().get("objects", [])
+    assert objects, r.text
+    paths = r.headers["Relto-Hops"].split(";")
+    assert len(paths) == len(objects), (len(paths), len(objects))
+    assert set(paths) == {"kor,nato"}, set(paths)
+    # A reader that is no peer hub is told nothing of paths.
+    plain = relay.get(f"{nato.url}/nato/collections/{NATO_COLL}/objects/", {"limit": "5"})
+    assert "Relto-Hops" not in plain.headers
+
+    def kor_audit():
+        return subprocess.run([require_binary(), "audit", "export", "--data-dir", str(kor.data)], env=kor.env,
+                              capture_output=True, text=True, timeout=120).stdout.splitlines()
+
+    deadline = time.monotonic() + 60
+    while True:
+        looped = [json.loads(l) for l in kor_audit() if "not taken back" in l]
+        if looped or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert looped, "NATO's push back to KOR was not refused as a loop"
+    assert all(e["actor"] == "nato-relay" and e["outcome"] == "rejected" for e in looped), looped[:2]
+    assert all("kor,nato" in e["detail"] for e in looped), looped[:2]
+
+    url = f"{kor.url}/coalition/collections/{KOR_COLL}/objects/"
+    nato_relay = Client(auth=("nato-relay", SECRETS["RELTO_PW_NATO_RELAY"]))
+    envelope = {"objects": [indicator(5151, [NR_ALL])]}
+    r = nato_relay.post(url, envelope, headers={"Relto-Origin": "eu", "Relto-Hops": "eu,kor,nato"})
+    assert r.status_code == 202, r.text
+    assert r.json()["failure_count"] == 1 and "not taken back" in r.json()["failures"][0]["message"]
+    for headers, says in (({"Relto-Origin": "eu", "Relto-Hops": "nato,eu"}, "first hub"),
+                          ({"Relto-Hops": "eu"}, "together"),
+                          ({"Relto-Origin": "eu", "Relto-Hops": "eu,EU"}, "not a hub name"),
+                          ({"Relto-Origin": "eu", "Relto-Hops": "eu,nato,eu"}, "twice")):
+        r = nato_relay.post(url, envelope, headers=headers)
+        assert r.status_code == 400 and says in r.json()["description"], (headers, r.text)
+    r = kor_analyst().post(url, envelope, headers={"Relto-Origin": "eu", "Relto-Hops": "eu"})
+    assert r.status_code == 403 and "relay" in r.json()["description"], r.text
+    mine = {k[0] for k in by_version(read_all(url, ("nis-analyst", SECRETS["RELTO_PW_NIS"])))}
+    assert indicator(5151, [])["id"] not in mine, "a refused post was stored"
+
+
+def test_withdrawals_between_hubs_are_checked(federation):
+    """POST /api/v1/withdrawals takes only a well-formed batch, from the organization that
+    created the versions; anything else is refused with the reason and removes nothing."""
+    hubs = federation
+    nato = hubs["nato"]
+    url = f"{nato.url}/api/v1/withdrawals"
+    relay = Client(auth=("nato-reader", SECRETS["RELTO_PW_NATO_READER"]))
+    before = expected_and_received(hubs, "nato")[1]
+    some = next(iter(before))
+    for body, status, says in (
+            ("not json", 400, "the body must be"),
+            ({"collection": NATO_COLL, "objects": []}, 400, "1 to 500"),
+            ({"collection": NATO_COLL, "objects": [{"id": some[0], "versions": ["soon"]}]}, 400, some[0]),
+            ({"collection": "no-such", "objects": [{"id": some[0], "versions": [some[1]]}]}, 404, "no-such"),
+            ({"collection": NATO_COLL, "objects": [{"id": some[0], "versions": [some[1]]}]}, 403, "")):
+        r = relay.post(url, body, content_type="application/json")
+        assert r.status_code == status and says in r.text, (body, r.status_code, r.text)
+    assert expected_and_received(hubs, "nato")[1].keys() == before.keys()

@@ -9,6 +9,7 @@ use relto_policy::Marking;
 use relto_stix::ObjectMeta;
 use relto_store::audit::AuditEvent;
 use relto_store::{Account, AddOutcome, NewObject, Store, StoreResult};
+use relto_taxii::hops::HopPath;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -16,11 +17,16 @@ use crate::release::{release_facts, write_rules, ReleaseView, WriteRefused};
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::{AuditKind, AuditOutcome};
 
-/// Who posts: an account (the write rules apply), or the operator importing for the hub's own
-/// organization.
+/// Who posts: an account (the write rules apply), a peer hub through its relay account
+/// (the same rules), naming the hubs what it posts passed through, or the operator importing
+/// for the hub's own organization.
 #[derive(Clone, Copy)]
 pub enum Poster<'a> {
     Account(&'a Account),
+    Hub {
+        relay: &'a Account,
+        hops: &'a HopPath,
+    },
     Operator {
         organization: &'a str,
         nation: &'a str,
@@ -105,7 +111,7 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
                 return Err(refuse(why.clone()));
             }
             let release = match poster {
-                Poster::Account(account) => {
+                Poster::Account(account) | Poster::Hub { relay: account, .. } => {
                     write_rules(view, account, &meta, &envelope_markings).map_err(refuse)?
                 }
                 Poster::Operator {
@@ -122,6 +128,10 @@ pub fn check_objects(view: &ReleaseView, poster: Poster<'_>, raws: &[&RawValue])
                     spec_version: meta.spec_version,
                     raw: raw.get().to_string(),
                     release,
+                    hops: match poster {
+                        Poster::Hub { hops, .. } => hops.to_stored(),
+                        _ => None,
+                    },
                 },
                 version_text,
             ))
@@ -221,6 +231,11 @@ impl crate::Hub {
         batch: usize,
         progress: impl FnMut(usize),
     ) -> StoreResult<Vec<Written>> {
+        if let (Poster::Hub { hops, .. }, Some(here)) = (poster, &self.name) {
+            if hops.contains(here) {
+                return Ok(looped(raws, here, hops));
+            }
+        }
         let written = ingest(
             self.store.as_ref(),
             view,
@@ -235,6 +250,30 @@ impl crate::Hub {
         self.changes.announce();
         written
     }
+}
+
+/// What a peer hub posts that already passed through this one, each refused: taking it back
+/// would make a loop (DESIGN §11).
+fn looped(raws: &[&RawValue], here: &str, hops: &HopPath) -> Vec<Written> {
+    let message = format!(
+        "not taken back: this hub ({here}) is already on its hop path {}",
+        hops.to_text()
+    );
+    raws.iter()
+        .map(|raw| {
+            #[derive(serde::Deserialize)]
+            struct Id {
+                id: Option<String>,
+            }
+            Written {
+                id: serde_json::from_str::<Id>(raw.get())
+                    .ok()
+                    .and_then(|i| i.id),
+                version: version_hint(raw.get()),
+                outcome: Outcome::Rejected(message.clone()),
+            }
+        })
+        .collect()
 }
 
 async fn ingest(

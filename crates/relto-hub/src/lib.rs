@@ -29,6 +29,9 @@ pub struct Hub {
     /// stage activated or withdrawn. Writes on other nodes are found by the server's poll
     /// tick, which announces here too.
     pub changes: Changes,
+    /// This hub's name on hop paths between hubs (DESIGN §11): what passed through it is
+    /// never taken back. None: the hub is not named on paths.
+    pub name: Option<String>,
 }
 
 /// The writes on this node (and the server's poll ticks), counted and announced: a stream
@@ -62,7 +65,13 @@ impl Hub {
             store,
             release: ReleaseCache::new(copies_budget),
             changes: Changes::default(),
+            name: None,
         }
+    }
+
+    /// The same hub, going by `name` on hop paths.
+    pub fn named(self, name: Option<String>) -> Self {
+        Self { name, ..self }
     }
 
     /// The release rules in force now.

@@ -62,6 +62,9 @@ pub struct ServerConfig {
     pub failure_limits: auth::FailureLimits,
     /// The hub's Ed25519 key: what it sends its peers is signed with it (RFC 9421).
     pub signing_key: Option<Arc<relto_taxii::signature::SigningKey>>,
+    /// The hub's name on hop paths between hubs (DESIGN §11), the same on every node; None:
+    /// it names no path to its peers and takes back nothing by its path.
+    pub hub_name: Option<String>,
 }
 
 impl ServerConfig {
@@ -97,6 +100,7 @@ impl Default for ServerConfig {
             release_cache_bytes: 64 << 20,
             failure_limits: auth::FailureLimits::default(),
             signing_key: None,
+            hub_name: None,
         }
     }
 }
@@ -127,10 +131,10 @@ impl AppState {
         } else {
             audit::Auditor::disabled(metrics.clone())
         };
-        let hub = Arc::new(relto_hub::Hub::new(
-            store.clone(),
-            config.release_cache_bytes,
-        ));
+        let hub = Arc::new(
+            relto_hub::Hub::new(store.clone(), config.release_cache_bytes)
+                .named(config.hub_name.clone()),
+        );
         Ok(Self {
             store,
             auth: Arc::new(auth),

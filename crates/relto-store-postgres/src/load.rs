@@ -29,6 +29,7 @@ pub enum LoadTable {
     ObjectRefs,
     Statuses,
     Peers,
+    PeerSent,
     Audit,
 }
 
@@ -61,7 +62,7 @@ pub struct HubState {
 use ColumnKind::{Bool, Bytes, Int, Text};
 
 impl LoadTable {
-    pub const ALL: [LoadTable; 16] = [
+    pub const ALL: [LoadTable; 17] = [
         LoadTable::ApiRoots,
         LoadTable::Organizations,
         LoadTable::Accounts,
@@ -77,6 +78,7 @@ impl LoadTable {
         LoadTable::ObjectRefs,
         LoadTable::Statuses,
         LoadTable::Peers,
+        LoadTable::PeerSent,
         LoadTable::Audit,
     ];
 
@@ -230,6 +232,7 @@ impl LoadTable {
                     ("ref_a", Text),
                     ("ref_b", Text),
                     ("has_object_refs", Bool),
+                    ("hops", Text),
                 ],
                 Some("row_id"),
             ),
@@ -251,6 +254,16 @@ impl LoadTable {
                     ("last_error", Text),
                     ("transferred", Int),
                     ("withheld", Int),
+                ],
+                None,
+            ),
+            LoadTable::PeerSent => (
+                "peer_sent",
+                &[
+                    ("peer", Text),
+                    ("stix_id", Text),
+                    ("version", Int),
+                    ("digest", Text),
                 ],
                 None,
             ),

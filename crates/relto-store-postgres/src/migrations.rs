@@ -252,6 +252,11 @@ CREATE TABLE peer_sent (
     PRIMARY KEY (peer, stix_id, version)
 );
 "#,
+    // The hubs a version passed through before it arrived here, its origin first (DESIGN
+    // §11); NULL for what began here.
+    r#"
+ALTER TABLE objects ADD COLUMN hops TEXT;
+"#,
 ];
 
 /// How many migrations this relto knows.

@@ -195,21 +195,24 @@ pub(crate) async fn add_batch(
             .collect()
     };
     let (ref_a, ref_b) = (endpoint(0), endpoint(1));
+    let hops: Vec<Option<&str>> = pending.iter().map(|p| p.obj.hops.as_deref()).collect();
     let has_refs: Vec<bool> = pending
         .iter()
         .map(|p| !p.obj.release.object_refs.is_empty())
         .collect();
     db.execute(
         "INSERT INTO objects (row_id, collection, stix_id, type, spec_version, version, date_added,
-                              is_first, is_last, raw, originator, label_set, ref_a, ref_b, has_object_refs)
+                              is_first, is_last, raw, originator, label_set, ref_a, ref_b, has_object_refs,
+                              hops)
          OVERRIDING SYSTEM VALUE
          SELECT t.row_id, $1, t.stix_id, t.type, t.spec_version, t.version, t.date_added,
-                t.is_first, t.is_last, t.raw, t.originator, t.label_set, t.ref_a, t.ref_b, t.has_refs
+                t.is_first, t.is_last, t.raw, t.originator, t.label_set, t.ref_a, t.ref_b, t.has_refs,
+                t.hops
          FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
                      $8::boolean[], $9::boolean[], $10::text[], $11::text[], $12::bigint[],
-                     $13::text[], $14::text[], $15::boolean[])
+                     $13::text[], $14::text[], $15::boolean[], $16::text[])
            AS t(row_id, stix_id, type, spec_version, version, date_added, is_first, is_last, raw,
-                originator, label_set, ref_a, ref_b, has_refs)",
+                originator, label_set, ref_a, ref_b, has_refs, hops)",
         &[
             &collection,
             &rows,
@@ -226,6 +229,7 @@ pub(crate) async fn add_batch(
             &ref_a,
             &ref_b,
             &has_refs,
+            &hops,
         ],
     )
     .await?;

@@ -184,6 +184,7 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
                 raw: r.try_get(5)?,
                 originator: r.try_get(6)?,
                 label_set: r.try_get(9)?,
+                hops: r.try_get(10)?,
             })
         })
         .collect::<R<Vec<_>>>()?;
@@ -202,7 +203,7 @@ pub(crate) async fn run_query<C: GenericClient + Sync>(db: Db<'_, C>, q: &Object
 /// are more).
 pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     const COLS: &str = "o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, o.raw, \
-                        o.originator, o.generation, o.hidden, o.label_set";
+                        o.originator, o.generation, o.hidden, o.label_set, o.hops";
     let raw = if q.with_raw {
         "o.raw"
     } else {
@@ -227,7 +228,7 @@ pub(crate) fn query_sql<'p>(q: &'p ObjectQuery, fetch: &'p i64) -> Sql<'p> {
     sql.push(&format!(
         "SELECT o.row_id, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator,
                 (SELECT c.generation FROM collections c WHERE c.pk = {p}) AS generation,
-                {hidden} AS hidden, o.label_set
+                {hidden} AS hidden, o.label_set, o.hops
          FROM objects o WHERE o.collection = {p}"
     ));
     if let Some(r) = &reader {

@@ -298,6 +298,11 @@ CREATE TABLE peer_sent (
     PRIMARY KEY (peer, stix_id, version)
 );
 "#,
+    // The hubs a version passed through before it arrived here, its origin first (DESIGN
+    // §11); NULL for what began here.
+    r#"
+ALTER TABLE objects ADD COLUMN hops TEXT;
+"#,
 ];
 
 /// The audit chain lives in its own file, attached as `chain`: every served read appends to

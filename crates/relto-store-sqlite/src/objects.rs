@@ -127,8 +127,8 @@ pub(crate) fn insert_object(
     tx.prepare_cached(
         "INSERT INTO objects (collection, stix_id, type, spec_version, version, date_added, is_first, is_last, raw,
                               originator, label_set, ref_a, ref_b, has_object_refs,
-                              a_label_set, a_originator, b_label_set, b_originator, refs_facts)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                              a_label_set, a_originator, b_label_set, b_originator, refs_facts, hops)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -151,6 +151,7 @@ pub(crate) fn insert_object(
             b.0,
             b.1,
             (!named.is_empty()).then_some(&refs_facts),
+            obj.hops,
         ])
     })
     .map_err(db_err)?;

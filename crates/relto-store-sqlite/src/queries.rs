@@ -207,7 +207,7 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
     };
     let mut sql = format!(
         "SELECT o.row, o.stix_id, o.date_added, o.version, o.spec_version, {raw}, o.originator, \
-         {refs_facts}, o.label_set FROM objects o{index} WHERE o.collection = ?"
+         {refs_facts}, o.label_set, o.hops FROM objects o{index} WHERE o.collection = ?"
     );
     let mut args: Vec<&dyn ToSql> = Vec::new();
     if let Some(f) = &reader {
@@ -247,6 +247,7 @@ pub(crate) fn run_page_query(conn: &Connection, q: &ObjectQuery) -> StoreResult<
                     raw: r.get(5)?,
                     originator: r.get(6)?,
                     label_set: r.get(8)?,
+                    hops: r.get(9)?,
                 },
                 r.get::<_, Option<String>>(7)?,
             ))

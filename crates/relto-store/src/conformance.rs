@@ -111,6 +111,7 @@ pub fn object(object_type: &str, n: u32, version_us: i64) -> NewObject {
             endpoints: vec![],
             object_refs: vec![],
         },
+        hops: None,
     }
 }
 
@@ -133,6 +134,7 @@ pub async fn run_all(store: &dyn Store) {
     let pk = seed_collection(store).await;
     tokens(store).await;
     add_and_duplicates(store, pk).await;
+    hop_paths_are_kept(store, pk).await;
     pagination_is_exact(store, pk).await;
     version_filters(store, pk).await;
     other_filters(store, pk).await;
@@ -456,6 +458,36 @@ async fn tokens(store: &dyn Store) {
     // Back to the plan's token and password for the rest of the suite.
     store.apply_realm(&plan()).await.expect("restore");
     assert!(lookup([9; 32]).await);
+}
+
+/// A version's hop path (DESIGN §11) is kept with it and read back with it, also without
+/// its bytes; versions that began here have none.
+async fn hop_paths_are_kept(store: &dyn Store, pk: i64) {
+    let mut relayed = object("campaign", 40, 1_000);
+    relayed.hops = Some("kor,nato".into());
+    let local = object("campaign", 41, 1_000);
+    store
+        .add_objects(pk, vec![relayed, local], 10)
+        .await
+        .expect("add");
+    for with_raw in [true, false] {
+        let mut q = ObjectQuery::new(pk, 10);
+        q.ids = vec![
+            object("campaign", 40, 0).stix_id,
+            object("campaign", 41, 0).stix_id,
+        ];
+        q.with_raw = with_raw;
+        let page = store.query_objects(&q).await.expect("query");
+        let hops: Vec<Option<&str>> = page.items.iter().map(|o| o.hops.as_deref()).collect();
+        assert_eq!(hops, vec![Some("kor,nato"), None], "with_raw {with_raw}");
+    }
+    for n in [40, 41] {
+        let id = object("campaign", n, 0).stix_id;
+        store
+            .delete_object(pk, &id, &VersionFilter::all(), &[])
+            .await
+            .expect("delete");
+    }
 }
 
 async fn add_and_duplicates(store: &dyn Store, pk: i64) {

@@ -360,6 +360,9 @@ pub struct NewObject {
     /// The exact bytes that were posted.
     pub raw: String,
     pub release: ReleaseFacts,
+    /// The hubs it passed through before it arrived, its origin first (`kor,nato`); None
+    /// for what began here.
+    pub hops: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,6 +426,8 @@ pub struct StoredObject {
     pub originator: String,
     /// The row's label set (one that stages cover, when a release plan admits it).
     pub label_set: i64,
+    /// As [`NewObject::hops`].
+    pub hops: Option<String>,
 }
 
 impl StoredObject {

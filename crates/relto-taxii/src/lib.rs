@@ -4,11 +4,13 @@
 
 pub mod cursor;
 pub mod error;
+pub mod hops;
 pub mod media;
 pub mod query;
 pub mod remote;
 pub mod resources;
 pub mod signature;
+pub mod withdrawal;
 
 pub use cursor::{Cursor, CursorKey};
 pub use error::TaxiiError;

@@ -24,6 +24,23 @@ pub struct Request<'a> {
     /// Without the `?`; None or empty when there is none.
     pub query: Option<&'a str>,
     pub body: &'a [u8],
+    /// `Relto-Origin` and `Relto-Hops` (DESIGN §11), covered whenever the request has them.
+    pub origin: Option<&'a str>,
+    pub hops: Option<&'a str>,
+}
+
+impl Request<'_> {
+    /// What this request's signature covers: [`COVERED`], and the hop path when it has one.
+    fn covered(&self) -> Vec<&'static str> {
+        let mut names = COVERED.to_vec();
+        if self.origin.is_some() {
+            names.push(crate::hops::ORIGIN_HEADER);
+        }
+        if self.hops.is_some() {
+            names.push(crate::hops::HOPS_HEADER);
+        }
+        names
+    }
 }
 
 /// The fields a signed request carries.
@@ -60,6 +77,8 @@ fn component(name: &str, r: &Request<'_>, digest: &str) -> Option<String> {
         "@path" => r.path.to_string(),
         "@query" => format!("?{}", r.query.unwrap_or("")),
         "content-digest" => digest.to_string(),
+        crate::hops::ORIGIN_HEADER => r.origin?.trim().to_string(),
+        crate::hops::HOPS_HEADER => r.hops?.trim().to_string(),
         _ => return None,
     })
 }
@@ -87,11 +106,12 @@ fn params(names: &[&str], created: i64, key_id: &str) -> String {
 /// Signs a request at `created` (seconds since the epoch).
 pub fn sign(key: &Ed25519KeyPair, r: &Request<'_>, created: i64) -> Signed {
     let digest = content_digest(r.body);
-    let values: Vec<(&str, String)> = COVERED
+    let names = r.covered();
+    let values: Vec<(&str, String)> = names
         .iter()
         .filter_map(|n| component(n, r, &digest).map(|v| (*n, v)))
         .collect();
-    let p = params(&COVERED, created, &key_id(key.public_key().as_ref()));
+    let p = params(&names, created, &key_id(key.public_key().as_ref()));
     let sig = key.sign(signature_base(&values, &p).as_bytes());
     Signed {
         content_digest: digest,
@@ -101,7 +121,8 @@ pub fn sign(key: &Ed25519KeyPair, r: &Request<'_>, created: i64) -> Signed {
 }
 
 /// Checks that a request carries a valid relto signature by `public_key` (base64 of 32
-/// bytes), covering every component of [`COVERED`], created within [`MAX_SKEW_SECS`] of
+/// bytes), covering every component of [`COVERED`] and the hop path if the request names
+/// one, created within [`MAX_SKEW_SECS`] of
 /// `now`, over a body whose digest matches. The error says what is wrong.
 pub fn verify(
     public_key: &str,
@@ -134,7 +155,7 @@ pub fn verify(
         .filter(|n| !n.is_empty())
         .map(|n| n.trim_matches('"'))
         .collect();
-    if let Some(missing) = COVERED.iter().find(|c| !names.contains(c)) {
+    if let Some(missing) = r.covered().into_iter().find(|c| !names.contains(c)) {
         return Err(format!("the signature does not cover {missing}"));
     }
     let mut created = None;
@@ -266,6 +287,8 @@ mod tests {
             path: "/nato/collections/4b0c8a1e-2f3d-4e5a-9b6c-7d8e9f0a1b2c/objects/",
             query: None,
             body: br#"{"objects":[]}"#,
+            origin: Some("kor"),
+            hops: Some("kor"),
         };
         let s = sign(&key, &r, 1_000_000);
         let fields = (
@@ -288,6 +311,26 @@ mod tests {
         assert!(changed(&|r| r.method = "DELETE").is_err());
         assert!(changed(&|r| r.query = Some("x=1")).is_err());
         assert!(changed(&|r| r.authority = "evil:1").is_err());
+        assert!(changed(&|r| r.hops = Some("kor,eu"))
+            .unwrap_err()
+            .contains("does not match"));
+        assert!(changed(&|r| r.origin = Some("eu")).is_err());
+        // A path added to a request signed without one is not covered.
+        let bare = Request {
+            origin: None,
+            hops: None,
+            ..r
+        };
+        let s2 = sign(&key, &bare, 1_000_000);
+        let f2 = (
+            Some(s2.content_digest.as_str()),
+            Some(s2.signature_input.as_str()),
+            Some(s2.signature.as_str()),
+        );
+        assert_eq!(verify(&public, &bare, f2, 1_000_100), Ok(()));
+        assert!(verify(&public, &r, f2, 1_000_100)
+            .unwrap_err()
+            .contains("does not cover relto-origin"));
         assert!(verify(&public, &r, fields, 1_000_000 + 301)
             .unwrap_err()
             .contains("created"));

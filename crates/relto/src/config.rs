@@ -46,7 +46,7 @@ pub struct ServeArgs {
     pub title: Option<String>,
     /// Configuration file (TOML) with any of: listen, data_dir, database, tls_cert, tls_key,
     /// insecure_http, nation, title, description, contact, log, log_format, metrics_listen,
-    /// signing_key, release_cache_mib, and a [limits] table.
+    /// signing_key, hub_name, release_cache_mib, and a [limits] table.
     #[arg(long, env = "RELTO_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info or debug.
@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// signed with it (RFC 9421).
     #[arg(long, env = "RELTO_SIGNING_KEY", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// The hub's name on hop paths between hubs: the same on every node of a deployment,
+    /// different from every peer's. Without it, the hub names no path to its peers.
+    #[arg(long, env = "RELTO_HUB_NAME", value_name = "NAME")]
+    pub hub_name: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -82,6 +86,7 @@ struct FileConfig {
     log_format: Option<String>,
     metrics_listen: Option<SocketAddr>,
     signing_key: Option<PathBuf>,
+    hub_name: Option<String>,
     /// MiB kept of what readers received of objects that needed redaction (0: none).
     release_cache_mib: Option<usize>,
     /// Limits against hostile input (safe defaults when absent).
@@ -243,6 +248,15 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
         }
     };
     let nation = parse_nation(args.nation.or(file.nation).as_deref())?;
+    let hub_name = args.hub_name.or(file.hub_name);
+    if let Some(name) = hub_name
+        .as_deref()
+        .filter(|n| !relto_taxii::hops::is_hub_name(n))
+    {
+        return Err(CliError(format!(
+            "hub name '{name}': use lower-case letters, digits, '-' or '_' (at most 64)"
+        )));
+    }
 
     let store = store_args.open().await?;
     // The admin password is hashed only when the account is about to be created.
@@ -347,6 +361,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<()> {
             }
             None => None,
         },
+        hub_name,
     };
     let tls = match &tls_paths {
         Some((c, k)) => Some(relto_server::load_tls(c, k)?),

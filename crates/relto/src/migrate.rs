@@ -50,7 +50,7 @@ fn select(table: LoadTable) -> &'static str {
         LoadTable::Markings => "SELECT id, raw FROM markings",
         LoadTable::Objects => {
             "SELECT row, collection, stix_id, type, spec_version, version, date_added, is_first,
-                    is_last, raw, originator, label_set, ref_a, ref_b, has_object_refs
+                    is_last, raw, originator, label_set, ref_a, ref_b, has_object_refs, hops
              FROM objects ORDER BY row"
         }
         LoadTable::ObjectRefs => "SELECT row, idx, ref FROM object_refs ORDER BY row, idx",
@@ -59,6 +59,7 @@ fn select(table: LoadTable) -> &'static str {
             "SELECT name, config, enabled, cursor, last_attempt_us, last_success_us, failures,
                     last_error, transferred, withheld FROM peers"
         }
+        LoadTable::PeerSent => "SELECT peer, stix_id, version, digest FROM peer_sent",
         LoadTable::Audit => {
             "SELECT seq, ts_us, kind, actor, organization, source, object_id, object_version,
                     outcome, detail, prev_hash, hash FROM chain.audit ORDER BY seq"

@@ -583,4 +583,16 @@ fn key_create_and_a_bad_signing_key() {
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
     }
+    // A hub name goes on hop paths between hubs: one that could not is refused by name.
+    let out = command(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--hub-name", "KOR Hub"])
+        .env("RELTO_ADMIN_PASSWORD", "admin-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hub name 'KOR Hub': use lower-case letters"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -247,7 +247,11 @@ impl<'a> Run<'a> {
         plan: &'a PeerEntry,
         node: &'a str,
     ) -> Result<Self, PeerError> {
-        let remote = Remote::new(plan, st.config.signing_key.clone())?;
+        let remote = Remote::new(
+            plan,
+            st.config.signing_key.clone(),
+            st.config.hub_name.clone(),
+        )?;
         let organization = st
             .store
             .organization(&plan.organization)

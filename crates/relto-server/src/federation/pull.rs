@@ -9,7 +9,9 @@ use relto_hub::ingest::{Outcome, Poster};
 use relto_stix::envelope::EnvelopeError;
 use relto_stix::timestamp::{format_micros, parse_micros};
 use relto_store::audit::AuditKind;
+use relto_taxii::hops::{parse_page_paths, HopPath, HOPS_HEADER};
 use relto_taxii::remote::{shown, PageMembers};
+use serde_json::value::RawValue;
 
 use super::{PeerError, Run};
 
@@ -82,7 +84,17 @@ pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
                 )));
             }
             newest = newest.max(Some(last_us));
-            ingest(run, &raws).await?;
+            // A relto peer names each object's hop path; any other server names none.
+            let paths = match answer.headers.get(HOPS_HEADER) {
+                Some(v) => {
+                    let text = v
+                        .to_str()
+                        .map_err(|_| PeerError("the page's Relto-Hops is not ASCII".into()))?;
+                    Some(parse_page_paths(text, raws.len()).map_err(PeerError)?)
+                }
+                None => None,
+            };
+            ingest(run, &raws, paths).await?;
         }
         if !members.more {
             if let Some(n) = newest.filter(|n| Some(*n) != saved_us) {
@@ -113,32 +125,56 @@ pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
     )))
 }
 
-/// One page through the one ingest path as the peer's relay, audited as its writes. What
-/// TLP keeps from automatic sharing (AMBER, AMBER+STRICT, RED) is not taken in: the remote
-/// served it to this hub's account as to a person, and this hub would pass it on to all
-/// the collection's readers.
-async fn ingest(run: &mut Run<'_>, raws: &[&serde_json::value::RawValue]) -> Result<(), PeerError> {
+/// One page through the one ingest path as the peer's relay, audited as its writes; with
+/// their hop paths when the peer named them (what passed through this hub before is not
+/// taken back, and counted as withheld). What TLP keeps from automatic sharing (AMBER, AMBER+STRICT, RED) is not
+/// taken in: the remote served it to this hub's account as to a person, and this hub would
+/// pass it on to all the collection's readers.
+async fn ingest(
+    run: &mut Run<'_>,
+    raws: &[&RawValue],
+    paths: Option<Vec<HopPath>>,
+) -> Result<(), PeerError> {
     let total = raws.len();
-    let raws: Vec<&serde_json::value::RawValue> = raws
-        .iter()
-        .copied()
-        .filter(|r| !relto_policy::label::raw_withheld_from_peers(r.get()))
-        .collect();
-    let held = total - raws.len();
-    let raws = raws.as_slice();
-    let view = run.st.hub.view().await?;
-    let written = run
-        .st
-        .hub
-        .ingest(
-            &view,
-            Poster::Account(&run.account),
-            run.collection.pk,
-            raws,
-            usize::MAX,
-            |_| {},
-        )
-        .await?;
+    // Consecutive objects of one path go in together.
+    let here = run.st.hub.name.as_deref();
+    let mut groups: Vec<(Option<HopPath>, Vec<&RawValue>)> = Vec::new();
+    for (i, raw) in raws.iter().enumerate() {
+        let path = paths.as_ref().and_then(|p| p.get(i)).cloned();
+        let looped = path.as_ref().zip(here).is_some_and(|(p, h)| p.contains(h));
+        if looped || relto_policy::label::raw_withheld_from_peers(raw.get()) {
+            continue;
+        }
+        match groups.last_mut() {
+            Some((p, members)) if *p == path => members.push(raw),
+            _ => groups.push((path, vec![raw])),
+        }
+    }
+    let held = total - groups.iter().map(|(_, m)| m.len()).sum::<usize>();
+    let mut written = Vec::with_capacity(total);
+    for (path, members) in &groups {
+        // Read for each group: what one stored (marking-definitions) the next may use.
+        let view = run.st.hub.view().await?;
+        let poster = match path {
+            Some(hops) => Poster::Hub {
+                relay: &run.account,
+                hops,
+            },
+            None => Poster::Account(&run.account),
+        };
+        let hub = &run.st.hub;
+        written.extend(
+            hub.ingest(
+                &view,
+                poster,
+                run.collection.pk,
+                members,
+                usize::MAX,
+                |_| {},
+            )
+            .await?,
+        );
+    }
     let base = run.audit_base(AuditKind::ObjectWrite);
     run.st
         .audit

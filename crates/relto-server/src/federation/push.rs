@@ -12,7 +12,9 @@ use relto_policy::label::raw_withheld_from_peers;
 use relto_stix::timestamp::format_micros;
 use relto_store::audit::AuditKind;
 use relto_store::{ObjectQuery, SentCopy, StoredObject};
+use relto_taxii::hops::HopPath;
 use relto_taxii::remote::{shown, PeerStatus};
+use relto_taxii::withdrawal::{self, WithdrawalResult, Withdrawals};
 use relto_taxii::VersionFilter;
 
 use super::{PeerError, Run};
@@ -184,7 +186,8 @@ async fn reconcile(
 }
 
 /// Withdraws versions from the peer and from the ledger, each recorded as a release now
-/// denied. Not found at the peer counts as withdrawn.
+/// denied. A relto peer takes them in batches (POST /api/v1/withdrawals); any other TAXII
+/// server one object at a time (§5.8 DELETE). Not found at the peer counts as withdrawn.
 async fn withdraw(
     run: &mut Run<'_>,
     versions: &[(String, i64)],
@@ -194,31 +197,78 @@ async fn withdraw(
     for (id, v) in versions {
         by_id.entry(id.as_str()).or_default().push(*v);
     }
-    for (id, mut vs) in by_id {
-        vs.sort_unstable();
-        let list: Vec<String> = vs.iter().map(|v| format_micros(*v)).collect();
-        let path = format!(
-            "{}objects/{id}/?{}",
-            run.remote.collection_path,
-            serde_urlencoded::to_string([("match[version]", list.join(","))])
-                .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
-        );
+    let objects: Vec<(String, Vec<i64>)> = by_id
+        .into_iter()
+        .map(|(id, mut vs)| {
+            vs.sort_unstable();
+            (id.to_string(), vs)
+        })
+        .collect();
+    let mut batch_api = true;
+    for batch in objects.chunks(withdrawal::MAX_OBJECTS) {
         run.renew().await?;
-        let answer = run.remote.delete(&path).await?;
-        if answer.status != StatusCode::NOT_FOUND {
-            answer.expect(StatusCode::OK, "DELETE object")?;
+        if batch_api {
+            batch_api = withdraw_batch(run, batch).await?;
         }
-        let gone: Vec<(String, i64)> = vs.iter().map(|v| (id.to_string(), *v)).collect();
-        sent.record(run, Vec::new(), gone).await?;
-        let mut e = run.audit_base(AuditKind::ObjectRelease);
-        e.object_id = id.to_string();
-        e.object_version = list.join(",");
-        e.outcome = relto_store::audit::AuditOutcome::Deny.into();
-        e.detail = format!(
-            "withdrawn from peer {}: its organization no longer receives this copy",
-            run.plan.name
-        );
-        run.st.audit.record(e).await;
+        if !batch_api {
+            for (id, vs) in batch {
+                withdraw_one(run, id, vs).await?;
+            }
+        }
+        for (id, vs) in batch {
+            let gone: Vec<(String, i64)> = vs.iter().map(|v| (id.clone(), *v)).collect();
+            sent.record(run, Vec::new(), gone).await?;
+            let mut e = run.audit_base(AuditKind::ObjectRelease);
+            e.object_id = id.clone();
+            e.object_version = vs
+                .iter()
+                .map(|v| format_micros(*v))
+                .collect::<Vec<_>>()
+                .join(",");
+            e.outcome = relto_store::audit::AuditOutcome::Deny.into();
+            e.detail = format!(
+                "withdrawn from peer {}: its organization no longer receives this copy",
+                run.plan.name
+            );
+            run.st.audit.record(e).await;
+        }
+    }
+    Ok(())
+}
+
+/// One batch to a relto peer; false when the peer has no such resource (not a relto hub).
+async fn withdraw_batch(run: &Run<'_>, batch: &[(String, Vec<i64>)]) -> Result<bool, PeerError> {
+    let body = serde_json::to_vec(&Withdrawals::new(&run.remote.collection_id, batch))
+        .map_err(|e| PeerError(format!("cannot encode the withdrawals: {e}")))?;
+    let answer = run.remote.post_json("/api/v1/withdrawals", body).await?;
+    if matches!(
+        answer.status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) {
+        return Ok(false);
+    }
+    let answer = answer.expect(StatusCode::OK, "POST /api/v1/withdrawals")?;
+    serde_json::from_slice::<WithdrawalResult>(&answer.body).map_err(|e| {
+        PeerError(format!(
+            "the peer's answer to withdrawals is not a result: {e}"
+        ))
+    })?;
+    Ok(true)
+}
+
+/// One object's versions by TAXII 2.1 §5.8 DELETE.
+async fn withdraw_one(run: &Run<'_>, id: &str, versions: &[i64]) -> Result<(), PeerError> {
+    let list: Vec<String> = versions.iter().map(|v| format_micros(*v)).collect();
+    let path = format!(
+        "{}objects/{id}/?{}",
+        run.remote.collection_path,
+        serde_urlencoded::to_string([("match[version]", list.join(","))])
+            .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
+    );
+    run.renew().await?;
+    let answer = run.remote.delete(&path).await?;
+    if answer.status != StatusCode::NOT_FOUND {
+        answer.expect(StatusCode::OK, "DELETE object")?;
     }
     Ok(())
 }
@@ -235,17 +285,21 @@ async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Resul
             served.page.items.push(o);
         }
     }
+    // An envelope holds objects of one hop path (its headers name it), within MAX_ENVELOPE.
     let (mut start, mut accepted) = (0, 0);
-    while start < served.page.items.len() {
+    let items = &served.page.items;
+    while start < items.len() {
         let mut end = start;
         let mut bytes = 0;
-        while end < served.page.items.len()
-            && (end == start || bytes + served.page.items[end].raw.len() <= MAX_ENVELOPE)
+        while end < items.len()
+            && (end == start
+                || (bytes + items[end].raw.len() <= MAX_ENVELOPE
+                    && items[end].hops == items[start].hops))
         {
-            bytes += served.page.items[end].raw.len();
+            bytes += items[end].raw.len();
             end += 1;
         }
-        accepted += post(run, &served.page.items[start..end]).await?;
+        accepted += post(run, &items[start..end]).await?;
         start = end;
     }
     let copies = served
@@ -275,8 +329,8 @@ async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Resul
     Ok(())
 }
 
-/// POSTs one envelope and follows its status until complete; returns how many objects the
-/// peer accepted. Objects it refuses are logged (a re-post of a version it has counts as
+/// POSTs one envelope (objects of one hop path, named in its headers) and follows its status
+/// until complete; returns how many objects the peer accepted. Objects it refuses are logged (a re-post of a version it has counts as
 /// refused by some servers) and not retried.
 async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<usize, PeerError> {
     run.renew().await?;
@@ -290,7 +344,8 @@ async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<usize, PeerErro
     }
     body.extend_from_slice(b"]}");
     let path = format!("{}objects/", run.remote.collection_path);
-    let answer = run.remote.post(&path, body).await?;
+    let carried = HopPath::from_stored(objects.first().and_then(|o| o.hops.as_deref()));
+    let answer = run.remote.post(&path, body, &carried).await?;
     let answer = if answer.status == StatusCode::OK {
         answer
     } else {

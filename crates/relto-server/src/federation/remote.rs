@@ -12,6 +12,7 @@ use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use relto_policy::realm::PeerEntry;
+use relto_taxii::hops::{HopPath, HOPS_HEADER, ORIGIN_HEADER};
 use relto_taxii::remote::shown;
 use relto_taxii::TAXII_MEDIA_TYPE;
 use tokio::net::TcpStream;
@@ -97,10 +98,15 @@ pub struct Remote {
     tls: Option<(TlsConnector, ServerName<'static>)>,
     /// The collection's path and its API root's, each ending in '/'.
     pub collection_path: String,
+    /// The collection's id: the path's last segment.
+    pub collection_id: String,
     pub api_root_path: String,
     authorization: HeaderValue,
     /// Signs every request (RFC 9421) when the hub has a key.
     signer: Option<Arc<relto_taxii::signature::SigningKey>>,
+    /// This hub's name on hop paths: every request names the path of what it carries, this
+    /// hub last (what it asks for or withdraws: this hub alone). None: no path is named.
+    hub: Option<String>,
 }
 
 impl Remote {
@@ -109,6 +115,7 @@ impl Remote {
     pub fn new(
         peer: &PeerEntry,
         signer: Option<Arc<relto_taxii::signature::SigningKey>>,
+        hub: Option<String>,
     ) -> Result<Self, PeerError> {
         let (scheme, rest) = peer
             .url
@@ -136,7 +143,14 @@ impl Remote {
         } else {
             None
         };
+        let collection_id = collection_path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         Ok(Self {
+            collection_id,
             authority: authority.to_string(),
             host,
             port,
@@ -145,29 +159,38 @@ impl Remote {
             api_root_path,
             authorization: authorization(peer)?,
             signer,
+            hub,
         })
     }
 
     /// GET `path_and_query` (a path on the peer's server).
     pub async fn get(&self, path_and_query: &str) -> Result<Answer, PeerError> {
-        self.send_as(Method::GET, path_and_query, None).await
+        self.send_as(Method::GET, path_and_query, None, &HopPath::default())
+            .await
     }
 
-    /// POST a TAXII envelope to `path`.
-    pub async fn post(&self, path: &str, body: Vec<u8>) -> Result<Answer, PeerError> {
-        self.send_as(Method::POST, path, Some((body, TAXII_MEDIA_TYPE)))
+    /// POST a TAXII envelope to `path`: objects that passed through `carried` before.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        carried: &HopPath,
+    ) -> Result<Answer, PeerError> {
+        self.send_as(Method::POST, path, Some((body, TAXII_MEDIA_TYPE)), carried)
             .await
     }
 
     /// POST a JSON body (relto's own API) to `path`.
     pub async fn post_json(&self, path: &str, body: Vec<u8>) -> Result<Answer, PeerError> {
-        self.send_as(Method::POST, path, Some((body, "application/json")))
+        let body = Some((body, "application/json"));
+        self.send_as(Method::POST, path, body, &HopPath::default())
             .await
     }
 
     /// DELETE `path_and_query` (TAXII 2.1 §5.8: versions of one object).
     pub async fn delete(&self, path_and_query: &str) -> Result<Answer, PeerError> {
-        self.send_as(Method::DELETE, path_and_query, None).await
+        self.send_as(Method::DELETE, path_and_query, None, &HopPath::default())
+            .await
     }
 
     async fn send_as(
@@ -175,6 +198,7 @@ impl Remote {
         method: Method,
         path_and_query: &str,
         body: Option<(Vec<u8>, &str)>,
+        carried: &HopPath,
     ) -> Result<Answer, PeerError> {
         let mut req = Request::builder()
             .method(method.clone())
@@ -192,6 +216,12 @@ impl Remote {
             }
             None => Vec::new(),
         };
+        let path = self.hub.as_deref().map(|hub| carried.then(hub));
+        let origin = path.as_ref().and_then(HopPath::origin);
+        let hops = path.as_ref().map(HopPath::to_text);
+        if let (Some(origin), Some(hops)) = (origin, &hops) {
+            req = req.header(ORIGIN_HEADER, origin).header(HOPS_HEADER, hops);
+        }
         if let Some(key) = &self.signer {
             let (path, query) = match path_and_query.split_once('?') {
                 Some((p, q)) => (p, Some(q)),
@@ -203,6 +233,8 @@ impl Remote {
                 path,
                 query,
                 body: &body,
+                origin,
+                hops: hops.as_deref(),
             };
             let signed = relto_taxii::signature::sign(key, &request, crate::now_us() / 1_000_000);
             req = req

@@ -19,6 +19,7 @@ mod signed;
 mod status;
 mod stream;
 mod versions;
+mod withdrawals;
 mod witness;
 
 use access::*;
@@ -38,7 +39,7 @@ use plans::{
     visible_situation, withdraw_stage,
 };
 use preview::release_preview;
-use signed::require_signature;
+use signed::{hop_path, require_signature};
 use status::status;
 use stream::stream;
 pub use stream::{StreamReads, STREAM_POLL};
@@ -77,6 +78,7 @@ use relto_hub::release::{Redactions, ReleaseView};
 
 const DATE_ADDED_FIRST: HeaderName = HeaderName::from_static("x-taxii-date-added-first");
 const DATE_ADDED_LAST: HeaderName = HeaderName::from_static("x-taxii-date-added-last");
+const HOPS_HEADER: HeaderName = HeaderName::from_static(relto_taxii::hops::HOPS_HEADER);
 /// Lifetime of tokens issued by POST /management/auth.
 const SESSION_TOKEN_US: i64 = 24 * 3600 * 1_000_000;
 
@@ -123,6 +125,7 @@ pub fn router(state: AppState) -> Router {
             post(withdraw_stage),
         )
         .route("/api/v1/witness", post(witness::witness))
+        .route("/api/v1/withdrawals", post(withdrawals::withdrawals))
         .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -30,23 +30,41 @@ pub(super) async fn delete_object(
     let Path((root, cid, oid)) = path.map_err(path_err)?;
     require_signature(&st, &p, &Method::DELETE, &uri, &headers, b"").await?;
     let a = collection_for(&st, &p, &root, &cid, Use::Write).await?;
-    let c = &a.coll;
     let filters = parse_query_with(
         raw.as_deref(),
         Endpoint::DeleteObject,
         &st.config.query_limits,
     )
     .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
-    // What the caller cannot see does not exist for it; what it did not create it may not
-    // delete (admins excepted).
+    let versions = filters.version_filter(Endpoint::DeleteObject);
+    let n = delete_versions(&st, &p, &a, &oid, &versions, &filters.spec_versions, "").await?;
+    if n == 0 {
+        return Err(no_object(&oid));
+    }
+    Ok(taxii(StatusCode::OK, String::new(), &[]))
+}
+
+/// Deletes versions of `oid` for the caller, audited; how many went (0: none it could see).
+/// What the caller cannot see does not exist for it; what it did not create it may not
+/// delete (admins excepted). `why` is added to the audit record's detail.
+pub(super) async fn delete_versions(
+    st: &AppState,
+    p: &Principal,
+    a: &Access,
+    oid: &str,
+    versions: &relto_taxii::VersionFilter,
+    spec_versions: &[String],
+    why: &str,
+) -> ApiResult<usize> {
+    let c = &a.coll;
     let mut q = ObjectQuery::new(c.pk, st.config.max_page as usize);
-    q.ids = vec![oid.clone()];
+    q.ids = vec![oid.to_string()];
     q.versions = relto_taxii::VersionFilter::all();
     q.with_raw = false;
-    q.reader = Some(a.filter(&st, &p));
+    q.reader = Some(a.filter(st, p));
     let seen = st.store.query_objects(&q).await?;
     if seen.items.is_empty() {
-        return Err(no_object(&oid));
+        return Ok(0);
     }
     if !p.is_admin()
         && seen
@@ -60,27 +78,21 @@ pub(super) async fn delete_object(
     }
     let n = st
         .store
-        .delete_object(
-            c.pk,
-            &oid,
-            &filters.version_filter(Endpoint::DeleteObject),
-            &filters.spec_versions,
-        )
+        .delete_object(c.pk, oid, versions, spec_versions)
         .await?;
-    if n == 0 {
-        return Err(no_object(&oid));
+    if n > 0 {
+        let mut e = event(
+            AuditKind::ObjectDelete,
+            &p.account.name,
+            p.account.organization.slug.as_str(),
+            &p.source,
+        );
+        e.object_id = oid.to_string();
+        e.outcome = AuditOutcome::Ok.into();
+        e.detail = format!("{n} version(s){why}");
+        st.audit.record(e).await;
     }
-    let mut e = event(
-        AuditKind::ObjectDelete,
-        &p.account.name,
-        p.account.organization.slug.as_str(),
-        &p.source,
-    );
-    e.object_id = oid.clone();
-    e.outcome = AuditOutcome::Ok.into();
-    e.detail = format!("{n} version(s)");
-    st.audit.record(e).await;
-    Ok(taxii(StatusCode::OK, String::new(), &[]))
+    Ok(n)
 }
 
 pub(super) async fn add_objects(
@@ -108,6 +120,14 @@ pub(super) async fn add_objects(
     )
     .await?;
     require_signature(&st, &p, &Method::POST, &uri, &headers, &bytes).await?;
+    let hops = hop_path(&p, &headers)?;
+    let poster = match &hops {
+        Some(hops) => Poster::Hub {
+            relay: &p.account,
+            hops,
+        },
+        None => Poster::Account(&p.account),
+    };
     let now = now_us();
     let raws = relto_stix::parse_envelope_with_depth(&bytes, st.config.max_json_depth)
         .map_err(|e| ApiError(TaxiiError::bad_request(e.to_string())))?;
@@ -125,14 +145,7 @@ pub(super) async fn add_objects(
     let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
     let written = st
         .hub
-        .ingest(
-            &a.view,
-            Poster::Account(&p.account),
-            c.pk,
-            &raw_refs,
-            usize::MAX,
-            |_| {},
-        )
+        .ingest(&a.view, poster, c.pk, &raw_refs, usize::MAX, |_| {})
         .await?;
     let base = event(
         AuditKind::ObjectWrite,

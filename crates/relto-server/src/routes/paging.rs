@@ -3,6 +3,7 @@
 
 use super::*;
 use relto_store::audit::{AuditKind, AuditOutcome};
+use relto_taxii::hops::{page_paths_text, HopPath};
 
 /// The parsed filters of a paged request, with its page size and position.
 pub(super) struct Paging {
@@ -92,6 +93,8 @@ pub(super) struct ReadRequest {
     cid: String,
     oid: Option<String>,
     query: Option<String>,
+    /// A peer hub asking (its relay names a hop path): told each object's path.
+    from_hub: bool,
 }
 
 impl FromRequestParts<AppState> for ReadRequest {
@@ -110,12 +113,14 @@ impl FromRequestParts<AppState> for ReadRequest {
         let (Some(root), Some(cid)) = (take("root"), take("cid")) else {
             return Err(ApiError(TaxiiError::not_found("no such TAXII resource")));
         };
+        let from_hub = super::hop_path(&caller, &parts.headers)?.is_some();
         Ok(Self {
             caller,
             root,
             cid,
             oid: take("oid"),
             query,
+            from_hub,
         })
     }
 }
@@ -143,7 +148,23 @@ impl ReadRequest {
         if let Some(oid) = &self.oid {
             q.ids = vec![oid.clone()];
         }
-        let served = released_page(st, &a, p, &pg, q, name).await?;
+        let mut served = released_page(st, &a, p, &pg, q, name).await?;
+        let objects = matches!(endpoint, Endpoint::Objects | Endpoint::Object);
+        if let (true, true, Some(here)) = (self.from_hub, objects, &st.hub.name) {
+            // Each object's path as the asking hub would carry it on, this hub last: the
+            // asking hub takes nothing back that passed through it before.
+            let paths: Vec<HopPath> = served
+                .page
+                .items
+                .iter()
+                .map(|o| HopPath::from_stored(o.hops.as_deref()).then(here))
+                .collect();
+            if !paths.is_empty() {
+                served
+                    .headers
+                    .push((HOPS_HEADER.clone(), page_paths_text(&paths)));
+            }
+        }
         if let Some(oid) = &self.oid {
             if served.page.items.is_empty() && pg.after.is_none() {
                 audit_hidden(st, p, a.coll.pk, oid, name).await?;

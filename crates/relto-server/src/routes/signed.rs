@@ -1,9 +1,30 @@
 //! Writes by a peer relto hub (DESIGN §11): an account that names a public key in the realm
 //! is a hub, and each of its writes must carry an RFC 9421 signature by that key, so that a
-//! stolen password or token alone cannot write in its name.
+//! stolen password or token alone cannot write in its name. A hub's relay names the hubs what
+//! it posts passed through (`Relto-Origin`, `Relto-Hops`), covered by the signature.
 
 use super::*;
 use relto_store::audit::{AuditKind, AuditOutcome};
+use relto_taxii::hops::{request_path, HopPath, HOPS_HEADER, ORIGIN_HEADER};
+
+/// The hop path a request names, if any: only a peer hub's relay account may name one.
+pub(super) fn hop_path(p: &Principal, headers: &HeaderMap) -> ApiResult<Option<HopPath>> {
+    let field = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map_err(|_| format!("{name} is not ASCII")))
+            .transpose()
+    };
+    let path = field(ORIGIN_HEADER)
+        .and_then(|origin| request_path(origin, field(HOPS_HEADER)?))
+        .map_err(|why| ApiError(TaxiiError::bad_request(why)))?;
+    if path.is_some() && !p.account.has_role(relto_policy::Role::Relay) {
+        return Err(ApiError(TaxiiError::forbidden(
+            "only a peer hub's relay account may name a hop path (Relto-Origin, Relto-Hops)",
+        )));
+    }
+    Ok(path)
+}
 
 /// Refuses (401, audited) a write of a peer hub's account that is not signed by its key;
 /// any other account passes.
@@ -25,6 +46,8 @@ pub(super) async fn require_signature(
         path: uri.path(),
         query: uri.query(),
         body,
+        origin: field(ORIGIN_HEADER),
+        hops: field(HOPS_HEADER),
     };
     let fields = (
         field("content-digest"),
