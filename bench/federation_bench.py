@@ -81,7 +81,9 @@ def apply(binary, data, text):
 
 
 def serve(binary, data, port, metrics=None):
-    args = [binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--log", "warn"]
+    # Each hub goes by its data directory's name on hop paths, as in the federation example.
+    args = [binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--log", "warn",
+            "--hub-name", os.path.basename(os.path.normpath(data)).lower()]
     if metrics:
         args += ["--metrics-listen", f"127.0.0.1:{metrics}"]
     srv = subprocess.Popen(args, env=dict(os.environ, **ENV), stdout=subprocess.PIPE,
