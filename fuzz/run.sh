@@ -13,12 +13,13 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O -s none >/dev/null 2>&1
 mkdir -p target/fuzz-logs
-for t in ${TARGETS:-envelope validate pattern taxii_query label realm}; do
+for t in ${TARGETS:-envelope validate pattern taxii_query label realm draft}; do
   seeds=fuzz/seeds/$t
   mkdir -p "$seeds"
   case $t in
     envelope|validate|label) cp tests/stix-corpus/valid/*.json tests/stix-corpus/invalid/*.json "$seeds"/ ;;
     realm) cp examples/*.toml "$seeds"/ ;;
+    draft) cp tests/fixtures/drafts/*.txt "$seeds"/ ;;
     pattern) grep -ho '"pattern": *"[^"]*"' tests/stix-corpus/valid/*.json | sed 's/"pattern": *"//; s/"$//' \
                | split -l 1 - "$seeds"/p- ;;
     taxii_query) printf 'match[type]=indicator&limit=10&added_after=2024-01-01T00:00:00Z' > "$seeds"/q1 ;;

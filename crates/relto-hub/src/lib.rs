@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod draft;
 pub mod federation;
 pub mod ingest;
 pub mod plans;

@@ -4,6 +4,7 @@
 mod apply;
 mod audit_cmd;
 mod config;
+mod draft_cmd;
 mod migrate;
 mod peers_cmd;
 mod plan_cmd;
@@ -79,6 +80,27 @@ enum Command {
         /// apply); without it, the operator imports for the hub's own organization.
         #[arg(long = "as", value_name = "ACCOUNT")]
         as_account: Option<String>,
+    },
+    /// Draft a STIX bundle from a text report ('-' reads standard input): the organizations,
+    /// countries, cities, known actors and indicators it names, with the spans of each, the
+    /// date it gives, labelled; to check, then import.
+    Draft {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Collection whose threat actors and intrusion sets are recognised by name.
+        #[arg(long, short)]
+        collection: Option<String>,
+        #[arg(long)]
+        api_root: Option<String>,
+        /// Label everything with this marking-definition id instead of the realm's default
+        /// label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The report (UTF-8 text), or '-' for standard input.
+        file: PathBuf,
     },
     /// Export a collection as a STIX bundle.
     Export {
@@ -405,6 +427,24 @@ fn main() -> ExitCode {
                     quiet,
                     as_account.as_deref(),
                 )
+                .await
+            }
+            Command::Draft {
+                store,
+                collection,
+                api_root,
+                label,
+                output,
+                file,
+            } => {
+                draft_cmd::draft(draft_cmd::DraftArgs {
+                    store: &store,
+                    collection: collection.as_deref(),
+                    api_root: api_root.as_deref(),
+                    label: label.as_deref(),
+                    output: output.as_deref(),
+                    file: &file,
+                })
                 .await
             }
             Command::Export {

@@ -8,6 +8,7 @@ mod caller;
 mod collections;
 mod console;
 mod discovery;
+mod drafts;
 mod management;
 mod manifest;
 mod objects;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/situations/{id}/stages/{n}/withdraw",
             post(withdraw_stage),
         )
+        .route("/api/v1/drafts", post(drafts::create_draft))
         .route("/api/v1/witness", post(witness::witness))
         .route("/api/v1/withdrawals", post(withdrawals::withdrawals))
         .merge(console::routes())
