@@ -260,3 +260,51 @@ test("partner values render as text and forms need their CSRF token", async () =
   await page.getByLabel("Username").waitFor();
   await ctx.close();
 });
+
+test("an analyst drafts objects from a report's text, checks them and posts them", async () => {
+  const report =
+    readFileSync(join(ROOT, "tests/fixtures/drafts/00-situation-report.txt"), "utf8") +
+    `\nAnnex: ${HOSTILE} C2 at 45.77.12[.]3.\n`;
+  const page = await signIn("nis-analyst");
+  await page.getByRole("link", { name: "Situation reports" }).click();
+  await page.getByRole("link", { name: "Draft objects from a report" }).click();
+  await page.getByLabel("Report text").fill(report);
+  await page.getByRole("button", { name: "Draft" }).click();
+  const table = page.locator("#extractions");
+  await table.waitFor();
+  const rows = await table.locator("tbody tr").allTextContents();
+  for (const want of ["North Atlantic Council", "Brussels", "KP", "45.77.12.3"]) {
+    assert.ok(rows.some((r) => r.includes(want)), `${want} not among ${rows.join(" | ")}`);
+  }
+  // Each name is marked where the text says it; the hostile annex stays text.
+  assert.equal(await page.locator('#marked-text mark[title="city:Brussels"]').count(), 1);
+  assert.equal(await page.locator('#marked-text mark[title="ipv4-addr:45.77.12.3"]').textContent(), "45.77.12[.]3");
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.match(await page.locator("#marked-text").textContent(), /<script>window\.pwned=1<\/script>/);
+  // The realm's default label, in words.
+  assert.match(await page.locator("dl.facts").textContent(), /KOR:II \/\/ REL TO KOR/);
+  const bundle = await shown(page, "#bundle");
+  assert.equal(bundle.type, "bundle");
+  await page.screenshot({ path: join(SHOTS, "draft.png"), fullPage: true });
+  await page.getByRole("button", { name: /Post these objects/ }).click();
+  const notice = await page.getByRole("status").textContent();
+  assert.match(notice, /\d+ objects added, 0 already there, 0 refused/);
+  // The report is in the collection, over TAXII too.
+  const reportId = bundle.objects.at(-1).id;
+  const envelope = await taxii("nis-analyst", `objects/${reportId}/`);
+  assert.equal(envelope.objects[0].name, "SITREP 1: North Korean troop deployment to the Russian Federation");
+  // A text that names nothing says so, and keeps what was typed.
+  await page.goto(`${base}/ui/collections/${COLL}/draft`);
+  await page.getByLabel("Report text").fill("Nothing of note happened.");
+  await page.getByRole("button", { name: "Draft" }).click();
+  await page.getByRole("alert").filter({ hasText: "nothing in the report names" }).waitFor();
+  assert.equal(await page.getByLabel("Report text").inputValue(), "Nothing of note happened.");
+  // A reader that may not write is not offered the page.
+  const reader = await signIn("dia-reader");
+  await reader.getByRole("link", { name: "Situation reports" }).click();
+  assert.equal(await reader.getByRole("link", { name: "Draft objects from a report" }).count(), 0);
+  const resp = await reader.goto(`${base}/ui/collections/${COLL}/draft`);
+  assert.equal(resp.status(), 403);
+  await page.context().close();
+  await reader.context().close();
+});

@@ -281,6 +281,9 @@ pub(in crate::routes) async fn collection(
     let body = html! {
         h1 { (a.coll.title) }
         @if let Some(d) = &a.coll.description { p { (d) } }
+        @if s.principal.can_write(&a.coll, &a.view.policy) {
+            p { a href={ "/ui/collections/" (a.coll.id) "/draft" } { "Draft objects from a report" } }
+        }
         form method="get" action={ "/ui/collections/" (a.coll.id) } class="filters" role="search" aria-label="Filter objects" {
             label for="f-type" { "Type" }
             input id="f-type" name="type" type="text" value=(f.object_type) placeholder="indicator";

@@ -5,6 +5,7 @@
 //! follow the live stream are served from `/ui/static/`.
 
 mod collections;
+mod drafts;
 mod objects;
 mod session;
 mod situations;
@@ -26,6 +27,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/ui/logout", post(session::logout))
         .route("/ui/collections/{cid}", get(collections::collection))
         .route("/ui/collections/{cid}/stream", get(collections::stream))
+        .route(
+            "/ui/collections/{cid}/draft",
+            get(drafts::form).post(drafts::draft),
+        )
+        .route("/ui/collections/{cid}/draft/post", post(drafts::post))
         .route("/ui/objects/{oid}", get(objects::object))
         .route("/ui/situations/{id}", get(situations::situation))
         .route(

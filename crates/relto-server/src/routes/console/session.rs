@@ -133,7 +133,7 @@ pub(super) struct SignIn {
 pub(super) async fn login(State(st): State<AppState>, req: Request) -> UiResult<Response> {
     let (parts, body) = req.into_parts();
     let (conn, headers) = (conn_info(&parts.extensions), &parts.headers);
-    let form: SignIn = form_values(&st, headers, body).await?;
+    let form: SignIn = form_values(&st, headers, body, FORM_LIMIT).await?;
     if !cookie(headers, LOGIN_COOKIE).is_some_and(|c| same(&c, &form.csrf)) {
         return Ok(sign_in_page(
             headers,
@@ -204,11 +204,15 @@ pub(super) async fn logout(
     Ok(resp)
 }
 
-/// Reads an `application/x-www-form-urlencoded` body (at most 64 KiB) as `T`.
+/// The largest ordinary form (a sign-in, an approval).
+const FORM_LIMIT: u64 = 64 * 1024;
+
+/// Reads an `application/x-www-form-urlencoded` body (at most `limit` bytes) as `T`.
 async fn form_values<T: serde::de::DeserializeOwned>(
     st: &AppState,
     headers: &HeaderMap,
     body: Body,
+    limit: u64,
 ) -> UiResult<T> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
@@ -220,7 +224,7 @@ async fn form_values<T: serde::de::DeserializeOwned>(
             "send the form as application/x-www-form-urlencoded",
         ));
     }
-    let bytes = read_body(headers, body, 64 * 1024, st.config.body_timeout).await?;
+    let bytes = read_body(headers, body, limit, st.config.body_timeout).await?;
     serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| UiError::new(400, format!("the form could not be read: {e}")))
 }
@@ -232,6 +236,16 @@ pub(super) async fn signed_form<T: serde::de::DeserializeOwned>(
     s: &Session,
     req: Request,
 ) -> UiResult<T> {
+    signed_form_up_to(st, s, req, FORM_LIMIT).await
+}
+
+/// [`signed_form`] of a form that may be larger (a report's text, a draft bundle).
+pub(super) async fn signed_form_up_to<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    s: &Session,
+    req: Request,
+    limit: u64,
+) -> UiResult<T> {
     #[derive(serde::Deserialize)]
     struct Signed<T> {
         #[serde(default)]
@@ -240,7 +254,7 @@ pub(super) async fn signed_form<T: serde::de::DeserializeOwned>(
         fields: T,
     }
     let (parts, body) = req.into_parts();
-    let form: Signed<T> = form_values(st, &parts.headers, body).await?;
+    let form: Signed<T> = form_values(st, &parts.headers, body, limit).await?;
     if same(&form.csrf, &s.csrf) {
         Ok(form.fields)
     } else {
