@@ -8,6 +8,7 @@ pub mod audit;
 pub mod draft;
 pub mod federation;
 pub mod ingest;
+pub mod misp;
 pub mod plans;
 pub mod read;
 pub mod release;

@@ -80,6 +80,10 @@ enum Command {
         /// apply); without it, the operator imports for the hub's own organization.
         #[arg(long = "as", value_name = "ACCOUNT")]
         as_account: Option<String>,
+        /// What the file holds: `stix` (a bundle or an envelope) or `misp` (MISP event JSON,
+        /// converted as MISP's own misp-stix maps it, taxonomies as labels).
+        #[arg(long, value_name = "FORMAT", default_value = "stix")]
+        format: transfer::ImportFormat,
     },
     /// Draft a STIX bundle from a text report ('-' reads standard input): the organizations,
     /// countries, cities, known actors and indicators it names, with the spans of each, the
@@ -418,14 +422,18 @@ fn main() -> ExitCode {
                 file,
                 quiet,
                 as_account,
+                format,
             } => {
                 transfer::import(
                     &store,
-                    &collection,
-                    api_root.as_deref(),
+                    transfer::ImportTarget {
+                        collection: &collection,
+                        api_root: api_root.as_deref(),
+                        as_account: as_account.as_deref(),
+                    },
                     &file,
                     quiet,
-                    as_account.as_deref(),
+                    format,
                 )
                 .await
             }

@@ -105,20 +105,31 @@ async fn acting_account(store: &dyn Store, name: Option<&str>) -> CliResult<Opti
     }
 }
 
+/// What `relto import` reads.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ImportFormat {
+    Stix,
+    Misp,
+}
+
+/// Where `relto import` writes, and as whom.
+pub struct ImportTarget<'a> {
+    pub collection: &'a str,
+    pub api_root: Option<&'a str>,
+    pub as_account: Option<&'a str>,
+}
+
 pub async fn import(
     store_args: &StoreArgs,
-    collection: &str,
-    api_root: Option<&str>,
+    target: ImportTarget<'_>,
     file: &Path,
     quiet: bool,
-    as_account: Option<&str>,
+    format: ImportFormat,
 ) -> CliResult<ExitCode> {
-    let bytes = read_input(file)?;
-    let raws = relto_stix::parse_envelope(&bytes)
-        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    let mut bytes = read_input(file)?;
     let store = store_args.open().await?;
-    let coll = find_collection(store.as_ref(), collection, api_root).await?;
-    let poster = acting_account(store.as_ref(), as_account).await?;
+    let coll = find_collection(store.as_ref(), target.collection, target.api_root).await?;
+    let poster = acting_account(store.as_ref(), target.as_account).await?;
     let hub = Hub::new(store.clone(), 0);
     let view = hub.view().await?;
     if let Some(p) = &poster {
@@ -134,6 +145,18 @@ pub async fn import(
             (hub.organization, hub.nation)
         }
     };
+    if let ImportFormat::Misp = format {
+        let converted = hub
+            .convert_misp(&view, &bytes, operator_nation.as_str())
+            .await?
+            .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+        for note in &converted.notes {
+            eprintln!("{note}");
+        }
+        bytes = converted.envelope.into_bytes();
+    }
+    let raws = relto_stix::parse_envelope(&bytes)
+        .map_err(|e| CliError(format!("{}: {e}", file.display())))?;
     // One check of the whole file, as a TAXII POST checks an envelope: markings defined in it
     // may be used by its other objects.
     let poster_kind = match &poster {
