@@ -65,7 +65,13 @@ impl crate::Hub {
                             .iter()
                             .map(|s| format!("event '{name}': not converted: {s}")),
                     );
-                    objects.extend(c.objects);
+                    // A label the hub already holds is not defined again.
+                    objects.extend(c.objects.into_iter().filter(|o| {
+                        o["type"] != "marking-definition"
+                            || o["id"]
+                                .as_str()
+                                .is_none_or(|id| view.policy.marking(id).is_none())
+                    }));
                 }
                 Err(e) => return Ok(Err(format!("event '{name}': {e}"))),
             }

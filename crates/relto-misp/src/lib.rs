@@ -192,6 +192,9 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
         json!(text(orgc, "name").unwrap_or("MISP organization")),
     );
     identity.insert("identity_class".into(), json!("organization"));
+    if !label_ids.is_empty() {
+        identity.insert("object_marking_refs".into(), json!(label_ids));
+    }
     objects.push(Value::Object(identity));
     let mut refs: Vec<String> = Vec::new();
     let mut skipped = Vec::new();
@@ -234,7 +237,9 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     if !markings.is_empty() {
         report.insert("object_marking_refs".into(), json!(markings));
     }
-    objects.insert(if label.is_some() { 2 } else { 1 }, Value::Object(report));
+    // Last, after what it refers to: the store resolves a reference once, when the object
+    // referred to arrives before it.
+    objects.push(Value::Object(report));
     Ok(Converted {
         objects,
         label,

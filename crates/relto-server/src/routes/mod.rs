@@ -9,6 +9,7 @@ mod collections;
 mod console;
 mod discovery;
 mod drafts;
+mod imports;
 mod management;
 mod manifest;
 mod objects;
@@ -126,6 +127,7 @@ pub fn router(state: AppState) -> Router {
             post(withdraw_stage),
         )
         .route("/api/v1/drafts", post(drafts::create_draft))
+        .route("/api/v1/import/misp", post(imports::import_misp))
         .route("/api/v1/witness", post(witness::witness))
         .route("/api/v1/withdrawals", post(withdrawals::withdrawals))
         .merge(console::routes())

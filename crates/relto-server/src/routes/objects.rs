@@ -105,7 +105,6 @@ pub(super) async fn add_objects(
 ) -> ApiResult<Response> {
     let Path((root, cid)) = path.map_err(path_err)?;
     let a = collection_for(&st, &p, &root, &cid, Use::Write).await?;
-    let c = &a.coll;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -142,10 +141,23 @@ pub(super) async fn add_objects(
             ),
         )));
     }
-    let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
+    let status = ingest_envelope(&st, &p, &a, poster, &raws, now).await?;
+    Ok(taxii(StatusCode::ACCEPTED, status, &[]))
+}
+
+/// An envelope's objects through the one ingest path as `poster`, audited as the caller's
+/// writes; returns the TAXII status resource (§4.3.1), stored for GET status.
+pub(super) async fn ingest_envelope(
+    st: &AppState,
+    p: &Principal,
+    a: &Access,
+    poster: Poster<'_>,
+    raws: &[&serde_json::value::RawValue],
+    now: i64,
+) -> ApiResult<String> {
     let written = st
         .hub
-        .ingest(&a.view, poster, c.pk, &raw_refs, usize::MAX, |_| {})
+        .ingest(&a.view, poster, a.coll.pk, raws, usize::MAX, |_| {})
         .await?;
     let base = event(
         AuditKind::ObjectWrite,
@@ -182,11 +194,11 @@ pub(super) async fn add_objects(
     st.store
         .put_status(&StatusRow {
             id: status_id,
-            api_root: root,
+            api_root: a.api_root.path.clone(),
             account: p.account.name.clone(),
             created_us: now,
             json: json.clone(),
         })
         .await?;
-    Ok(taxii(StatusCode::ACCEPTED, json, &[]))
+    Ok(json)
 }
