@@ -14,17 +14,16 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
 import requests
 
-from conftest import REPO_ROOT, Hub, relto_env, require_binary
+from conftest import REPO_ROOT, relto_env, require_binary
 from taxii_helpers import check_served_objects
-from test_served_stix import COALITION, COL, DEMO_ENV, READERS, REPORT, ROOT, password
+from test_served_stix import COL, DEMO_ENV, READERS, ROOT, example, password  # noqa: F401 (fixture)
 
 DRAFTS = REPO_ROOT / "tests" / "fixtures" / "drafts"
 CORPUS = sorted(DRAFTS.glob("*.txt"))
-# The label of examples/coalition.toml's [default_label] (KOR II // REL TO KOR) and another
-# one the example's report defines (NATO RESTRICTED // REL TO KOR, NATO, EU, IP4).
+# Labels the example's report defines: NATO RESTRICTED // REL TO KOR, NATO, EU, IP4, and
+# NATO SECRET // REL TO KOR, NATO // ATOMAL.
 NR_ALL = "marking-definition--e05703d3-be5e-5bed-bdf9-c661e519c617"
 NS_ATOMAL = "marking-definition--8d012ce4-f16e-54fd-aaaa-104a9cfab299"
 
@@ -36,19 +35,6 @@ def relto(data_dir, *args, check=True):
     if check:
         assert res.returncode == 0, f"relto {' '.join(map(str, args))}: {res.stderr.decode()[-2000:]}"
     return res
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory):
-    base = tmp_path_factory.mktemp("draft")
-    data_dir = base / "data"
-    data_dir.mkdir()
-    relto(data_dir, "apply", str(COALITION))
-    relto(data_dir, "import", "--quiet", "--collection", COL, "--as", "nis-analyst", str(REPORT))
-    hub = Hub(data_dir=data_dir, realm_file=COALITION, log_dir=base)
-    hub.start()
-    yield hub
-    hub.stop()
 
 
 def test_every_corpus_report_drafts_to_stix_the_oasis_tools_and_relto_accept(example, tmp_path):

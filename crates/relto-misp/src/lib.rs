@@ -119,36 +119,13 @@ fn times(v: &Value, key: &str) -> Option<(String, String)> {
         Value::Number(n) => n.as_i64()?,
         _ => return None,
     };
-    let micros = secs.checked_mul(1_000_000)?;
-    let base = relto_policy_time(micros)?;
-    Some((format!("{base}.000Z"), format!("{base}Z")))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` of µs since the epoch (years 1970-9999).
-fn relto_policy_time(micros: i64) -> Option<String> {
-    if !(0..253_402_300_800_000_000).contains(&micros) {
+    if !(0..253_402_300_800).contains(&secs) {
         return None;
     }
-    let secs = micros / 1_000_000;
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    ))
+    // Whole seconds: the text ends in `.000000Z`.
+    let stamp = relto_stix::timestamp::format_micros(secs * 1_000_000);
+    let base = stamp.strip_suffix(".000000Z")?;
+    Some((format!("{base}.000Z"), format!("{base}Z")))
 }
 
 /// Converts one event (the value of `Event`).

@@ -145,16 +145,15 @@ pub(super) async fn add_objects(
     Ok(taxii(StatusCode::ACCEPTED, status, &[]))
 }
 
-/// An envelope's objects through the one ingest path as `poster`, audited as the caller's
-/// writes; returns the TAXII status resource (§4.3.1), stored for GET status.
-pub(super) async fn ingest_envelope(
+/// Objects through the one ingest path as `poster` into the caller's collection, audited as
+/// the caller's writes; what became of each.
+pub(super) async fn ingest_as_caller(
     st: &AppState,
     p: &Principal,
     a: &Access,
     poster: Poster<'_>,
     raws: &[&serde_json::value::RawValue],
-    now: i64,
-) -> ApiResult<String> {
+) -> ApiResult<Vec<relto_hub::ingest::Written>> {
     let written = st
         .hub
         .ingest(&a.view, poster, a.coll.pk, raws, usize::MAX, |_| {})
@@ -168,6 +167,20 @@ pub(super) async fn ingest_envelope(
     st.audit
         .record_all(relto_hub::ingest::write_events(&base, &written))
         .await;
+    Ok(written)
+}
+
+/// An envelope's objects through [`ingest_as_caller`]; returns the TAXII status resource
+/// (§4.3.1), stored for GET status.
+pub(super) async fn ingest_envelope(
+    st: &AppState,
+    p: &Principal,
+    a: &Access,
+    poster: Poster<'_>,
+    raws: &[&serde_json::value::RawValue],
+    now: i64,
+) -> ApiResult<String> {
+    let written = ingest_as_caller(st, p, a, poster, raws).await?;
     // The status resource (TAXII 2.1 §4.3.1): each object's id and version, and why not.
     let (mut successes, mut failures) = (Vec::new(), Vec::new());
     for w in written {

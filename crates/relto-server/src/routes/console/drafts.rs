@@ -187,28 +187,10 @@ pub(in crate::routes) async fn post(
     let raws =
         relto_stix::parse_envelope_with_depth(form.bundle.as_bytes(), st.config.max_json_depth)
             .map_err(|e| UiError::new(400, format!("the draft is not a bundle: {e}")))?;
-    let raw_refs: Vec<&serde_json::value::RawValue> = raws.iter().map(|r| &**r).collect();
     let p = &s.principal;
-    let written = st
-        .hub
-        .ingest(
-            &a.view,
-            Poster::Account(&p.account),
-            a.coll.pk,
-            &raw_refs,
-            usize::MAX,
-            |_| {},
-        )
-        .await?;
-    let base = event(
-        relto_store::audit::AuditKind::ObjectWrite,
-        &p.account.name,
-        p.account.organization.slug.as_str(),
-        &p.source,
-    );
-    st.audit
-        .record_all(relto_hub::ingest::write_events(&base, &written))
-        .await;
+    let written =
+        super::super::objects::ingest_as_caller(&st, p, &a, Poster::Account(&p.account), &raws)
+            .await?;
     let count = |f: fn(&Outcome) -> bool| written.iter().filter(|w| f(&w.outcome)).count();
     let added = count(|o| matches!(o, Outcome::Added));
     let duplicates = count(|o| matches!(o, Outcome::Duplicate));
