@@ -127,9 +127,9 @@ pub(super) async fn pull(run: &mut Run<'_>) -> Result<bool, PeerError> {
 
 /// One page through the one ingest path as the peer's relay, audited as its writes; with
 /// their hop paths when the peer named them (what passed through this hub before is not
-/// taken back, and counted as withheld). What TLP keeps from automatic sharing (AMBER, AMBER+STRICT, RED) is not
-/// taken in: the remote served it to this hub's account as to a person, and this hub would
-/// pass it on to all the collection's readers.
+/// taken back, and counted as withheld). What TLP keeps from automatic sharing (AMBER,
+/// AMBER+STRICT, RED) is not taken in: the remote served it to this hub's account as to a
+/// person, and this hub would pass it on to all the collection's readers.
 async fn ingest(
     run: &mut Run<'_>,
     raws: &[&RawValue],

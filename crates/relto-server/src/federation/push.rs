@@ -330,8 +330,9 @@ async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Resul
 }
 
 /// POSTs one envelope (objects of one hop path, named in its headers) and follows its status
-/// until complete; returns how many objects the peer accepted. Objects it refuses are logged (a re-post of a version it has counts as
-/// refused by some servers) and not retried.
+/// until complete; returns how many objects the peer accepted. Objects it refuses are logged
+/// (a re-post of a version it has counts as refused by some servers; a relto peer refuses
+/// what already passed through it) and not retried.
 async fn post(run: &Run<'_>, objects: &[StoredObject]) -> Result<usize, PeerError> {
     run.renew().await?;
     let mut body = Vec::with_capacity(objects.iter().map(|o| o.raw.len() + 1).sum::<usize>() + 16);
