@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 
 mod attributes;
+mod export;
 mod taxonomy;
 
 use relto_policy::label::Label;
 use serde_json::{json, Map, Value};
 
+pub use export::to_misp;
 pub use taxonomy::tlp_marking;
 
 /// Most attributes (objects' included) one event may hold.

@@ -125,6 +125,9 @@ enum Command {
         /// rules); without it, the operator exports everything.
         #[arg(long = "as", value_name = "ACCOUNT")]
         as_account: Option<String>,
+        /// `stix` (a bundle) or `misp` (MISP event JSON: each report an event, for MISP users).
+        #[arg(long, value_name = "FORMAT", default_value = "stix")]
+        format: transfer::ImportFormat,
     },
     /// Show what every organization and community would receive of one object.
     ReleasePreview {
@@ -462,13 +465,17 @@ fn main() -> ExitCode {
                 output,
                 all_versions,
                 as_account,
+                format,
             } => transfer::export(
                 &store,
-                &collection,
-                api_root.as_deref(),
+                transfer::ImportTarget {
+                    collection: &collection,
+                    api_root: api_root.as_deref(),
+                    as_account: as_account.as_deref(),
+                },
                 output.as_deref(),
                 all_versions,
-                as_account.as_deref(),
+                format,
             )
             .await
             .map(|_| ExitCode::SUCCESS),

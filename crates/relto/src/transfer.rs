@@ -105,14 +105,14 @@ async fn acting_account(store: &dyn Store, name: Option<&str>) -> CliResult<Opti
     }
 }
 
-/// What `relto import` reads.
+/// What `relto import` reads and `relto export` writes.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ImportFormat {
     Stix,
     Misp,
 }
 
-/// Where `relto import` writes, and as whom.
+/// The collection `relto import` writes or `relto export` reads, and as whom.
 pub struct ImportTarget<'a> {
     pub collection: &'a str,
     pub api_root: Option<&'a str>,
@@ -211,15 +211,14 @@ pub async fn import(
 
 pub async fn export(
     store_args: &StoreArgs,
-    collection: &str,
-    api_root: Option<&str>,
+    target: ImportTarget<'_>,
     output: Option<&Path>,
     all_versions: bool,
-    as_account: Option<&str>,
+    format: ImportFormat,
 ) -> CliResult<()> {
     let store = store_args.open().await?;
-    let coll = find_collection(store.as_ref(), collection, api_root).await?;
-    let reader = acting_account(store.as_ref(), as_account).await?;
+    let coll = find_collection(store.as_ref(), target.collection, target.api_root).await?;
+    let reader = acting_account(store.as_ref(), target.as_account).await?;
     // An export reads each page once: no copies are kept.
     let hub = Hub::new(store.clone(), 0);
     let view = hub.view().await?;
@@ -236,11 +235,18 @@ pub async fn export(
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    write!(
-        out,
-        "{{\"type\":\"bundle\",\"id\":\"bundle--{}\"",
-        uuid::Uuid::new_v4()
-    )?;
+    // MISP events are made of the whole export (a report and what it refers to).
+    let mut for_misp: Option<Vec<serde_json::Value>> = match format {
+        ImportFormat::Misp => Some(Vec::new()),
+        ImportFormat::Stix => None,
+    };
+    if for_misp.is_none() {
+        write!(
+            out,
+            "{{\"type\":\"bundle\",\"id\":\"bundle--{}\"",
+            uuid::Uuid::new_v4()
+        )?;
+    }
     let mut q = ObjectQuery::new(coll.pk, EXPORT_PAGE);
     if all_versions {
         q.versions = VersionFilter::all();
@@ -269,14 +275,37 @@ pub async fn export(
         let events = release_events(&base, path, &page, &redactions);
         store.append_audit(events).await?;
         for o in &page.items {
-            out.write_all(if count == 0 { b",\"objects\":[" } else { b"," })?;
-            out.write_all(o.raw.as_bytes())?;
             count += 1;
+            if let Some(objects) = &mut for_misp {
+                objects.push(
+                    serde_json::from_str(&o.raw)
+                        .map_err(|e| CliError(format!("{} is not JSON: {e}", o.stix_id)))?,
+                );
+                continue;
+            }
+            out.write_all(if count == 1 { b",\"objects\":[" } else { b"," })?;
+            out.write_all(o.raw.as_bytes())?;
         }
         match (page.more, next) {
             (true, Some(c)) => q.after = Some(c),
             _ => break,
         }
+    }
+    if let Some(objects) = for_misp {
+        let (events, skipped) = relto_misp::to_misp(&objects);
+        for s in &skipped {
+            eprintln!("not exported: {s}");
+        }
+        serde_json::to_writer(&mut out, &serde_json::json!({ "response": events }))
+            .map_err(|e| CliError(format!("cannot write the events: {e}")))?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        eprintln!(
+            "exported {} MISP events of {count} objects from '{}'",
+            events.len(),
+            coll.title
+        );
+        return Ok(());
     }
     if count > 0 {
         out.write_all(b"]")?;
