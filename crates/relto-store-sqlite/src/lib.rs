@@ -196,6 +196,7 @@ impl SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db_err)?;
             let out = f(&tx, &mut last)?;
+            objects::rebuild_stale_refs_facts(&tx)?;
             tx.commit().map_err(db_err)?;
             *last_date_added = last;
             Ok(out)

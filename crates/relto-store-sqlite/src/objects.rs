@@ -308,6 +308,12 @@ pub(crate) fn propagate_head(
     // Named (by a reference or as an endpoint) but gone: its return must update them.
     let f = named_facts(tx, collection, stix_id)?;
     tx.prepare_cached(
+        "INSERT OR IGNORE INTO stale_refs_facts
+         SELECT row FROM object_refs WHERE collection = ?1 AND ref = ?2",
+    )
+    .and_then(|mut s| s.execute(params![collection, stix_id]))
+    .map_err(db_err)?;
+    tx.prepare_cached(
         "UPDATE object_refs SET label_set = ?3, originator = ?4, a_label_set = ?5,
            a_originator = ?6, b_label_set = ?7, b_originator = ?8
          WHERE collection = ?1 AND ref = ?2",
@@ -335,6 +341,13 @@ pub(crate) fn propagate_head(
             .map_err(db_err)?;
         if standing > 0 {
             tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO stale_refs_facts
+                 SELECT row FROM object_refs WHERE collection = ?1 AND ref IN (SELECT stix_id
+                   FROM objects WHERE collection = ?1 AND ref_{end} = ?2 AND is_last = 1)"
+            ))
+            .and_then(|mut s| s.execute(params![collection, stix_id]))
+            .map_err(db_err)?;
+            tx.prepare_cached(&format!(
                 "UPDATE object_refs SET {end}_label_set = ?3, {end}_originator = ?4
                  WHERE collection = ?1 AND ref IN (SELECT stix_id FROM objects
                    WHERE collection = ?1 AND ref_{end} = ?2 AND is_last = 1)"
@@ -343,5 +356,24 @@ pub(crate) fn propagate_head(
             .map_err(db_err)?;
         }
     }
+    Ok(())
+}
+
+/// Rebuilds the copy of its object_refs facts (`refs_facts`, what the read query decides
+/// hidden references by) of every row whose entries changed in this transaction; run by every
+/// write transaction before it commits.
+pub(crate) fn rebuild_stale_refs_facts(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.prepare_cached(
+            "UPDATE objects SET refs_facts = (SELECT group_concat(f, ';') FROM (SELECT
+                r.idx || ',' || r.label_set || ',' || r.a_label_set || ',' || r.b_label_set || ',' ||
+                r.originator || ',' || r.a_originator || ',' || r.b_originator AS f
+                FROM object_refs r WHERE r.row = objects.row ORDER BY r.idx))
+             WHERE row IN (SELECT row FROM stale_refs_facts)",
+        )
+    .and_then(|mut s| s.execute([]))
+    .map_err(db_err)?;
+    tx.prepare_cached("DELETE FROM stale_refs_facts")
+        .and_then(|mut s| s.execute([]))
+        .map_err(db_err)?;
     Ok(())
 }
