@@ -16,6 +16,6 @@ pub mod validate;
 pub use envelope::{parse_envelope, parse_envelope_with_depth, EnvelopeError};
 pub use timestamp::{Timestamp, TimestampError};
 pub use validate::{
-    is_required_for_release, is_required_property, validate_object, GranularMarking, ObjectMeta,
-    ValidationError,
+    is_required_for_release, is_required_property, is_sco, validate_object, GranularMarking,
+    ObjectMeta, ValidationError,
 };

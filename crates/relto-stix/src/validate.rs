@@ -144,7 +144,9 @@ fn is_sdo(t: &str) -> bool {
 fn is_sro(t: &str) -> bool {
     SRO_TYPES.contains(&t)
 }
-fn is_sco(t: &str) -> bool {
+/// Whether `t` is a STIX cyber-observable type: objects without a version of their own
+/// (no `created`, no `modified`), whose one version each server dates as it adds them.
+pub fn is_sco(t: &str) -> bool {
     SCO_TYPES.contains(&t)
 }
 fn is_meta(t: &str) -> bool {

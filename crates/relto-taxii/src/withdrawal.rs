@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 pub const MAX_OBJECTS: usize = 500;
 /// Most versions named of one object.
 pub const MAX_VERSIONS: usize = 1000;
+/// The one `versions` entry that names every version.
+pub const ALL: &str = "all";
 
-/// The versions of one object withdrawn, as the wire names them.
+/// The versions of one object withdrawn, as the wire names them: timestamps, or `["all"]`
+/// for an object without a version of its own (a cyber-observable: each hub dates it as it
+/// adds it, so only the id names the copy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawnObject {
@@ -27,23 +31,26 @@ pub struct Withdrawals {
     pub objects: Vec<WithdrawnObject>,
 }
 
-/// One object's withdrawn versions, parsed.
+/// One object's withdrawn versions, parsed; None: every version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Withdrawal {
     pub id: StixId,
-    pub versions: Vec<i64>,
+    pub versions: Option<Vec<i64>>,
 }
 
 impl Withdrawals {
-    /// The body for `collection` withdrawing `(id, versions µs)`.
-    pub fn new(collection: &str, objects: &[(String, Vec<i64>)]) -> Self {
+    /// The body for `collection` withdrawing `(id, versions µs)`, None: every version.
+    pub fn new(collection: &str, objects: &[(String, Option<Vec<i64>>)]) -> Self {
         Self {
             collection: collection.to_string(),
             objects: objects
                 .iter()
                 .map(|(id, versions)| WithdrawnObject {
                     id: id.clone(),
-                    versions: versions.iter().map(|v| format_micros(*v)).collect(),
+                    versions: match versions {
+                        Some(vs) => vs.iter().map(|v| format_micros(*v)).collect(),
+                        None => vec![ALL.to_string()],
+                    },
                 })
                 .collect(),
         }
@@ -74,12 +81,18 @@ impl Withdrawals {
                         o.versions.len()
                     ));
                 }
+                if o.versions == [ALL] {
+                    return Ok(Withdrawal { id, versions: None });
+                }
                 let versions = o
                     .versions
                     .iter()
                     .map(|v| parse_micros(v).map_err(|e| format!("{id}: {e}")))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(Withdrawal { id, versions })
+                Ok(Withdrawal {
+                    id,
+                    versions: Some(versions),
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok((w.collection, objects))
@@ -100,15 +113,19 @@ mod tests {
     use super::*;
 
     const ID: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+    const SCO: &str = "ipv4-addr--ad2e05b4-2f06-44fc-8860-a750f2f8327c";
 
     #[test]
     fn a_body_round_trips() {
         let body = serde_json::to_vec(&Withdrawals::new(
             "d95d9fbf-6ffc-4dfc-bd9a-3bc1bb34c0d4",
-            &[(
-                ID.to_string(),
-                vec![1_700_000_000_000_001, 1_700_000_000_500_000],
-            )],
+            &[
+                (
+                    ID.to_string(),
+                    Some(vec![1_700_000_000_000_001, 1_700_000_000_500_000]),
+                ),
+                (SCO.to_string(), None),
+            ],
         ))
         .unwrap();
         let (collection, objects) = Withdrawals::parse(&body).unwrap();
@@ -116,8 +133,9 @@ mod tests {
         assert_eq!(objects[0].id.as_str(), ID);
         assert_eq!(
             objects[0].versions,
-            vec![1_700_000_000_000_001, 1_700_000_000_500_000]
+            Some(vec![1_700_000_000_000_001, 1_700_000_000_500_000])
         );
+        assert_eq!((objects[1].id.as_str(), &objects[1].versions), (SCO, &None));
     }
 
     #[test]

@@ -236,9 +236,21 @@ async fn withdraw(
     Ok(())
 }
 
+/// The versions a withdrawal names at the peer: these, or every one (None) for a
+/// cyber-observable, which has no version of its own: the peer dated its copy as it added
+/// it, so only the id names it there.
+fn named_versions(id: &str, versions: &[i64]) -> Option<Vec<i64>> {
+    let versioned = !relto_stix::is_sco(id.split("--").next().unwrap_or_default());
+    versioned.then(|| versions.to_vec())
+}
+
 /// One batch to a relto peer; false when the peer has no such resource (not a relto hub).
 async fn withdraw_batch(run: &Run<'_>, batch: &[(String, Vec<i64>)]) -> Result<bool, PeerError> {
-    let body = serde_json::to_vec(&Withdrawals::new(&run.remote.collection_id, batch))
+    let named: Vec<(String, Option<Vec<i64>>)> = batch
+        .iter()
+        .map(|(id, vs)| (id.clone(), named_versions(id, vs)))
+        .collect();
+    let body = serde_json::to_vec(&Withdrawals::new(&run.remote.collection_id, &named))
         .map_err(|e| PeerError(format!("cannot encode the withdrawals: {e}")))?;
     let answer = run.remote.post_json("/api/v1/withdrawals", body).await?;
     if matches!(
@@ -258,11 +270,18 @@ async fn withdraw_batch(run: &Run<'_>, batch: &[(String, Vec<i64>)]) -> Result<b
 
 /// One object's versions by TAXII 2.1 §5.8 DELETE.
 async fn withdraw_one(run: &Run<'_>, id: &str, versions: &[i64]) -> Result<(), PeerError> {
-    let list: Vec<String> = versions.iter().map(|v| format_micros(*v)).collect();
+    let list = match named_versions(id, versions) {
+        Some(vs) => vs
+            .iter()
+            .map(|v| format_micros(*v))
+            .collect::<Vec<_>>()
+            .join(","),
+        None => "all".to_string(),
+    };
     let path = format!(
         "{}objects/{id}/?{}",
         run.remote.collection_path,
-        serde_urlencoded::to_string([("match[version]", list.join(","))])
+        serde_urlencoded::to_string([("match[version]", list)])
             .map_err(|e| PeerError(format!("cannot encode the query: {e}")))?
     );
     run.renew().await?;

@@ -37,9 +37,12 @@ pub(super) async fn withdrawals(
     let a = collection_for(&st, &p, &root.path, &cid, Use::Write).await?;
     let mut result = WithdrawalResult::default();
     for w in objects {
-        let versions = VersionFilter {
-            exact: w.versions,
-            ..VersionFilter::default()
+        let versions = match w.versions {
+            Some(exact) => VersionFilter {
+                exact,
+                ..VersionFilter::default()
+            },
+            None => VersionFilter::all(),
         };
         let why = format!("; withdrawn by peer hub {}", p.account.name);
         match delete_versions(&st, &p, &a, w.id.as_str(), &versions, &[], &why).await? {
