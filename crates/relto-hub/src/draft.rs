@@ -3,7 +3,7 @@
 //! collection that the caller may read — and the label, handed to `relto_draft`.
 
 use relto_draft::{Draft, DraftError, Known, Options, RealmOrganization};
-use relto_policy::decide::DefaultLabel;
+use relto_policy::label::CARRIED_DEFINITION_CREATED;
 use relto_store::{Account, ObjectQuery, StoreError, StoredObject};
 use serde_json::Value;
 
@@ -51,8 +51,6 @@ impl From<StoreError> for DraftFailure {
 
 /// Actors read per page.
 const PAGE: usize = 500;
-/// The `created` of a label's definition a draft carries.
-const LABEL_CREATED: &str = "2024-10-25T00:00:00.000Z";
 
 impl crate::Hub {
     pub async fn draft(
@@ -64,33 +62,31 @@ impl crate::Hub {
         let labels = match request.label {
             Some(id) if view.policy.marking(id).is_some() => vec![id.to_string()],
             Some(id) => return Err(DraftFailure::UnknownLabel(id.to_string())),
-            None => match &view.policy.default_label {
-                DefaultLabel::Label(l) => {
+            None => match view.policy.default_label.label() {
+                Some(l) => {
                     // The realm's default label may not be stored as a definition yet: the
                     // bundle then defines it (always the same bytes, so a second is a
                     // duplicate).
                     if view.policy.marking(&l.id()).is_none() {
-                        definitions.push(l.to_marking_definition(LABEL_CREATED));
+                        definitions.push(l.to_marking_definition(CARRIED_DEFINITION_CREATED));
                     }
                     vec![l.id()]
                 }
-                DefaultLabel::OriginatorNation => Vec::new(),
+                None => Vec::new(),
             },
         };
-        let mut organizations: Vec<RealmOrganization> = Vec::new();
-        for a in self.store.accounts().await? {
-            let o = a.organization;
-            if o.slug.as_str() == relto_policy::nation::OrgSlug::hub().as_str()
-                || organizations.iter().any(|k| k.identity == o.identity)
-            {
-                continue;
-            }
-            organizations.push(RealmOrganization {
+        let hub = relto_policy::nation::OrgSlug::hub();
+        let organizations: Vec<RealmOrganization> = self
+            .account_organizations()
+            .await?
+            .into_iter()
+            .filter(|o| o.slug != hub)
+            .map(|o| RealmOrganization {
                 aliases: vec![o.slug.as_str().to_ascii_uppercase()],
                 name: o.name,
                 identity: o.identity,
-            });
-        }
+            })
+            .collect();
         let known = match request.collection {
             Some(pk) => self.known_actors(view, pk, request.reader).await?,
             None => Vec::new(),

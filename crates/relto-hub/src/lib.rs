@@ -76,6 +76,18 @@ impl Hub {
         Self { name, ..self }
     }
 
+    /// The organizations the realm's accounts belong to, each once (the hub's own
+    /// included).
+    pub async fn account_organizations(&self) -> StoreResult<Vec<relto_store::Organization>> {
+        let mut organizations: Vec<relto_store::Organization> = Vec::new();
+        for a in self.store.accounts().await? {
+            if !organizations.iter().any(|o| o.slug == a.organization.slug) {
+                organizations.push(a.organization);
+            }
+        }
+        Ok(organizations)
+    }
+
     /// The release rules in force now.
     pub async fn view(&self) -> StoreResult<Arc<ReleaseView>> {
         self.release.view(self.store.as_ref()).await

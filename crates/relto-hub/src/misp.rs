@@ -3,7 +3,6 @@
 //! the one ingest path like any other.
 
 use relto_misp::{Context, KnownOrganization};
-use relto_policy::decide::DefaultLabel;
 use relto_store::StoreResult;
 
 use crate::release::ReleaseView;
@@ -23,25 +22,18 @@ impl crate::Hub {
         bytes: &[u8],
         hub_nation: &str,
     ) -> StoreResult<Result<MispImport, String>> {
-        let mut organizations = Vec::new();
-        for a in self.store.accounts().await? {
-            let o = a.organization;
-            if !organizations
-                .iter()
-                .any(|k: &KnownOrganization| k.slug == o.slug.as_str())
-            {
-                organizations.push(KnownOrganization {
-                    slug: o.slug.as_str().to_string(),
-                    name: o.name,
-                    nation: o.nation.as_str().to_string(),
-                });
-            }
-        }
+        let organizations = self
+            .account_organizations()
+            .await?
+            .into_iter()
+            .map(|o| KnownOrganization {
+                slug: o.slug.as_str().to_string(),
+                name: o.name,
+                nation: o.nation.as_str().to_string(),
+            })
+            .collect();
         let ctx = Context {
-            default_label: match &view.policy.default_label {
-                DefaultLabel::Label(l) => Some(l.clone()),
-                DefaultLabel::OriginatorNation => None,
-            },
+            default_label: view.policy.default_label.label().cloned(),
             hub_nation: hub_nation.to_string(),
             organizations,
         };

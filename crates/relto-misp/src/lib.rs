@@ -158,7 +158,7 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     }
     let mut objects: Vec<Value> = Vec::new();
     if let Some(l) = &label {
-        objects.push(l.to_marking_definition(taxonomy::LABEL_CREATED));
+        objects.push(l.to_marking_definition(relto_policy::label::CARRIED_DEFINITION_CREATED));
     }
     let mut identity = Map::new();
     identity.insert("type".into(), json!("identity"));

@@ -7,9 +7,6 @@ use serde_json::Value;
 
 use crate::{text, Context};
 
-/// The `created` of a label definition a conversion carries (always the same bytes).
-pub const LABEL_CREATED: &str = "2024-10-25T00:00:00.000Z";
-
 pub const TLP_CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 pub const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
 const TLP_AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";

@@ -90,6 +90,16 @@ pub enum DefaultLabel {
     Label(Label),
 }
 
+impl DefaultLabel {
+    /// The realm's default label, when it declares one.
+    pub fn label(&self) -> Option<&Label> {
+        match self {
+            DefaultLabel::Label(l) => Some(l),
+            DefaultLabel::OriginatorNation => None,
+        }
+    }
+}
+
 /// What the realm declares of the release rules (beyond the built-in ones); kept by the store
 /// as data and turned into a [`ReleasePolicy`] with the known markings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -158,7 +158,9 @@ impl Label {
         s
     }
 
-    /// The label as a STIX marking-definition (the form relto creates).
+    /// The label as a STIX marking-definition (the form relto creates). A definition relto
+    /// carries for a label the hub may not hold yet (a draft's, a MISP event's) is created at
+    /// [`CARRIED_DEFINITION_CREATED`], so that every copy is the same bytes.
     pub fn to_marking_definition(&self, created: &str) -> Value {
         let mut ext = serde_json::json!({
             "extension_type": "property-extension",
@@ -181,6 +183,9 @@ impl Label {
         })
     }
 }
+
+/// The `created` of a label definition relto carries with what it converts or drafts.
+pub const CARRIED_DEFINITION_CREATED: &str = "2024-10-25T00:00:00.000Z";
 
 /// What a marking-definition is, for the release decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
