@@ -178,7 +178,7 @@ fn definition_checks(view: &ReleaseView, raw: &str, id: &str) -> Result<Option<M
                     label.id()
                 ))
             }
-            Marking::NonRestrictive => {
+            Marking::NonRestrictive | Marking::Acs(_) => {
                 return Err(format!(
                     "{id} is a name-based (UUIDv5) id, the kind relto labels have: only the \
                      relto label it names may be defined under it; give this marking a random \
@@ -215,6 +215,8 @@ pub struct Written {
     pub id: Option<String>,
     pub version: Option<String>,
     pub outcome: Outcome,
+    /// What the poster should know of an object stored (how an ACS marking was read).
+    pub note: Option<String>,
 }
 
 impl crate::Hub {
@@ -271,6 +273,7 @@ fn looped(raws: &[&RawValue], here: &str, hops: &HopPath) -> Vec<Written> {
                     .and_then(|i| i.id),
                 version: version_hint(raw.get()),
                 outcome: Outcome::Rejected(message.clone()),
+                note: None,
             }
         })
         .collect()
@@ -299,6 +302,7 @@ async fn ingest(
                         id: Some(object.stix_id.clone()),
                         version,
                         outcome: Outcome::Added,
+                        note: acs_note(view, &object),
                     });
                     to_store.push(object);
                 }
@@ -306,6 +310,7 @@ async fn ingest(
                     id: r.id,
                     version: r.version,
                     outcome: Outcome::Rejected(r.message),
+                    note: None,
                 }),
             }
         }
@@ -330,6 +335,19 @@ async fn ingest(
     Ok(out)
 }
 
+/// How the hub reads an ACS marking-definition being stored (DESIGN §2 knows relto labels and
+/// TLP; an ACS marking is read as a label of the realm, or falls back to the default one).
+fn acs_note(view: &ReleaseView, object: &NewObject) -> Option<String> {
+    if object.object_type != "marking-definition" {
+        return None;
+    }
+    let value: Value = serde_json::from_str(&object.raw).ok()?;
+    match parse_marking(&value) {
+        Ok(Some((_, Marking::Acs(ext)))) => Some(view.policy.read_acs(&ext).note()),
+        _ => None,
+    }
+}
+
 /// The message a duplicate's status entry carries.
 pub const DUPLICATE: &str = "this version was already in the collection";
 
@@ -339,7 +357,7 @@ pub fn write_events(base: &AuditEvent, written: &[Written]) -> Vec<AuditEvent> {
         .iter()
         .map(|w| {
             let (outcome, detail) = match &w.outcome {
-                Outcome::Added => (AuditOutcome::Ok, String::new()),
+                Outcome::Added => (AuditOutcome::Ok, w.note.clone().unwrap_or_default()),
                 Outcome::Duplicate => (AuditOutcome::Duplicate, DUPLICATE.to_string()),
                 Outcome::Rejected(why) => (AuditOutcome::Rejected, why.clone()),
             };

@@ -13,7 +13,7 @@ use relto_policy::redact::release_copy;
 use relto_policy::refs::{
     has_required_object_refs, prunable_refs, text_facts, PrunableRef, TextFacts,
 };
-use relto_policy::{Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
+use relto_policy::{AcsReading, Decision, Marking, ObjectFacts, Reader, ReleasePolicy};
 use relto_stix::{is_required_for_release, ObjectMeta};
 use relto_store::{
     Account, ActiveStage, LabelSet, Page, ReaderFilter, ReleaseFacts, Store, StoreResult,
@@ -742,6 +742,15 @@ fn write_checks(
             Marking::Label(l) => match view.policy.clearance_denial(l, &reader) {
                 Some(d) => Err(format!("you may not apply marking {m}: {d}")),
                 None => Ok(()),
+            },
+            // The poster applies what the ACS marking says; a default label relto falls
+            // back to is relto's choice, not the poster's.
+            Marking::Acs(ext) => match view.policy.read_acs(ext) {
+                AcsReading::Mapped(l) => match view.policy.clearance_denial(&l, &reader) {
+                    Some(d) => Err(format!("you may not apply marking {m}: {d}")),
+                    None => Ok(()),
+                },
+                AcsReading::Default { .. } => Ok(()),
             },
             Marking::NonRestrictive => Ok(()),
         }

@@ -119,8 +119,56 @@ pub struct ReleasePolicy {
     /// Each configured equivalence in both directions: (policy, level) ≡ (policy, level).
     equivalences: Vec<((String, String), (String, String))>,
     communities: HashMap<String, Community>,
+    /// Every known marking as posted.
     markings: HashMap<String, Marking>,
+    /// Each ACS marking's label under these rules: as read, or the default label it falls
+    /// back to (none when the realm declares none: then it denies, fail closed).
+    acs_labels: HashMap<String, Label>,
     pub default_label: DefaultLabel,
+}
+
+/// How an ACS marking reads under a realm's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcsReading {
+    Mapped(Label),
+    /// It cannot be read as a label, for `reason`: the default label applies, if the realm
+    /// declares one; else the marking denies every reader (its originator still sees its
+    /// own objects).
+    Default {
+        reason: String,
+        label: Option<Label>,
+    },
+}
+
+impl AcsReading {
+    /// The label the marking stands for in decisions.
+    pub fn label(&self) -> Option<&Label> {
+        match self {
+            AcsReading::Mapped(l) => Some(l),
+            AcsReading::Default { label, .. } => label.as_ref(),
+        }
+    }
+
+    /// What relto made of it, in words for a status or a page.
+    pub fn note(&self) -> String {
+        match self {
+            AcsReading::Mapped(l) => format!("ACS marking read as {}", l.display_name()),
+            AcsReading::Default {
+                reason,
+                label: Some(l),
+            } => format!(
+                "ACS marking not mapped ({reason}): the default label {} applies",
+                l.display_name()
+            ),
+            AcsReading::Default {
+                reason,
+                label: None,
+            } => format!(
+                "ACS marking not mapped ({reason}) and the realm declares no default label: \
+                 only the originator's organization may read what it marks"
+            ),
+        }
+    }
 }
 
 /// Is type `t` one whose selected required property denies the whole object?
@@ -134,6 +182,7 @@ impl ReleasePolicy {
             equivalences: Vec::new(),
             communities: HashMap::new(),
             markings: HashMap::new(),
+            acs_labels: HashMap::new(),
             default_label: DefaultLabel::OriginatorNation,
         };
         for (id, levels) in [
@@ -222,8 +271,35 @@ impl ReleasePolicy {
         Ok(())
     }
 
+    /// Adds a known marking. An ACS marking is read under the rules as they stand: add
+    /// markings after the policies, communities and default label.
     pub fn add_marking(&mut self, id: &str, marking: Marking) {
+        if let Marking::Acs(ext) = &marking {
+            match self.read_acs(ext).label() {
+                Some(l) => self.acs_labels.insert(id.to_string(), l.clone()),
+                None => self.acs_labels.remove(id),
+            };
+        }
         self.markings.insert(id.to_string(), marking);
+    }
+
+    /// How the ACS marking extension `ext` reads under these rules.
+    pub fn read_acs(&self, ext: &serde_json::Value) -> AcsReading {
+        match crate::acs::to_label(ext, self) {
+            Ok(l) => AcsReading::Mapped(l),
+            Err(reason) => AcsReading::Default {
+                reason,
+                label: self.default_label.label().cloned(),
+            },
+        }
+    }
+
+    /// The level of `target` declared equal to `policy:level`, if one is.
+    pub fn equivalent_level(&self, policy: &str, level: &str, target: &str) -> Option<String> {
+        self.equivalences
+            .iter()
+            .find(|((p, l), (t, _))| p == policy && l == level && t == target)
+            .map(|(_, (_, l))| l.clone())
     }
 
     /// Registers a label under its deterministic id and returns the id.
@@ -241,7 +317,7 @@ impl ReleasePolicy {
     pub fn label_markings(&self) -> impl Iterator<Item = (&str, &Label)> {
         self.markings.iter().filter_map(|(id, m)| match m {
             Marking::Label(l) => Some((id.as_str(), l)),
-            Marking::NonRestrictive => None,
+            Marking::NonRestrictive | Marking::Acs(_) => None,
         })
     }
 
@@ -265,14 +341,13 @@ impl ReleasePolicy {
 
     /// Every sensitivity category that a known label names, sorted.
     pub fn sensitivities(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .markings
-            .values()
-            .filter_map(|m| match m {
-                Marking::Label(l) => Some(l.sensitivity.iter().cloned()),
-                Marking::NonRestrictive => None,
-            })
-            .flatten()
+        let labels = self.markings.values().filter_map(|m| match m {
+            Marking::Label(l) => Some(l),
+            Marking::NonRestrictive | Marking::Acs(_) => None,
+        });
+        let mut all: Vec<String> = labels
+            .chain(self.acs_labels.values())
+            .flat_map(|l| l.sensitivity.iter().cloned())
             .collect();
         all.sort();
         all.dedup();
@@ -373,6 +448,12 @@ impl ReleasePolicy {
             None => Some(format!("unknown marking {id}")),
             Some(Marking::NonRestrictive) => None,
             Some(Marking::Label(l)) => self.label_denial(l, reader),
+            Some(Marking::Acs(_)) => match self.acs_labels.get(id) {
+                Some(l) => self.label_denial(l, reader),
+                None => Some(format!(
+                    "ACS marking {id} is not mapped and the realm declares no default label"
+                )),
+            },
         }
     }
 

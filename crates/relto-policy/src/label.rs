@@ -194,6 +194,9 @@ pub enum Marking {
     Label(Label),
     /// TLP, a statement or another marking that does not restrict readers inside the hub.
     NonRestrictive,
+    /// An ACS 3.0 marking: its extension as posted. What it restricts depends on the realm
+    /// (`ReleasePolicy::read_acs`).
+    Acs(Value),
 }
 
 /// Reads a marking-definition object. Ok(None) when `value` is not a marking-definition;
@@ -211,8 +214,13 @@ fn read_marking(value: &Value) -> Result<Option<(String, Marking)>, String> {
         .and_then(Value::as_str)
         .ok_or("marking-definition without id")?
         .to_string();
-    let Some(ext) = value.get("extensions").and_then(|e| e.get(LABEL_EXTENSION)) else {
-        return Ok(Some((id, Marking::NonRestrictive)));
+    let extensions = value.get("extensions");
+    let Some(ext) = extensions.and_then(|e| e.get(LABEL_EXTENSION)) else {
+        let acs = extensions.and_then(|e| e.get(crate::acs::ACS_EXTENSION));
+        return Ok(Some((
+            id,
+            acs.map_or(Marking::NonRestrictive, |a| Marking::Acs(a.clone())),
+        )));
     };
     let text = |k: &str| -> Result<String, String> {
         ext.get(k)

@@ -3,6 +3,7 @@
 //! environment or the clock.
 #![forbid(unsafe_code)]
 
+pub mod acs;
 pub mod decide;
 mod error;
 pub mod label;
@@ -16,7 +17,8 @@ pub mod role;
 pub use error::PolicyError;
 
 pub use decide::{
-    Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy, ReleaseRules,
+    AcsReading, Clearance, Community, Decision, ObjectFacts, Policy, Reader, ReleasePolicy,
+    ReleaseRules,
 };
 pub use label::{Label, Marking};
 pub use realm::{parse_realm, Realm, RealmError};

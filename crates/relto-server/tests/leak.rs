@@ -10,7 +10,9 @@
 //! with its own table of the specification's reference properties — says. A leak is an
 //! object served that should be denied, a redacted field or reference served, a granular
 //! marking in a copy that names a removed property or a label the reader fails, or an answer
-//! that tells a denied object from a missing one; a miss is an allowed object not served; a
+//! that tells a denied object from a missing one. Realms declare a `USA` policy, and some a
+//! default label, so that ACS 3.0 markings (mapped, and not mappable: unknown nations, limits
+//! by shareability) mark objects whole and in part like relto labels; a miss is an allowed object not served; a
 //! pagination error is a short page or a wrong `more`/`next`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,11 +20,13 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
+use relto_policy::acs::ACS_EXTENSION;
 use relto_policy::label::Label;
 use relto_policy::plan::StageCover;
 use relto_policy::redact::redact;
 use relto_policy::{
-    Clearance, Community, Decision, ObjectFacts, Reader, ReleasePolicy, ReleaseRules,
+    AcsReading, Clearance, Community, Decision, Marking, ObjectFacts, Policy, Reader,
+    ReleasePolicy, ReleaseRules,
 };
 use relto_stix::is_required_for_release;
 use relto_store::conformance::Rng;
@@ -56,6 +60,9 @@ struct Realm {
     policy: ReleasePolicy,
     readers: Vec<(String, Reader)>,
     labels: Vec<(String, Label)>,
+    /// ACS marking-definitions, with the label a poster must be cleared for (a mapped one's;
+    /// none for one that falls back to the default label).
+    acs: Vec<(Value, Option<Label>)>,
 }
 
 impl Realm {
@@ -77,6 +84,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
         match p {
             "NATO" => &["NU", "NR", "NC", "NS", "CTS"],
             "EU" => &["EU-R", "EU-C", "EU-S", "EU-TS"],
+            "USA" => &["U", "C", "S", "TS"],
             _ => &["III", "II", "I"],
         }
     };
@@ -91,7 +99,14 @@ fn random_realm(rng: &mut Rng) -> Realm {
         }
         // o0 is cleared for everything, so that every label can be applied by someone.
         let mut clearances: Vec<Clearance> = Vec::new();
-        for p in ["NATO", "EU", "KOR"] {
+        let categories = |atomal: bool, p: &str| -> Vec<String> {
+            match (atomal, p) {
+                (false, _) => vec![],
+                (true, "USA") => vec!["PII".into()],
+                (true, _) => vec!["ATOMAL".into()],
+            }
+        };
+        for p in ["NATO", "EU", "KOR", "USA"] {
             if i != 0 && !rng.chance(0.65) {
                 continue;
             }
@@ -101,11 +116,7 @@ fn random_realm(rng: &mut Rng) -> Realm {
             clearances.push(Clearance {
                 policy: p.to_string(),
                 level: level.to_string(),
-                sensitivity: if atomal {
-                    vec!["ATOMAL".into()]
-                } else {
-                    vec![]
-                },
+                sensitivity: categories(atomal, p),
             });
         }
         orgs.push(Organization {
@@ -157,10 +168,23 @@ fn random_realm(rng: &mut Rng) -> Realm {
                 format!("o{}", rng.below(ORGS)),
             ],
         }],
+        policies: vec![Policy {
+            id: "USA".into(),
+            levels: levels("USA").iter().map(|l| l.to_string()).collect(),
+        }],
         ..Default::default()
     };
     if rng.chance(0.5) {
         rules.equivalences.push(("KOR:II".into(), "NATO:NS".into()));
+    }
+    if rng.chance(0.5) {
+        rules.equivalences.push(("USA:S".into(), "NATO:NS".into()));
+    }
+    // Half the realms declare a default label: ACS markings that cannot be read fall back
+    // to it (without one they deny everyone but the originator).
+    if rng.chance(0.5) {
+        let nation = *rng.pick(&NATIONS);
+        rules.default_label = Some(Label::new("NATO", "NR", Some(&[nation]), &[]));
     }
     if rng.chance(0.5) {
         rules
@@ -196,6 +220,19 @@ fn random_realm(rng: &mut Rng) -> Realm {
             labels.push((id, label));
         }
     }
+    let acs = (0..4)
+        .map(|_| {
+            let md = random_acs(rng);
+            let ext = md["extensions"][ACS_EXTENSION].clone();
+            let id = md["id"].as_str().unwrap_or_default().to_string();
+            let apply = match policy.read_acs(&ext) {
+                AcsReading::Mapped(l) => Some(l),
+                AcsReading::Default { .. } => None,
+            };
+            policy.add_marking(&id, Marking::Acs(ext));
+            (md, apply)
+        })
+        .collect();
     let plan = RealmPlan {
         peers: vec![],
         release_rules: rules,
@@ -222,7 +259,61 @@ fn random_realm(rng: &mut Rng) -> Realm {
         policy,
         readers,
         labels,
+        acs,
     }
+}
+
+/// An ACS 3.0 marking-definition as CISA AIS writes them, its rules drawn at random: nations
+/// (sometimes one that does not exist), shareability, NOFORN, further sharing, a category.
+fn random_acs(rng: &mut Rng) -> Value {
+    let classification = *rng.pick(&["U", "C", "S", "TS"]);
+    let mut nations: Vec<&str> = (0..1 + rng.below(3)).map(|_| *rng.pick(&NATIONS)).collect();
+    if rng.chance(0.15) {
+        nations.push("ZZZ");
+    }
+    let mut scope = if rng.chance(0.3) {
+        json!({"permitted_nationalities": ["ALL"]})
+    } else {
+        json!({"permitted_nationalities": nations})
+    };
+    if rng.chance(0.1) {
+        scope["shareability"] = json!(["LE"]);
+    }
+    let mut control = json!({"classification": classification, "formal_determination": ["AIS"]});
+    if rng.chance(0.15) {
+        control["formal_determination"] = json!(["NF"]);
+    }
+    if rng.chance(0.2) {
+        control["sensitivity"] = json!(["PII"]);
+    }
+    let (sharing, further) = match rng.below(3) {
+        0 => ("permit", None),
+        1 => (
+            "deny",
+            Some(json!([{"rule_effect": "permit", "sharing_scope": ["FOREIGNGOV"]}])),
+        ),
+        _ => (
+            "deny",
+            Some(json!([{"rule_effect": "permit", "sharing_scope": ["USA.USG"]}])),
+        ),
+    };
+    let mut ext = json!({
+        "extension_type": "property-extension",
+        "identifier": format!("isa:guide.19001.ACS3-{}", uuid(rng)),
+        "create_date_time": "2024-01-01T00:00:00.000Z",
+        "responsible_entity_custodian": "USA.DHS",
+        "policy_reference": format!("urn:isa:policy:acs:ns:v3.0?privdefault=deny&sharedefault={sharing}"),
+        "access_privilege": [{"privilege_action": "DSPLY", "privilege_scope": scope,
+            "rule_effect": "permit"}],
+        "control_set": control,
+    });
+    if let Some(f) = further {
+        ext["further_sharing"] = f;
+    }
+    json!({"type": "marking-definition", "spec_version": "2.1",
+        "id": format!("marking-definition--{}", uuid(rng)),
+        "created": "2024-01-01T00:00:00.000Z",
+        "extensions": {ACS_EXTENSION: ext}})
 }
 
 /// One stored version, as the oracle knows it.
@@ -311,7 +402,17 @@ fn spec_refs(ty: &str) -> SpecRefs {
 fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     let mut clock = 1;
-    let label_ids: Vec<String> = realm.labels.iter().map(|(id, _)| id.clone()).collect();
+    let label_ids: Vec<String> = realm
+        .labels
+        .iter()
+        .map(|(id, _)| id.clone())
+        .chain(
+            realm
+                .acs
+                .iter()
+                .map(|(md, _)| md["id"].as_str().unwrap_or("").to_string()),
+        )
+        .collect();
     let of = |rows: &[Row], types: &[&str]| -> Vec<String> {
         let mut ids: Vec<String> = rows
             .iter()
@@ -464,11 +565,16 @@ fn random_objects(rng: &mut Rng, realm: &Realm) -> Vec<Row> {
             escaped = rng.chance(0.3);
         }
         // The poster: the earlier version's organization, else one cleared for every label.
+        let text = v.to_string();
         let used: Vec<&Label> = realm
             .labels
             .iter()
-            .filter(|(lid, _)| v.to_string().contains(lid.as_str()))
+            .filter(|(lid, _)| text.contains(lid.as_str()))
             .map(|(_, l)| l)
+            .chain(realm.acs.iter().filter_map(|(md, l)| {
+                text.contains(md["id"].as_str().unwrap_or("-"))
+                    .then_some(l.as_ref())?
+            }))
             .collect();
         let originator = if !originator.is_empty() {
             originator
@@ -747,6 +853,11 @@ struct Tally {
     tearlines: usize,
     /// Versions a push delivered to its peer (compared with the oracle).
     pushed: usize,
+    /// Versions marked with an ACS marking read as a label, and with one that falls back;
+    /// (reader, version) pairs such a marking denies.
+    acs_mapped: usize,
+    acs_fallback: usize,
+    acs_denials: usize,
 }
 
 struct Client<'a> {
@@ -994,6 +1105,24 @@ async fn check_realm(seed: u64, t: &mut Tally) {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let realm = random_realm(&mut rng);
     let rows = random_objects(&mut rng, &realm);
+    for row in &rows {
+        let text = row.value.to_string();
+        for (md, mapped) in &realm.acs {
+            let id = md["id"].as_str().unwrap_or("-");
+            if !text.contains(id) {
+                continue;
+            }
+            match mapped {
+                Some(_) => t.acs_mapped += 1,
+                None => t.acs_fallback += 1,
+            }
+            t.acs_denials += realm
+                .readers
+                .iter()
+                .filter(|(_, r)| realm.policy.marking_denial(id, r).is_some())
+                .count();
+        }
+    }
     // A push peer (DESIGN §11): a TAXII sink that receives what one organization's reader
     // may, pushed by the hub's federation worker as rows are posted, stages approved and
     // withdrawn; compared with the oracle at the end.
@@ -1021,6 +1150,7 @@ async fn check_realm(seed: u64, t: &mut Tally) {
         .labels
         .iter()
         .map(|(_, l)| l.to_marking_definition("2024-01-01T00:00:00.000Z"))
+        .chain(realm.acs.iter().map(|(md, _)| md.clone()))
         .collect();
     // Posts an envelope (its objects' JSON texts) and returns the status resource.
     let post_texts = |account: String, texts: Vec<String>| {
@@ -2033,6 +2163,14 @@ async fn no_leaks_no_misses_no_pagination_errors() {
     println!(
         "leak test: {} comparisons over {realms} realms; {} (reader, version) pairs admitted by a stage alone, {} of them redacted; {} versions pushed to peers",
         t.comparisons, t.staged, t.tearlines, t.pushed
+    );
+    println!(
+        "ACS markings: {} versions marked with one read as a label, {} with one that falls back; {} (reader, version) pairs denied by them",
+        t.acs_mapped, t.acs_fallback, t.acs_denials
+    );
+    assert!(
+        realms < 4 || (t.acs_mapped >= 20 && t.acs_fallback >= 5 && t.acs_denials >= 50),
+        "ACS markings went untested"
     );
     // The pushes must have carried something, or the push went untested.
     assert!(

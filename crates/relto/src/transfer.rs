@@ -181,9 +181,15 @@ pub async fn import(
     store.append_audit(write_events(&base, &written)).await?;
     let (mut added, mut duplicates) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     for w in &written {
         match &w.outcome {
-            Outcome::Added => added += 1,
+            Outcome::Added => {
+                added += 1;
+                if let Some(note) = &w.note {
+                    notes.push(format!("{}: {note}", w.id.as_deref().unwrap_or("(no id)")));
+                }
+            }
             Outcome::Duplicate => duplicates += 1,
             Outcome::Rejected(why) => {
                 failures.push(format!("{}: {why}", w.id.as_deref().unwrap_or("(no id)")))
@@ -191,6 +197,9 @@ pub async fn import(
         }
     }
     progress.finish();
+    for n in &notes {
+        eprintln!("{n}");
+    }
     for f in failures.iter().take(FAILURES_SHOWN) {
         eprintln!("rejected {f}");
     }

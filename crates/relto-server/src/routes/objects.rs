@@ -187,7 +187,7 @@ pub(super) async fn ingest_envelope(
         let mut entry = StatusDetails {
             id: w.id.unwrap_or_default(),
             version: w.version,
-            message: None,
+            message: w.note,
         };
         match w.outcome {
             Outcome::Added => successes.push(entry),
