@@ -563,6 +563,93 @@ pub fn to_marking_definition(
     }))
 }
 
+/// Adds, to each object of an export, the ACS marking of each relto label it carries (whole
+/// or in part), beside the label; collects the definitions to send with them and the labels
+/// ACS cannot say.
+pub struct AcsMarker<'a> {
+    policy: &'a ReleasePolicy,
+    custodian_nation: String,
+    created: String,
+    /// By label id: the ACS marking-definition, or why there is none.
+    by_label: std::collections::BTreeMap<String, Result<Value, String>>,
+}
+
+impl<'a> AcsMarker<'a> {
+    pub fn new(policy: &'a ReleasePolicy, custodian_nation: &str, created: &str) -> Self {
+        Self {
+            policy,
+            custodian_nation: custodian_nation.to_string(),
+            created: created.to_string(),
+            by_label: Default::default(),
+        }
+    }
+
+    fn acs_id(&mut self, label_id: &str) -> Option<String> {
+        let Some(crate::Marking::Label(label)) = self.policy.marking(label_id) else {
+            return None;
+        };
+        let (policy, nation, created) = (self.policy, &self.custodian_nation, &self.created);
+        let entry = self
+            .by_label
+            .entry(label_id.to_string())
+            .or_insert_with(|| to_marking_definition(label, policy, nation, created));
+        entry
+            .as_ref()
+            .ok()
+            .and_then(|md| md["id"].as_str().map(str::to_string))
+    }
+
+    /// Marks `object`; true when it changed.
+    pub fn mark(&mut self, object: &mut Value) -> bool {
+        let mut changed = false;
+        if let Some(refs) = object
+            .get_mut("object_marking_refs")
+            .and_then(Value::as_array_mut)
+        {
+            let labels: Vec<String> = refs
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect();
+            for id in labels.iter().filter_map(|l| self.acs_id(l)) {
+                if !refs.iter().any(|r| r == id.as_str()) {
+                    refs.push(json!(id));
+                    changed = true;
+                }
+            }
+        }
+        if let Some(granular) = object
+            .get_mut("granular_markings")
+            .and_then(Value::as_array_mut)
+        {
+            let mut added = Vec::new();
+            for g in granular.iter() {
+                let Some(label) = g["marking_ref"].as_str() else {
+                    continue;
+                };
+                if let Some(id) = self.acs_id(label) {
+                    added.push(json!({"marking_ref": id, "selectors": g["selectors"].clone()}));
+                }
+            }
+            changed |= !added.is_empty();
+            granular.extend(added);
+        }
+        changed
+    }
+
+    /// The ACS marking-definitions the marked objects name, and each label without one
+    /// (its name and why).
+    pub fn finish(self) -> (Vec<Value>, Vec<String>) {
+        let (mut definitions, mut refused) = (Vec::new(), Vec::new());
+        for (_, entry) in self.by_label {
+            match entry {
+                Ok(md) => definitions.push(md),
+                Err(why) => refused.push(why),
+            }
+        }
+        (definitions, refused)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,10 @@ enum Command {
         /// `stix` (a bundle) or `misp` (MISP event JSON: each report an event, for MISP users).
         #[arg(long, value_name = "FORMAT", default_value = "stix")]
         format: transfer::ImportFormat,
+        /// Add an ACS 3.0 marking beside each relto label (for partners whose tools read
+        /// ACS, such as CISA AIS's); labels ACS cannot express are listed on standard error.
+        #[arg(long)]
+        acs: bool,
     },
     /// Show what every organization and community would receive of one object.
     ReleasePreview {
@@ -466,6 +470,7 @@ fn main() -> ExitCode {
                 all_versions,
                 as_account,
                 format,
+                acs,
             } => transfer::export(
                 &store,
                 transfer::ImportTarget {
@@ -474,8 +479,11 @@ fn main() -> ExitCode {
                     as_account: as_account.as_deref(),
                 },
                 output.as_deref(),
-                all_versions,
-                format,
+                transfer::ExportForm {
+                    all_versions,
+                    format,
+                    acs,
+                },
             )
             .await
             .map(|_| ExitCode::SUCCESS),

@@ -8,6 +8,7 @@ use relto_hub::audit::release_events;
 use relto_hub::ingest::{write_events, Outcome, Poster};
 use relto_hub::release::ReleaseView;
 use relto_hub::Hub;
+use relto_policy::nation::{Nation, OrgSlug};
 use relto_store::{Account, Collection, ObjectQuery, Store};
 use relto_taxii::VersionFilter;
 use serde_json::{json, Value};
@@ -135,16 +136,7 @@ pub async fn import(
     if let Some(p) = &poster {
         check_grant(p, &coll, &view, true)?;
     }
-    // The operator imports for the hub's own organization (created at the first `serve`).
-    let (operator_org, operator_nation) = match store.account("admin").await? {
-        Some(a) => (a.organization.slug, a.organization.nation),
-        None => {
-            let hub = crate::hub_identity(crate::parse_nation(
-                std::env::var("RELTO_NATION").ok().as_deref(),
-            )?);
-            (hub.organization, hub.nation)
-        }
-    };
+    let (operator_org, operator_nation) = operator(store.as_ref()).await?;
     if let ImportFormat::Misp = format {
         let converted = hub
             .convert_misp(&view, &bytes, operator_nation.as_str())
@@ -218,13 +210,43 @@ pub async fn import(
     })
 }
 
+/// The operator's organization and nation: the hub's own (created at the first `serve`).
+async fn operator(store: &dyn Store) -> CliResult<(OrgSlug, Nation)> {
+    Ok(match store.account("admin").await? {
+        Some(a) => (a.organization.slug, a.organization.nation),
+        None => {
+            let hub = crate::hub_identity(crate::parse_nation(
+                std::env::var("RELTO_NATION").ok().as_deref(),
+            )?);
+            (hub.organization, hub.nation)
+        }
+    })
+}
+
+/// What an export writes.
+pub struct ExportForm {
+    /// Every version, not only the latest.
+    pub all_versions: bool,
+    pub format: ImportFormat,
+    /// An ACS marking beside each relto label.
+    pub acs: bool,
+}
+
 pub async fn export(
     store_args: &StoreArgs,
     target: ImportTarget<'_>,
     output: Option<&Path>,
-    all_versions: bool,
-    format: ImportFormat,
+    ExportForm {
+        all_versions,
+        format,
+        acs,
+    }: ExportForm,
 ) -> CliResult<()> {
+    if acs && matches!(format, ImportFormat::Misp) {
+        return Err(CliError(
+            "--acs adds ACS markings to a STIX bundle; MISP events carry tags instead (drop --acs or --format misp)".into(),
+        ));
+    }
     let store = store_args.open().await?;
     let coll = find_collection(store.as_ref(), target.collection, target.api_root).await?;
     let reader = acting_account(store.as_ref(), target.as_account).await?;
@@ -256,6 +278,14 @@ pub async fn export(
             uuid::Uuid::new_v4()
         )?;
     }
+    let custodian = operator(store.as_ref()).await?.1;
+    let mut acs_marker = acs.then(|| {
+        relto_policy::acs::AcsMarker::new(
+            &view.policy,
+            custodian.as_str(),
+            relto_policy::label::CARRIED_DEFINITION_CREATED,
+        )
+    });
     let mut q = ObjectQuery::new(coll.pk, EXPORT_PAGE);
     if all_versions {
         q.versions = VersionFilter::all();
@@ -293,7 +323,19 @@ pub async fn export(
                 continue;
             }
             out.write_all(if count == 1 { b",\"objects\":[" } else { b"," })?;
-            out.write_all(o.raw.as_bytes())?;
+            match &mut acs_marker {
+                Some(marker) => {
+                    let mut value: serde_json::Value = serde_json::from_str(&o.raw)
+                        .map_err(|e| CliError(format!("{} is not JSON: {e}", o.stix_id)))?;
+                    if marker.mark(&mut value) {
+                        serde_json::to_writer(&mut out, &value)
+                            .map_err(|e| CliError(format!("cannot write {}: {e}", o.stix_id)))?;
+                    } else {
+                        out.write_all(o.raw.as_bytes())?;
+                    }
+                }
+                None => out.write_all(o.raw.as_bytes())?,
+            }
         }
         match (page.more, next) {
             (true, Some(c)) => q.after = Some(c),
@@ -315,6 +357,19 @@ pub async fn export(
             coll.title
         );
         return Ok(());
+    }
+    if let Some(marker) = acs_marker {
+        let (definitions, refused) = marker.finish();
+        for why in &refused {
+            eprintln!("no ACS marking for {why}");
+        }
+        for md in &definitions {
+            count += 1;
+            out.write_all(if count == 1 { b",\"objects\":[" } else { b"," })?;
+            serde_json::to_writer(&mut out, md)
+                .map_err(|e| CliError(format!("cannot write an ACS marking: {e}")))?;
+        }
+        eprintln!("added {} ACS marking-definitions", definitions.len());
     }
     if count > 0 {
         out.write_all(b"]")?;
