@@ -6,32 +6,31 @@
 use serde_json::{json, Map, Value};
 
 use crate::taxonomy::Tags;
-use crate::{text, times, uuid_of, MispError};
+use crate::{text, times, uuid_of};
 
-/// The event's attributes; a MISP object's attributes are not converted yet (misp-stix maps
-/// each object template to its own shape), and are counted as skipped by the caller.
-pub fn all(event: &Value) -> Result<Vec<Value>, MispError> {
-    let mut out: Vec<Value> = event
+/// The event's own attributes (a MISP object's are converted with their object).
+pub fn all(event: &Value) -> Vec<&Value> {
+    event
         .get("Attribute")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for o in event
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// How many attributes the event holds, its objects' included.
+pub fn count(event: &Value) -> usize {
+    let objects = event
         .get("Object")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        let name = text(o, "name").unwrap_or("?");
-        let n = o
-            .get("Attribute")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        out.push(json!({"relto_skipped": format!(
-            "MISP object '{name}' ({} attributes): objects are not converted yet", n
-        )}));
-    }
-    Ok(out)
+        .map(|o| {
+            o.get("Attribute")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        });
+    all(event).len() + objects.sum::<usize>()
 }
 
 /// A pattern's quoted value.
@@ -207,9 +206,6 @@ fn observables(kind: &str, value: &str, u: &str) -> Option<(Vec<Value>, String)>
 
 /// One attribute's objects, each carrying `labels` (relto's) and the attribute's TLP.
 pub fn convert(a: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Value>, String> {
-    if let Some(why) = text(a, "relto_skipped") {
-        return Err(why.to_string());
-    }
     let u = uuid_of(a, "an attribute").map_err(|e| e.0)?;
     let kind = text(a, "type").unwrap_or_default();
     let value = text(a, "value").unwrap_or_default();

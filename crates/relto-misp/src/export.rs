@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use relto_policy::label::{parse_marking, Marking};
 use serde_json::{json, Value};
 
-use crate::text;
+use crate::{export_parts, text};
 
 /// The events of the reports among `objects`, and what was not exported, with why.
 pub fn to_misp(objects: &[Value]) -> (Vec<Value>, Vec<String>) {
@@ -109,11 +109,41 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
         }
     }
     let mut attributes = Vec::new();
+    let mut misp_objects = Vec::new();
+    let mut galaxies = Vec::new();
     let mut skipped = Vec::new();
+    let attached = export_parts::attached(&refs, by_id);
+    let on_attributes: Vec<&str> = attached
+        .values()
+        .flatten()
+        .filter_map(|c| text(c, "id"))
+        .collect();
     for r in &refs {
         let Some(o) = by_id.get(r) else { continue };
         let kind = text(o, "type").unwrap_or_default();
         let u = uuid_part(r);
+        if kind == "observed-data" && misp_label(o, "misp:name").is_some() {
+            let indicator = format!("indicator--{u}");
+            let indicator = by_id.get(indicator.as_str()).filter(|_| has(&indicator));
+            match export_parts::misp_object(
+                o,
+                by_id,
+                indicator.copied(),
+                seconds(text(o, "modified")),
+            ) {
+                Some(object) => misp_objects.push(object),
+                None => skipped.push(format!(
+                    "{r}: a MISP object relto does not write (it writes file and url objects)"
+                )),
+            }
+            continue;
+        }
+        if export_parts::is_cluster(o) {
+            if !on_attributes.contains(r) {
+                galaxies.extend(export_parts::galaxy(o));
+            }
+            continue;
+        }
         let attribute = match kind {
             "observed-data" => observed_attribute(o, by_id).map(|(t, v)| {
                 let indicator = format!("indicator--{u}");
@@ -175,6 +205,13 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
         if !own.is_empty() {
             a["Tag"] = json!(own);
         }
+        if let Some(clusters) = attached.get(*r) {
+            let on: Vec<Value> = clusters
+                .iter()
+                .filter_map(|c| export_parts::galaxy(c))
+                .collect();
+            a["Galaxy"] = json!(on);
+        }
         attributes.push(a);
     }
     let org = json!({
@@ -195,7 +232,7 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
         "Orgc": org, "Org": org,
         "Tag": tags,
         "Attribute": attributes,
-        "Object": [], "Galaxy": [],
+        "Object": misp_objects, "Galaxy": galaxies,
     });
     (event, skipped)
 }
@@ -207,7 +244,10 @@ fn attribute_part(o: &Value, refs: &[&str]) -> bool {
     match text(o, "type") {
         Some("identity") => true,
         Some("indicator") => refs.contains(&format!("observed-data--{u}").as_str()),
-        Some("relationship") => text(o, "relationship_type") == Some("based-on"),
+        Some("relationship") => matches!(
+            text(o, "relationship_type"),
+            Some("based-on" | "related-to")
+        ),
         _ => false,
     }
 }

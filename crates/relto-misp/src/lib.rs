@@ -11,6 +11,9 @@
 
 mod attributes;
 mod export;
+mod export_parts;
+mod galaxies;
+mod objects;
 mod taxonomy;
 
 use relto_policy::label::Label;
@@ -149,11 +152,10 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     let mut markings = label_ids.clone();
     markings.extend(tags.tlp.iter().cloned());
 
-    let attributes = attributes::all(event)?;
-    if attributes.len() > MAX_ATTRIBUTES {
+    let attribute_count = attributes::count(event);
+    if attribute_count > MAX_ATTRIBUTES {
         return Err(MispError(format!(
-            "the event holds {} attributes; at most {MAX_ATTRIBUTES} are converted: split it",
-            attributes.len()
+            "the event holds {attribute_count} attributes; at most {MAX_ATTRIBUTES} are converted: split it"
         )));
     }
     let mut objects: Vec<Value> = Vec::new();
@@ -177,19 +179,69 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     objects.push(Value::Object(identity));
     let mut refs: Vec<String> = Vec::new();
     let mut skipped = Vec::new();
-    for a in &attributes {
+    let mut add = |converted: Vec<Value>, objects: &mut Vec<Value>| {
+        for o in converted {
+            if let Some(id) = o["id"].as_str() {
+                refs.push(id.to_string());
+            }
+            objects.push(o);
+        }
+    };
+    // Each galaxy cluster once, whether the event or its attributes name it.
+    let mut clusters: Vec<String> = Vec::new();
+    let mut related = Vec::new();
+    for a in attributes::all(event) {
         match attributes::convert(a, &identity_id, &label_ids) {
             Ok(converted) => {
-                for o in converted {
-                    if let Some(id) = o["id"].as_str() {
-                        refs.push(id.to_string());
+                let source = converted
+                    .first()
+                    .and_then(|o| o["id"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                add(converted, &mut objects);
+                // misp-stix dates an attribute's clusters and their relationships as the
+                // attribute (it converted, so its timestamp is valid).
+                let (dated, _) =
+                    times(a, "timestamp").unwrap_or_else(|| (created.clone(), String::new()));
+                for g in galaxies::of(a) {
+                    match galaxies::convert(g, &dated, &label_ids, &mut clusters) {
+                        Ok(sdos) => add(sdos, &mut objects),
+                        Err(why) => skipped.push(why),
                     }
-                    objects.push(o);
+                    // Every cluster the attribute names, made here or before.
+                    let named = galaxies::cluster_ids(g, &clusters);
+                    related.extend(
+                        named
+                            .into_iter()
+                            .map(|t| (source.clone(), t, dated.clone())),
+                    );
                 }
             }
             Err(why) => skipped.push(why),
         }
     }
+    for o in event
+        .get("Object")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match crate::objects::convert(o, &identity_id, &label_ids) {
+            Ok(converted) => add(converted, &mut objects),
+            Err(why) => skipped.push(why),
+        }
+    }
+    for g in galaxies::of(event) {
+        match galaxies::convert(g, &created, &label_ids, &mut clusters) {
+            Ok(sdos) => add(sdos, &mut objects),
+            Err(why) => skipped.push(why),
+        }
+    }
+    let related: Vec<Value> = related
+        .into_iter()
+        .map(|(source, target, dated)| galaxies::related_to(&source, &target, &dated, &label_ids))
+        .collect();
+    add(related, &mut objects);
     let mut report = Map::new();
     report.insert("type".into(), json!("report"));
     report.insert("spec_version".into(), json!("2.1"));
