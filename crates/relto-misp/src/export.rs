@@ -111,6 +111,7 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
     let mut attributes = Vec::new();
     let mut misp_objects = Vec::new();
     let mut galaxies = Vec::new();
+    let mut event_reports = Vec::new();
     let mut skipped = Vec::new();
     let attached = export_parts::attached(&refs, by_id);
     let on_attributes: Vec<&str> = attached
@@ -136,6 +137,15 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
                     "{r}: a MISP object relto does not write (it writes file and url objects)"
                 )),
             }
+            continue;
+        }
+        if kind == "note" {
+            // An event report: MISP resolves its mentions (`@[attribute](uuid)`) itself.
+            event_reports.push(json!({
+                "uuid": u, "name": text(o, "abstract").unwrap_or("Note"),
+                "content": text(o, "content").unwrap_or_default(),
+                "timestamp": seconds(text(o, "modified")), "distribution": "5", "deleted": false,
+            }));
             continue;
         }
         if export_parts::is_cluster(o) {
@@ -232,7 +242,7 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
         "Orgc": org, "Org": org,
         "Tag": tags,
         "Attribute": attributes,
-        "Object": misp_objects, "Galaxy": galaxies,
+        "Object": misp_objects, "Galaxy": galaxies, "EventReport": event_reports,
     });
     (event, skipped)
 }

@@ -14,6 +14,7 @@ mod export;
 mod export_parts;
 mod galaxies;
 mod objects;
+mod reports;
 mod taxonomy;
 
 use relto_policy::label::Label;
@@ -242,10 +243,15 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
         .map(|(source, target, dated)| galaxies::related_to(&source, &target, &dated, &label_ids))
         .collect();
     add(related, &mut objects);
+    let report_id = format!("report--{event_uuid}");
+    let (notes, not_converted) =
+        reports::convert(event, &identity_id, &report_id, &label_ids, &objects);
+    skipped.extend(not_converted);
+    add(notes, &mut objects);
     let mut report = Map::new();
     report.insert("type".into(), json!("report"));
     report.insert("spec_version".into(), json!("2.1"));
-    report.insert("id".into(), json!(format!("report--{event_uuid}")));
+    report.insert("id".into(), json!(report_id));
     report.insert("created_by_ref".into(), json!(identity_id));
     report.insert("created".into(), json!(created));
     report.insert("modified".into(), json!(created));
