@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -304,6 +304,50 @@ test("an analyst drafts objects from a report's text, checks them and posts them
   await reader.getByRole("link", { name: "Situation reports" }).click();
   assert.equal(await reader.getByRole("link", { name: "Draft objects from a report" }).count(), 0);
   const resp = await reader.goto(`${base}/ui/collections/${COLL}/draft`);
+  assert.equal(resp.status(), 403);
+  await page.context().close();
+  await reader.context().close();
+});
+
+test("an analyst imports a MISP event from its file, checks the conversion and posts it", async () => {
+  // Fixture 01 as KOR-NIS's own MISP would export it (its Orgc is KOR-NIS's identity), so
+  // that the write rules let an analyst of KOR-NIS post it.
+  const nis = "db2e697d-e68a-51da-8b0a-6edb5d2575a4";
+  const event = readFileSync(join(ROOT, "tests/fixtures/misp/01-kimsuky-phishing.json"), "utf8")
+    .replaceAll("11111111-2222-4333-8444-555555555555", nis)
+    .replaceAll("3f1c2b00-", "af1c2b00-")
+    .replaceAll("5e1b6c7a-0001", "ae1b6c7a-0001");
+  const file = join(dataDir, "event.json");
+  writeFileSync(file, event);
+  const page = await signIn("nis-analyst");
+  await page.getByRole("link", { name: "Situation reports" }).click();
+  await page.getByRole("link", { name: "Import a MISP event" }).click();
+  await page.getByLabel("A MISP event export (JSON file)").setInputFiles(file);
+  await page.waitForFunction(() => document.getElementById("m-event").value.length > 100);
+  await page.getByRole("button", { name: "Convert" }).click();
+  const notes = await page.locator("#misp-notes").textContent();
+  assert.match(notes, /KOR:II \/\/ REL TO KOR/);
+  const types = await page.locator("#misp-objects tbody tr").allTextContents();
+  for (const t of ["report", "indicator", "observed-data", "identity"]) {
+    assert.ok(types.some((r) => r.startsWith(t)), `${t} not among ${types.join(" | ")}`);
+  }
+  const bundle = await shown(page, "#bundle");
+  await page.screenshot({ path: join(SHOTS, "misp-import.png"), fullPage: true });
+  await page.getByRole("button", { name: /Post these objects/ }).click();
+  const notice = await page.getByRole("status").textContent();
+  assert.match(notice, /\d+ objects added, 0 already there, 0 refused/);
+  const report = bundle.objects.find((o) => o.type === "report");
+  const envelope = await taxii("nis-analyst", `objects/${report.id}/`);
+  assert.equal(envelope.objects[0].name, report.name);
+  // Not MISP: said, and the pasted text is kept.
+  await page.goto(`${base}/ui/collections/${COLL}/misp`);
+  await page.getByLabel("MISP event JSON").fill("{broken");
+  await page.getByRole("button", { name: "Convert" }).click();
+  await page.getByRole("alert").filter({ hasText: "not MISP JSON" }).waitFor();
+  assert.equal(await page.getByLabel("MISP event JSON").inputValue(), "{broken");
+  // A reader may not.
+  const reader = await signIn("dia-reader");
+  const resp = await reader.goto(`${base}/ui/collections/${COLL}/misp`);
   assert.equal(resp.status(), 403);
   await page.context().close();
   await reader.context().close();

@@ -35,12 +35,7 @@ pub(super) async fn import_misp(
         st.config.body_timeout,
     )
     .await?;
-    let hub_nation = st
-        .store
-        .organization(relto_policy::nation::OrgSlug::hub().as_str())
-        .await?
-        .map(|o| o.nation.as_str().to_string())
-        .unwrap_or_default();
+    let hub_nation = hub_nation(&st).await?;
     let converted = st
         .hub
         .convert_misp(&a.view, &bytes, &hub_nation)
@@ -58,4 +53,14 @@ pub(super) async fn import_misp(
         StatusCode::ACCEPTED,
         serde_json::json!({"status": status, "notes": converted.notes}),
     ))
+}
+
+/// The hub's nation (its own organization's): always among a converted label's reach.
+pub(super) async fn hub_nation(st: &AppState) -> relto_store::StoreResult<String> {
+    Ok(st
+        .store
+        .organization(relto_policy::nation::OrgSlug::hub().as_str())
+        .await?
+        .map(|o| o.nation.as_str().to_string())
+        .unwrap_or_default())
 }

@@ -282,7 +282,11 @@ pub(in crate::routes) async fn collection(
         h1 { (a.coll.title) }
         @if let Some(d) = &a.coll.description { p { (d) } }
         @if s.principal.can_write(&a.coll, &a.view.policy) {
-            p { a href={ "/ui/collections/" (a.coll.id) "/draft" } { "Draft objects from a report" } }
+            p {
+                a href={ "/ui/collections/" (a.coll.id) "/draft" } { "Draft objects from a report" }
+                " · "
+                a href={ "/ui/collections/" (a.coll.id) "/misp" } { "Import a MISP event" }
+            }
         }
         form method="get" action={ "/ui/collections/" (a.coll.id) } class="filters" role="search" aria-label="Filter objects" {
             label for="f-type" { "Type" }

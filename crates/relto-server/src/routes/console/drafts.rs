@@ -6,9 +6,9 @@ use super::*;
 use relto_hub::draft::{DraftFailure, DraftRequest};
 use relto_hub::ingest::{Outcome, Poster};
 
-/// A report's text, or a draft's bundle, as a form may carry it (the draft's own limit, with
-/// room for the form's encoding).
-const DRAFT_FORM_LIMIT: u64 = 3 * relto_draft::MAX_TEXT as u64;
+/// A report's text, a MISP event or a bundle, as a form may carry it (the draft's own limit,
+/// with room for the form's encoding).
+pub(super) const BUNDLE_FORM_LIMIT: u64 = 3 * relto_draft::MAX_TEXT as u64;
 
 #[derive(serde::Deserialize)]
 pub(in crate::routes) struct DraftForm {
@@ -23,7 +23,7 @@ pub(in crate::routes) struct PostForm {
 }
 
 /// The collection a signed-in user may write, with the release rules of this request.
-async fn writable(st: &AppState, s: &Session, cid: &str) -> UiResult<Access> {
+pub(super) async fn writable(st: &AppState, s: &Session, cid: &str) -> UiResult<Access> {
     let (api_root, coll) = collection_by_id(st, cid)
         .await?
         .ok_or_else(|| UiError::not_found(format!("No collection {cid} that you may open.")))?;
@@ -67,7 +67,7 @@ pub(in crate::routes) async fn draft(
     req: Request,
 ) -> UiResult<Response> {
     let Path(cid) = path.map_err(|e| UiError::new(400, e.to_string()))?;
-    let form: DraftForm = session::signed_form_up_to(&st, &s, req, DRAFT_FORM_LIMIT).await?;
+    let form: DraftForm = session::signed_form_up_to(&st, &s, req, BUNDLE_FORM_LIMIT).await?;
     let a = writable(&st, &s, &cid).await?;
     let label = form.label.trim();
     let request = DraftRequest {
@@ -173,8 +173,9 @@ fn marked(text: &str, extractions: &[relto_draft::Extraction]) -> Markup {
     }
 }
 
-/// POST /ui/collections/{cid}/draft/post (csrf, bundle): the draft through the one ingest
-/// path, as this account; what became of each object.
+/// POST /ui/collections/{cid}/draft/post and …/misp/post (csrf, bundle): a draft or a
+/// converted MISP event through the one ingest path, as this account; what became of each
+/// object.
 pub(in crate::routes) async fn post(
     State(st): State<AppState>,
     s: Session,
@@ -182,7 +183,7 @@ pub(in crate::routes) async fn post(
     req: Request,
 ) -> UiResult<Response> {
     let Path(cid) = path.map_err(|e| UiError::new(400, e.to_string()))?;
-    let form: PostForm = session::signed_form_up_to(&st, &s, req, DRAFT_FORM_LIMIT).await?;
+    let form: PostForm = session::signed_form_up_to(&st, &s, req, BUNDLE_FORM_LIMIT).await?;
     let a = writable(&st, &s, &cid).await?;
     let raws =
         relto_stix::parse_envelope_with_depth(form.bundle.as_bytes(), st.config.max_json_depth)
@@ -195,7 +196,7 @@ pub(in crate::routes) async fn post(
     let added = count(|o| matches!(o, Outcome::Added));
     let duplicates = count(|o| matches!(o, Outcome::Duplicate));
     let body = html! {
-        h1 { "Draft posted to " (a.coll.title) }
+        h1 { "Posted to " (a.coll.title) }
         p class="notice" role="status" {
             (added) " objects added, " (duplicates) " already there, " (written.len() - added - duplicates) " refused."
         }
@@ -208,8 +209,5 @@ pub(in crate::routes) async fn post(
         }
         p { a href={ "/ui/collections/" (a.coll.id) } { "Back to " (a.coll.title) } }
     };
-    Ok(html_page(
-        StatusCode::OK,
-        &page("Draft posted", Some(&s), body),
-    ))
+    Ok(html_page(StatusCode::OK, &page("Posted", Some(&s), body)))
 }

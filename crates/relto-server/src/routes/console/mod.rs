@@ -6,6 +6,7 @@
 
 mod collections;
 mod drafts;
+mod misp;
 mod objects;
 mod session;
 mod situations;
@@ -32,6 +33,11 @@ pub(super) fn routes() -> Router<AppState> {
             get(drafts::form).post(drafts::draft),
         )
         .route("/ui/collections/{cid}/draft/post", post(drafts::post))
+        .route(
+            "/ui/collections/{cid}/misp",
+            get(misp::form).post(misp::convert),
+        )
+        .route("/ui/collections/{cid}/misp/post", post(drafts::post))
         .route("/ui/objects/{oid}", get(objects::object))
         .route("/ui/situations/{id}", get(situations::situation))
         .route(

@@ -47,3 +47,17 @@
   });
   source.addEventListener("open", () => { table.dataset.live = "open"; });
 })();
+
+// A file input with data-fills: its file's text goes into that textarea (a MISP export picked
+// from disk), read in the browser; nothing is sent until the form is.
+(function () {
+  document.querySelectorAll("input[type=file][data-fills]").forEach((input) => {
+    const target = document.getElementById(input.dataset.fills);
+    if (!target) return;
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      file.text().then((text) => { target.value = text; });
+    });
+  });
+})();
