@@ -423,8 +423,93 @@ fn relationships(
             budget = REACH;
         }
     }
+    out.extend(referring(text, tokens, mentions));
     out.sort();
     out.dedup();
+    out
+}
+
+/// Words that, after `the` or `this` at a sentence's start, stand for the actor named just
+/// before (`The activity is linked to the GRU.`).
+const ACTIVITY: &[&str] = &[
+    "activity",
+    "campaign",
+    "operation",
+    "operations",
+    "group",
+    "actor",
+    "intrusions",
+    "attacks",
+];
+/// How many sentences back such a sentence looks for its actor.
+const REFERS_BACK: usize = 2;
+
+/// The one kind of coreference relto reads: a sentence that opens with `The activity` (or
+/// campaign, group …) and attributes or links it to someone speaks of the threat actor or
+/// intrusion set named last in the two sentences before, if it names none of its own
+/// before the verb.
+fn referring(text: &str, tokens: &[Token], mentions: &[Mention]) -> Vec<(String, String, String)> {
+    let word = |k: usize| text[tokens[k].start..tokens[k].end].to_lowercase();
+    let is_actor = |m: &&Mention| {
+        matches!(&m.what, What::Name(Named::Known { object_type, .. })
+            if object_type == "intrusion-set" || object_type == "threat-actor")
+    };
+    let mut out = Vec::new();
+    for k in 0..tokens.len().saturating_sub(1) {
+        let sentence = tokens[k].sentence;
+        let opens = k == 0 || tokens[k - 1].sentence != sentence;
+        if !opens
+            || tokens[k + 1].sentence != sentence
+            || !matches!(word(k).as_str(), "the" | "this")
+            || !ACTIVITY.contains(&word(k + 1).as_str())
+        {
+            continue;
+        }
+        // Mentions are in text order: those before word k, nearest first, back to the
+        // sentence limit.
+        let before = mentions.partition_point(|m| m.last < k);
+        let Some(subject) = mentions[..before]
+            .iter()
+            .rev()
+            .take_while(|m| sentence - tokens[m.last].sentence <= REFERS_BACK)
+            .find(is_actor)
+        else {
+            continue;
+        };
+        let within = |c: usize| c < tokens.len() && tokens[c].sentence == sentence;
+        let Some(verb) = (k + 2..k + 2 + REACH)
+            .take_while(|&c| within(c + 1))
+            .find(|&c| matches!(word(c).as_str(), "linked" | "attributed") && word(c + 1) == "to")
+        else {
+            continue;
+        };
+        let after = &mentions[before..];
+        if after
+            .iter()
+            .take_while(|m| m.first < verb)
+            .any(|m| m.first > k)
+        {
+            continue; // the sentence names its own subject
+        }
+        let target = after
+            .iter()
+            .skip_while(|m| m.first <= verb + 1)
+            .take_while(|m| m.first <= verb + 5)
+            .find(|m| within(m.first))
+            .filter(|m| {
+                matches!(
+                    m.what,
+                    What::Name(Named::Organization { .. } | Named::Known { .. })
+                )
+            });
+        if let Some(target) = target {
+            out.push((
+                "attributed-to".to_string(),
+                subject.key.clone(),
+                target.key.clone(),
+            ));
+        }
+    }
     out
 }
 

@@ -279,3 +279,39 @@ fn the_seed_report_drafts_to_exactly_what_it_names() {
         );
     }
 }
+
+/// "The activity is linked to …" speaks of the actor named just before it, and only then.
+#[test]
+fn a_sentence_about_the_activity_links_the_actor_named_just_before() {
+    let links = |text: &str| -> Vec<String> {
+        relto_draft::draft(text, &options())
+            .unwrap()
+            .relationships
+            .into_iter()
+            .filter(|r| r.starts_with("attributed-to:"))
+            .collect()
+    };
+    let apt28 = "attributed-to:intrusion-set:APT28->identity:GRU";
+    assert_eq!(
+        links("APT28 phished ministries in Poland. The activity is linked to the GRU."),
+        [apt28]
+    );
+    assert_eq!(
+        links("APT28 phished ministries. The campaign was attributed to the GRU by CERT-EU."),
+        [apt28]
+    );
+    // No actor before: nothing to refer to.
+    assert!(
+        links("Ministries in Poland were phished. The activity is linked to the GRU.").is_empty()
+    );
+    // Too far back (three sentences).
+    assert!(links(
+        "APT28 phished ministries. Poland reported it. Germany did too. Czechia followed. The activity is linked to the GRU."
+    )
+    .is_empty());
+    // The sentence names its own subject: that one is linked, not the earlier actor.
+    assert_eq!(
+        links("Sandworm hit the grid. The activity of APT28 is linked to the GRU."),
+        [apt28]
+    );
+}
