@@ -13,14 +13,14 @@ markings: the classification it tags must be the one relto reads.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, relto_env, require_binary
+from conftest import REPO_ROOT
 from taxii_helpers import check_served_objects
-from test_served_stix import COALITION, COL, DEMO_ENV, password
+from test_misp import relto
+from test_served_stix import COALITION, COL, password
 
 ACS = "extension-definition--3a65884d-005a-4290-8335-cb2d778a83ce"
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "acs" / "ais-bundle.json"
@@ -75,15 +75,6 @@ def label_words(ext: dict) -> str:
     if ext.get("sensitivity"):
         words += " // " + ", ".join(sorted(ext["sensitivity"]))
     return words
-
-
-def relto(data_dir, *args, check=True):
-    env = relto_env(data_dir) | DEMO_ENV
-    res = subprocess.run([require_binary(), *args, "--data-dir", str(data_dir)], env=env,
-                         capture_output=True, text=True, timeout=120)
-    if check:
-        assert res.returncode == 0, f"relto {' '.join(map(str, args))}: {res.stderr[-2000:]}"
-    return res
 
 
 def new_hub(tmp_path_factory, name: str) -> Path:

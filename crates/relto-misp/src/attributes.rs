@@ -285,16 +285,24 @@ pub fn convert(a: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
         );
         i.insert("labels".into(), json!(labels));
         out.push(marked(i, &markings));
-        let mut r = Map::new();
-        r.insert("type".into(), json!("relationship"));
-        r.insert("spec_version".into(), json!("2.1"));
-        r.insert("id".into(), json!(format!("relationship--{u}")));
-        r.insert("created".into(), json!(created));
-        r.insert("modified".into(), json!(created));
-        r.insert("relationship_type".into(), json!("based-on"));
-        r.insert("source_ref".into(), json!(format!("indicator--{u}")));
-        r.insert("target_ref".into(), json!(format!("observed-data--{u}")));
-        out.push(marked(r, label_ids));
+        out.push(based_on(&u, &created, label_ids));
     }
     Ok(out)
+}
+
+/// `indicator--<uuid>` `based-on` `observed-data--<uuid>` (an attribute's or an object's),
+/// named `relationship--<uuid>`.
+pub fn based_on(u: &str, created: &str, label_ids: &[String]) -> Value {
+    let mut r = json!({
+        "type": "relationship", "spec_version": "2.1",
+        "id": format!("relationship--{u}"),
+        "created": created, "modified": created,
+        "relationship_type": "based-on",
+        "source_ref": format!("indicator--{u}"),
+        "target_ref": format!("observed-data--{u}"),
+    });
+    if !label_ids.is_empty() {
+        r["object_marking_refs"] = json!(label_ids);
+    }
+    r
 }

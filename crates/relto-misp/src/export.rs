@@ -28,7 +28,7 @@ pub fn to_misp(objects: &[Value]) -> (Vec<Value>, Vec<String>) {
     (events, skipped)
 }
 
-fn uuid_part(id: &str) -> &str {
+pub(crate) fn uuid_part(id: &str) -> &str {
     id.split_once("--").map_or("", |(_, u)| u)
 }
 
@@ -76,7 +76,7 @@ fn marking_tags(o: &Value, by_id: &HashMap<&str, &Value>) -> Vec<Value> {
 }
 
 /// `misp:type="ip-dst"` → `ip-dst`.
-fn misp_label<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn misp_label<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
     o.get("labels")?
         .as_array()?
         .iter()

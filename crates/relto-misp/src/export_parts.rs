@@ -9,19 +9,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use crate::export::{misp_label as label_value, uuid_part};
 use crate::text;
-
-fn uuid_part(id: &str) -> &str {
-    id.split_once("--").map_or("", |(_, u)| u)
-}
-
-fn label_value<'a>(o: &'a Value, key: &str) -> Option<&'a str> {
-    o.get("labels")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix("=\"")?.strip_suffix('"'))
-}
 
 /// A uuid for something MISP needs one for and STIX does not keep (an object's attribute).
 fn derived_uuid(parts: &str) -> String {

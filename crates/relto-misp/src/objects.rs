@@ -141,16 +141,7 @@ pub fn convert(o: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
         );
         indicator.insert("labels".into(), labels);
         out.push(marked(indicator));
-        let mut based_on = Map::new();
-        based_on.insert("type".into(), json!("relationship"));
-        based_on.insert("spec_version".into(), json!("2.1"));
-        based_on.insert("id".into(), json!(format!("relationship--{u}")));
-        based_on.insert("created".into(), json!(created));
-        based_on.insert("modified".into(), json!(created));
-        based_on.insert("relationship_type".into(), json!("based-on"));
-        based_on.insert("source_ref".into(), json!(format!("indicator--{u}")));
-        based_on.insert("target_ref".into(), json!(format!("observed-data--{u}")));
-        out.push(marked(based_on));
+        out.push(crate::attributes::based_on(&u, &created, label_ids));
     }
     Ok(out)
 }
