@@ -27,6 +27,79 @@ proptest! {
         let _ = parse_marking(&v);
     }
 
+    /// ACS markings from outside never panic the reading, and a reading is never wider than
+    /// the nations the marking lists: every nation (or token of one) it releases to is among
+    /// the nationalities every finite list permits (access_privilege's when what it does not
+    /// list is denied, privdefault=deny), and NOFORN keeps it to the USA.
+    #[test]
+    fn acs_reading_never_panics_and_is_never_wider(
+        level in prop::sample::select(vec!["U", "C", "S", "TS", "X"]),
+        access in proptest::collection::vec(prop::sample::select(vec!["USA", "KOR", "DEU", "GBR", "ALL", "ZZZ"]), 0..4),
+        control in proptest::collection::vec(prop::sample::select(vec!["USA", "KOR", "FRA", "ALL"]), 0..3),
+        sharing in proptest::collection::vec(prop::sample::select(vec!["USA.USG", "FOREIGNGOV", "KOR.NIS", "CIKR", "ALL", "bad token"]), 0..3),
+        noforn in any::<bool>(),
+        deny in proptest::collection::vec(prop::sample::select(vec!["DEU", "USA", "ALL"]), 0..2),
+        permit_default in any::<bool>(),
+    ) {
+        let policy = {
+            let mut rules = ReleaseRules::default();
+            rules.policies.push(relto_policy::Policy { id: "USA".into(), levels: vec!["U".into(), "C".into(), "S".into(), "TS".into()] });
+            ReleasePolicy::from_rules(&rules).unwrap()
+        };
+        let default = if permit_default { "permit" } else { "deny" };
+        let mut rules = vec![];
+        if !access.is_empty() {
+            rules.push(serde_json::json!({"privilege_action": "DSPLY", "rule_effect": "permit",
+                "privilege_scope": {"permitted_nationalities": access}}));
+        }
+        if !deny.is_empty() {
+            rules.push(serde_json::json!({"privilege_action": "ALL", "rule_effect": "deny",
+                "privilege_scope": {"permitted_nationalities": deny}}));
+        }
+        let mut control_set = serde_json::json!({"classification": level});
+        if !control.is_empty() {
+            control_set["permitted_nationalities"] = serde_json::json!(control);
+        }
+        if noforn {
+            control_set["formal_determination"] = serde_json::json!(["NF"]);
+        }
+        let mut ext = serde_json::json!({"extension_type": "property-extension",
+            "responsible_entity_custodian": "USA.DHS",
+            "policy_reference": format!("urn:isa:policy:acs:ns:v3.0?privdefault={default}&sharedefault={default}"),
+            "control_set": control_set});
+        if !rules.is_empty() {
+            ext["access_privilege"] = serde_json::json!(rules);
+        }
+        if !sharing.is_empty() {
+            ext["further_sharing"] = serde_json::json!([{"rule_effect": "permit", "sharing_scope": sharing}]);
+        }
+        if let Ok(label) = relto_policy::acs::to_label(&ext, &policy) {
+            prop_assert_eq!(&label.policy, "USA");
+            let nation_of = |entry: &str| entry.split('.').next().unwrap_or_default().to_string();
+            for entry in label.releasable_to.iter().flatten() {
+                let n = nation_of(entry);
+                if entry == "USA.DHS" || entry.starts_with("ACS:") {
+                    continue; // the custodian (no one may read) or a sector community
+                }
+                if !permit_default && !access.is_empty() && !access.contains(&"ALL") {
+                    prop_assert!(access.contains(&n.as_str()), "{} not in {:?}", entry, access);
+                }
+                if !control.is_empty() && !control.contains(&"ALL") {
+                    prop_assert!(control.contains(&n.as_str()), "{} not in {:?}", entry, control);
+                }
+                if noforn {
+                    prop_assert_eq!(n.as_str(), "USA");
+                }
+                prop_assert!(!deny.contains(&n.as_str()) || deny.contains(&"ALL"), "{} denied", entry);
+            }
+            let finite = |l: &[&str]| !l.is_empty() && !l.contains(&"ALL");
+            if noforn || (!permit_default && finite(&access)) || finite(&control) {
+                prop_assert!(label.releasable_to.is_some(), "a finite list gave no restriction");
+            }
+        }
+        let _ = relto_policy::acs::to_label(&serde_json::json!({"control_set": level, "access_privilege": access}), &policy);
+    }
+
     #[test]
     fn label_id_ignores_order_duplicates_and_aliases(mut rel in proptest::collection::vec(prop::sample::select(vec!["KOR", "NATO", "EU", "DEU", "BGR", "MKD"]), 1..6), seed in any::<u64>()) {
         let a = Label::new("NATO", "NS", Some(&rel), &["ATOMAL"]);
