@@ -32,7 +32,7 @@ use queries::*;
 use realm::*;
 
 #[cfg(any(test, feature = "testing"))]
-pub use testing::{fresh_database, TestDatabaseGuard, TEST_URL_VAR};
+pub use testing::{fresh_database, test_url, TestDatabaseGuard, TEST_URL_VAR};
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -9,8 +9,24 @@ use tokio_postgres::{Client, NoTls};
 
 /// The environment variable naming the server tests run against, as a URL of a database the
 /// tests may create databases from (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
-/// Tests that need PostgreSQL skip themselves when it is not set.
+/// Tests that need PostgreSQL skip themselves when it is not set, but under CI.
 pub const TEST_URL_VAR: &str = "RELTO_TEST_POSTGRES_URL";
+
+/// The server the PostgreSQL tests use ([`TEST_URL_VAR`]), or None (the caller skips, saying
+/// so). Under CI (`CI` set) a missing one is a failure, never a pass.
+pub fn test_url() -> Option<String> {
+    match std::env::var(TEST_URL_VAR) {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but {TEST_URL_VAR} is not: the PostgreSQL tests cannot run"
+            );
+            eprintln!("skipped: {TEST_URL_VAR} is not set (scripts/test.sh sets it)");
+            None
+        }
+    }
+}
 
 const PREFIX: &str = "relto_test_";
 /// A test database whose creating process is gone is dropped by the next run after this long
@@ -31,6 +47,24 @@ impl TestDatabaseGuard {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Makes the database unreachable (no new sessions; the open ones ended), as when its
+    /// server goes away, or reachable again.
+    pub async fn set_reachable(&self, reachable: bool) -> Result<(), StoreError> {
+        let c = admin_client(&self.admin_url).await?;
+        let name = &self.name;
+        let sql = if reachable {
+            format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")
+        } else {
+            format!(
+                "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+        };
+        c.batch_execute(&sql)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{name}: {e}")))
     }
 }
 

@@ -68,8 +68,7 @@ fn bundle(n: usize) -> String {
 
 #[test]
 fn a_sqlite_hub_moves_to_postgres_whole() {
-    let Ok(admin) = std::env::var("RELTO_TEST_POSTGRES_URL") else {
-        eprintln!("RELTO_TEST_POSTGRES_URL is not set: the migration test needs PostgreSQL");
+    let Some(admin) = relto_store_postgres::test_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
