@@ -42,7 +42,7 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
     let now = now_us();
     let mut in_effect: Vec<i64> = view.stages_in_effect(now).into_iter().collect();
     in_effect.sort_unstable();
-    let mut sent = Ledger::load(run).await?;
+    let mut sent = Ledger::default();
     if let Some(after) = pos.cursor() {
         let due = pos.stages != in_effect
             || pos.generation != view.generation
@@ -86,17 +86,26 @@ pub(super) async fn push(run: &mut Run<'_>) -> Result<bool, PeerError> {
 }
 
 /// What the peer holds of this hub: each version's copy, by its digest (the store keeps it).
-struct Ledger(HashMap<(String, i64), String>);
+/// Read from the store when first needed: a run with nothing to send or reconcile (most of
+/// them, every interval) reads none of it.
+#[derive(Default)]
+struct Ledger(Option<HashMap<(String, i64), String>>);
 
 impl Ledger {
-    async fn load(run: &Run<'_>) -> Result<Self, PeerError> {
-        let copies = run.st.store.peer_sent(&run.plan.name).await?;
-        Ok(Self(
-            copies
-                .into_iter()
-                .map(|c| ((c.stix_id, c.version), c.digest))
-                .collect(),
-        ))
+    async fn copies(
+        &mut self,
+        run: &Run<'_>,
+    ) -> Result<&HashMap<(String, i64), String>, PeerError> {
+        if self.0.is_none() {
+            let copies = run.st.store.peer_sent(&run.plan.name).await?;
+            self.0 = Some(
+                copies
+                    .into_iter()
+                    .map(|c| ((c.stix_id, c.version), c.digest))
+                    .collect(),
+            );
+        }
+        Ok(self.0.get_or_insert_with(HashMap::new))
     }
 
     async fn record(
@@ -109,11 +118,14 @@ impl Ledger {
             .store
             .record_peer_sent(&run.plan.name, &sent, &withdrawn)
             .await?;
-        for w in withdrawn {
-            self.0.remove(&w);
-        }
-        for c in sent {
-            self.0.insert((c.stix_id, c.version), c.digest);
+        // Recorded copies are only ever ones the run looked up, so the ledger is loaded.
+        if let Some(copies) = &mut self.0 {
+            for w in withdrawn {
+                copies.remove(&w);
+            }
+            for c in sent {
+                copies.insert((c.stix_id, c.version), c.digest);
+            }
         }
         Ok(())
     }
@@ -159,16 +171,17 @@ async fn reconcile(
         }
     }
     let mut stale: Vec<(String, i64)> = Vec::new();
-    for (key, d) in &sent.0 {
+    for (key, d) in sent.copies(run).await? {
         match current.get(key) {
             Some(o) if &digest(&o.raw) == d => {}
             _ => stale.push(key.clone()),
         }
     }
     withdraw(run, &stale, sent).await?;
+    let copies = sent.copies(run).await?;
     let mut missing: Vec<StoredObject> = current
         .into_iter()
-        .filter(|(k, _)| !sent.0.contains_key(k))
+        .filter(|(k, _)| !copies.contains_key(k))
         .map(|(_, o)| o)
         .collect();
     missing.sort_by_key(|o| (o.date_added, o.row));
@@ -300,7 +313,9 @@ async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Resul
     for o in items {
         if raw_withheld_from_peers(&o.raw) {
             served.redactions.dropped.push((o, TLP_WITHHELD.into()));
-        } else if sent.0.get(&(o.stix_id.clone(), o.version)) != Some(&digest(&o.raw)) {
+        } else if sent.copies(run).await?.get(&(o.stix_id.clone(), o.version))
+            != Some(&digest(&o.raw))
+        {
             served.page.items.push(o);
         }
     }
