@@ -745,7 +745,12 @@ fn write_checks(
             },
             // The poster applies what the ACS marking says; a default label relto falls
             // back to is relto's choice, not the poster's.
-            Marking::Acs(ext) => match view.policy.read_acs(ext) {
+            Marking::Acs(ext) => match view
+                .policy
+                .acs_reading(m)
+                .cloned()
+                .unwrap_or_else(|| view.policy.read_acs(ext))
+            {
                 AcsReading::Mapped(l) => match view.policy.clearance_denial(&l, &reader) {
                     Some(d) => Err(format!("you may not apply marking {m}: {d}")),
                     None => Ok(()),

@@ -119,6 +119,10 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
         .flatten()
         .filter_map(|c| text(c, "id"))
         .collect();
+    // Clusters placed on an attribute; the others go on the event.
+    let mut placed: Vec<&str> = Vec::new();
+    // Markings a note or a cluster may carry: the report's (neither has tags of its own).
+    let covered = |o: &Value| marking_tags(o, by_id).iter().all(|t| tags.contains(t));
     for r in &refs {
         let Some(o) = by_id.get(r) else { continue };
         let kind = text(o, "type").unwrap_or_default();
@@ -132,11 +136,30 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
                 indicator.copied(),
                 seconds(text(o, "modified")),
             ) {
-                Some(object) => misp_objects.push(object),
+                Some(mut object) => {
+                    // The object's markings on each of its attributes, as an attribute's.
+                    let own: Vec<Value> = marking_tags(o, by_id)
+                        .into_iter()
+                        .filter(|t| !tags.contains(t))
+                        .collect();
+                    if !own.is_empty() {
+                        for a in object["Attribute"].as_array_mut().into_iter().flatten() {
+                            a["Tag"] = json!(own);
+                        }
+                    }
+                    misp_objects.push(object)
+                }
                 None => skipped.push(format!(
                     "{r}: a MISP object relto does not write (it writes file and url objects)"
                 )),
             }
+            continue;
+        }
+        if (kind == "note" || export_parts::is_cluster(o)) && !covered(o) {
+            skipped.push(format!(
+                "{r}: its markings are stricter than its report's, and a MISP {} carries none of its own",
+                if kind == "note" { "event report" } else { "galaxy" }
+            ));
             continue;
         }
         if kind == "note" {
@@ -216,13 +239,20 @@ fn event_of(report: &Value, by_id: &HashMap<&str, &Value>) -> (Value, Vec<String
             a["Tag"] = json!(own);
         }
         if let Some(clusters) = attached.get(*r) {
-            let on: Vec<Value> = clusters
-                .iter()
-                .filter_map(|c| export_parts::galaxy(c))
-                .collect();
-            a["Galaxy"] = json!(on);
+            let on: Vec<&Value> = clusters.iter().copied().filter(|c| covered(c)).collect();
+            placed.extend(on.iter().filter_map(|c| text(c, "id")));
+            a["Galaxy"] = json!(on
+                .into_iter()
+                .filter_map(export_parts::galaxy)
+                .collect::<Vec<_>>());
         }
         attributes.push(a);
+    }
+    // A cluster related to an observed-data that became no attribute stays on the event.
+    for r in on_attributes.iter().filter(|r| !placed.contains(r)) {
+        if let Some(c) = by_id.get(r).filter(|c| covered(c)) {
+            galaxies.extend(export_parts::galaxy(c));
+        }
     }
     let org = json!({
         "name": creator.and_then(|c| text(c, "name")).unwrap_or("relto"),

@@ -34,7 +34,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// The STIX objects of a `Galaxy` entry (each cluster once: `seen` holds the ids made
-/// already), or why it is not converted.
+/// already), or why it is not converted (then none of its clusters is).
 pub fn convert(
     galaxy: &Value,
     created: &str,
@@ -49,6 +49,7 @@ pub fn convert(
         ));
     };
     let mut out = Vec::new();
+    let mut made: Vec<String> = Vec::new();
     for cluster in galaxy
         .get("GalaxyCluster")
         .and_then(Value::as_array)
@@ -57,7 +58,7 @@ pub fn convert(
     {
         let uuid = crate::uuid_of(cluster, "a galaxy cluster").map_err(|e| e.0)?;
         let id = format!("{object_type}--{uuid}");
-        if seen.contains(&id) {
+        if seen.contains(&id) || made.contains(&id) {
             continue;
         }
         let value = text(cluster, "value")
@@ -120,9 +121,10 @@ pub fn convert(
         if !label_ids.is_empty() {
             o.insert("object_marking_refs".into(), json!(label_ids));
         }
-        seen.push(id);
+        made.push(id);
         out.push(Value::Object(o));
     }
+    seen.extend(made);
     Ok(out)
 }
 
@@ -198,6 +200,13 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(cluster_ids(&galaxy, &seen), seen);
+        // A galaxy with a bad cluster converts none of them and makes nothing "seen".
+        let half = json!({"name": "Tool", "type": "mitre-tool", "GalaxyCluster": [
+            {"uuid": "7a3d4e00-0009-4c8d-9e0f-1a2b3c4d5e6f", "value": "Cobalt Strike"},
+            {"uuid": "not a uuid", "value": "x"}]});
+        let before = seen.clone();
+        assert!(convert(&half, "2025-11-25T19:46:40.000Z", &[], &mut seen).is_err());
+        assert_eq!(seen, before);
         let country = json!({"name": "Country", "type": "country", "GalaxyCluster": []});
         assert!(
             convert(&country, "2025-11-25T19:46:40.000Z", &[], &mut seen)

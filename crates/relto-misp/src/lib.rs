@@ -98,6 +98,13 @@ pub fn events(bytes: &[u8]) -> Result<Vec<Value>, MispError> {
         .collect()
 }
 
+/// Whether MISP marks an attribute, object or event report deleted (its author withdrew it:
+/// relto does not share it).
+fn deleted(v: &Value) -> bool {
+    matches!(v.get("deleted"), Some(Value::Bool(true)))
+        || matches!(text(v, "deleted"), Some("1" | "true"))
+}
+
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -192,6 +199,11 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     let mut clusters: Vec<String> = Vec::new();
     let mut related = Vec::new();
     for a in attributes::all(event) {
+        if deleted(a) {
+            let u = text(a, "uuid").unwrap_or("without uuid");
+            skipped.push(format!("attribute {u}: deleted in MISP, so not shared"));
+            continue;
+        }
         match attributes::convert(a, &identity_id, &label_ids) {
             Ok(converted) => {
                 let source = converted
@@ -227,6 +239,11 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
         .into_iter()
         .flatten()
     {
+        if deleted(o) {
+            let u = text(o, "uuid").unwrap_or("without uuid");
+            skipped.push(format!("MISP object {u}: deleted in MISP, so not shared"));
+            continue;
+        }
         match crate::objects::convert(o, &identity_id, &label_ids) {
             Ok(converted) => add(converted, &mut objects),
             Err(why) => skipped.push(why),

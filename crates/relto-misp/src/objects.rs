@@ -40,6 +40,7 @@ pub fn convert(o: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .filter(|a| !crate::deleted(a))
         .collect();
     let not_taken = |why: &str| {
         format!(

@@ -74,9 +74,7 @@ pub fn convert(
                 continue;
             }
         };
-        if matches!(r.get("deleted"), Some(Value::Bool(true)))
-            || matches!(text(r, "deleted"), Some("1" | "true"))
-        {
+        if crate::deleted(r) {
             skipped.push(format!(
                 "event report '{name}' {uuid}: deleted in MISP, so not shared"
             ));

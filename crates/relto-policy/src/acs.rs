@@ -85,16 +85,19 @@ const CONTROL_SET: [&str; 10] = [
     "permitted_organizations",
 ];
 
-/// One entry of who may read: a nation, or an ACS organization token (`USA.DHS`, `CIKR`).
+/// One entry of who may read: a nation, an ACS organization token under a nation
+/// (`USA.DHS`, its nation prefix canonical), or a sector (`CIKR`, `FIN`: no nation's, and
+/// never the nation of the same letters).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Entry {
     Nation(String),
     Organization(String),
+    Sector(String),
 }
 
 impl Entry {
     /// Whether everything `self` names is within `outer` (`USA.DHS.US-CERT` is within `USA.DHS`
-    /// and within `USA`).
+    /// and within `USA`); a sector is within itself only.
     fn within(&self, outer: &Entry) -> bool {
         let under = |inner: &str, outer: &str| {
             inner == outer
@@ -103,20 +106,28 @@ impl Entry {
                     .is_some_and(|rest| rest.starts_with('.'))
         };
         match (self, outer) {
-            (Entry::Nation(a), Entry::Nation(b)) => a == b,
+            (Entry::Nation(a), Entry::Nation(b)) | (Entry::Sector(a), Entry::Sector(b)) => a == b,
             (Entry::Organization(t), Entry::Nation(n) | Entry::Organization(n)) => under(t, n),
-            (Entry::Nation(_), Entry::Organization(_)) => false,
+            _ => false,
         }
     }
 
-    /// The entry as a `releasable_to` value: a nation code, a token with a nation as it is
-    /// (`USA.USG`, a community the realm may declare), a sector as `ACS:FIN` (never the nation
-    /// FIN).
+    /// Whether the two may share a reader without one lying within the other: a sector and
+    /// anything but itself (a sector's members have nations and units relto cannot see).
+    fn may_overlap(&self, other: &Entry) -> bool {
+        match (self, other) {
+            (Entry::Sector(a), Entry::Sector(b)) => a == b,
+            (Entry::Sector(_), _) | (_, Entry::Sector(_)) => true,
+            _ => self.within(other) || other.within(self),
+        }
+    }
+
+    /// The entry as a `releasable_to` value: a nation code, a token as it is (`USA.USG`, a
+    /// community the realm may declare), a sector as `ACS:FIN`.
     fn releasable_to(&self) -> String {
         match self {
-            Entry::Nation(n) => n.clone(),
-            Entry::Organization(t) if t.contains('.') => t.clone(),
-            Entry::Organization(t) => format!("ACS:{t}"),
+            Entry::Nation(n) | Entry::Organization(n) => n.clone(),
+            Entry::Sector(t) => format!("ACS:{t}"),
         }
     }
 }
@@ -182,7 +193,7 @@ impl Reach {
             if denied.iter().any(|d| x.within(d)) {
                 continue;
             }
-            if let Some(d) = denied.iter().find(|d| d.within(&x)) {
+            if let Some(d) = denied.iter().find(|d| d.may_overlap(&x)) {
                 return Err(format!(
                     "{what} denies {} within {}: relto cannot take part of it away",
                     d.releasable_to(),
@@ -254,28 +265,43 @@ fn organizations(value: &Value, what: &str, foreign_gov: bool) -> Result<Reach, 
                 "{what}: '{token}' is not an ACS organization token"
             ));
         }
-        match token.split_once('.') {
-            Some((nation, _)) if Nation::assigned(nation).is_none() => {
-                return Err(format!("{what} names an unknown nation {nation} ({token})"));
-            }
-            None if !SECTORS.contains(&token) => {
+        let entry = match token.split_once('.') {
+            // The nation prefix canonical (`BLG.MOD` is Bulgaria's `BGR.MOD`).
+            Some((nation, unit)) => match Nation::assigned(nation) {
+                Some(n) => Entry::Organization(format!("{}.{unit}", n.as_str())),
+                None => {
+                    return Err(format!("{what} names an unknown nation {nation} ({token})"));
+                }
+            },
+            None if SECTORS.contains(&token) => Entry::Sector(token.to_string()),
+            None => {
                 return Err(format!(
                     "{what}: '{token}' is neither NATION.UNIT nor a sector"
                 ));
             }
-            _ => {}
-        }
-        out.insert(Entry::Organization(token.to_string()));
+        };
+        out.insert(entry);
     }
     Ok(Reach::Only(out))
 }
 
 /// A `privilege_scope`: each dimension narrows (an accessor must match all); relto checks
-/// nations and organizations, so shareability and entity must be `ALL`.
-fn privilege_scope(scope: &Value, what: &str) -> Result<Reach, String> {
+/// nations and organizations, so shareability and entity must be `ALL`. A denial's scope
+/// must name one dimension: "deny GBR's private sector" is no list relto can take away.
+fn privilege_scope(scope: &Value, what: &str, denial: bool) -> Result<Reach, String> {
     let Some(fields) = scope.as_object().filter(|f| !f.is_empty()) else {
         return Err(format!("{what}.privilege_scope must be a non-empty object"));
     };
+    let narrowing = fields
+        .values()
+        .filter(|v| v.as_array().is_none_or(|a| a.len() != 1 || a[0] != "ALL"))
+        .count();
+    if denial && narrowing > 1 {
+        return Err(format!(
+            "{what} denies by more than one of nations, organizations, shareability and \
+             entity, which relto cannot take away exactly"
+        ));
+    }
     let mut reach = Reach::All;
     for (key, value) in fields {
         let at = format!("{what}.privilege_scope.{key}");
@@ -313,12 +339,15 @@ fn defaults(ext: &Value) -> Result<(bool, bool), String> {
         .strip_prefix("urn:isa:policy:acs:ns:v3.0?")
         .ok_or_else(|| format!("policy_reference '{text}' is not an ACS 3.0 policy"))?;
     let value = |key: &str| -> Result<bool, String> {
-        let found = query
+        let mut found = query
             .split(['&', ' '])
-            .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='));
-        match found {
-            Some("permit") => Ok(true),
-            Some("deny") => Ok(false),
+            .filter_map(|pair| pair.strip_prefix(key)?.strip_prefix('='));
+        match (found.next(), found.next()) {
+            (Some("permit"), None) => Ok(true),
+            (Some("deny"), None) => Ok(false),
+            (Some(_), Some(_)) => Err(format!(
+                "policy_reference '{text}' gives {key} more than once"
+            )),
             _ => Err(format!(
                 "policy_reference '{text}' gives no {key} of permit or deny"
             )),
@@ -366,7 +395,8 @@ fn access_scope(rule: &Value, what: &str) -> Result<Reach, String> {
     if !rule["privilege_action"].is_string() {
         return Err(format!("{what}.privilege_action must be a string"));
     }
-    privilege_scope(&rule["privilege_scope"], what)
+    let denial = rule["rule_effect"] == "deny";
+    privilege_scope(&rule["privilege_scope"], what, denial)
 }
 
 fn sharing_scope(rule: &Value, what: &str) -> Result<Reach, String> {
@@ -393,9 +423,9 @@ pub fn to_label(ext: &Value, policy: &ReleasePolicy) -> Result<Label, String> {
     if ext["extension_type"] != "property-extension" {
         return Err("extension_type must be property-extension".into());
     }
-    let custodian = ext["responsible_entity_custodian"]
-        .as_str()
-        .ok_or("responsible_entity_custodian is missing")?;
+    if !ext["responsible_entity_custodian"].is_string() {
+        return Err("responsible_entity_custodian is missing".into());
+    }
     let Some(control) = ext["control_set"].as_object() else {
         return Err("control_set is missing".into());
     };
@@ -453,9 +483,8 @@ pub fn to_label(ext: &Value, policy: &ReleasePolicy) -> Result<Label, String> {
     }
     let releasable_to = match reach {
         Reach::All => None,
-        // No one may read: name the custodian, which covers no reader unless the realm
-        // declares a community of that name.
-        Reach::Only(entries) if entries.is_empty() => Some(vec![custodian.to_string()]),
+        // Empty when no one may read: it covers no reader (the originator still sees its
+        // own objects). Such a label is never written out as STIX, which forbids empty lists.
         Reach::Only(entries) => Some(entries.iter().map(Entry::releasable_to).collect()),
     };
     Ok(Label {
@@ -498,13 +527,13 @@ pub fn to_marking_definition(
     }
     let mut nations = BTreeSet::new();
     for entry in label.releasable_to.iter().flatten() {
-        if let Some(community) = policy.community(entry) {
-            if !community.organizations.is_empty() || community.nations.is_empty() {
-                return Err(format!(
-                    "{name}: community {entry} names organizations, which ACS cannot list"
-                ));
-            }
-            nations.extend(community.nations.iter().cloned());
+        if policy.community(entry).is_some() {
+            // A community covers the organizations accredited to it or named in it, not
+            // every organization of its nations: as nations ACS would say more.
+            return Err(format!(
+                "{name}: REL TO {entry}, a community of accredited organizations, which ACS \
+                 cannot list"
+            ));
         } else if let Some(n) = Nation::assigned(entry) {
             nations.insert(n.as_str().to_string());
         } else {
@@ -763,10 +792,28 @@ mod tests {
                 .unwrap(),
             "USA:U // REL TO ACS:FIN"
         );
-        // No one may read: the custodian, which covers no reader unless declared.
+        // No one may read.
+        let nobody = to_label(&acs(json!({"access_privilege": null})), &realm(true)).unwrap();
+        assert_eq!(nobody.releasable_to, Some(vec![]));
+        assert_eq!(nobody.display_name(), "USA:U // REL TO no one");
+        // The sector FIN is not Finland, nor is a Finnish unit within it.
+        let fin = json!([{"rule_effect": "permit", "sharing_scope": ["FIN"]}]);
         assert_eq!(
-            read(json!({"access_privilege": null})).unwrap(),
-            "USA:U // REL TO USA.NSA"
+            read(json!({"access_privilege": nations_permit(&["FIN"]), "further_sharing": fin}))
+                .unwrap(),
+            "USA:U // REL TO no one"
+        );
+        assert_eq!(
+            read(json!({"further_sharing": [{"rule_effect": "permit", "sharing_scope": ["FIN", "FIN.MOD"]}],
+                "access_privilege": nations_permit(&["FIN"])}))
+            .unwrap(),
+            "USA:U // REL TO FIN.MOD"
+        );
+        // A token's nation by its alias is the nation (Bulgaria's BLG).
+        assert_eq!(
+            read(json!({"further_sharing": [{"rule_effect": "permit", "sharing_scope": ["BLG.MOD"]}]}))
+                .unwrap(),
+            "USA:U // REL TO BGR.MOD"
         );
     }
 
@@ -800,6 +847,25 @@ mod tests {
             ),
             (json!({"classification": "NS"}), "must be U, C, S or TS"),
             (json!({"x_extra": 1}), "carries 'x_extra'"),
+            (
+                json!({"policy_reference": "urn:isa:policy:acs:ns:v3.0?privdefault=deny&sharedefault=deny&privdefault=permit"}),
+                "gives privdefault more than once",
+            ),
+            // A denial of GBR's private sector is no list relto can take away.
+            (
+                json!({"access_privilege": [
+                    {"privilege_action": "DSPLY", "rule_effect": "permit",
+                        "privilege_scope": {"permitted_nationalities": ["GBR", "USA"]}},
+                    {"privilege_action": "DSPLY", "rule_effect": "deny",
+                        "privilege_scope": {"permitted_nationalities": ["GBR"], "permitted_organizations": ["PRIVATESECTOR"]}}]}),
+                "denies by more than one of",
+            ),
+            // A sector denied out of a list with a token: its members may be among them.
+            (
+                json!({"further_sharing": [{"rule_effect": "permit", "sharing_scope": ["USA.USG"]},
+                    {"rule_effect": "deny", "sharing_scope": ["CIKR"]}]}),
+                "denies ACS:CIKR within USA.USG",
+            ),
             (
                 json!({"policy_reference": "urn:other"}),
                 "is not an ACS 3.0 policy",
@@ -904,16 +970,13 @@ mod tests {
             let read = to_label(&md["extensions"][ACS_EXTENSION], &policy).unwrap();
             assert_eq!(read.display_name(), back);
         }
-        let nato = to_marking_definition(
-            &Label::new("NATO", "NS", Some(&["NATO"]), &[]),
-            &policy,
-            "KOR",
-            "2026-12-06T00:00:00.000Z",
-        )
-        .unwrap();
-        let read = to_label(&nato["extensions"][ACS_EXTENSION], &policy).unwrap();
-        assert_eq!(read.releasable_to.unwrap().len(), 32);
         for (label, why) in [
+            // REL TO NATO covers NATO-accredited organizations, not every organization of
+            // the 32 nations: as nations ACS would say more.
+            (
+                Label::new("NATO", "NS", Some(&["NATO"]), &[]),
+                "a community of accredited",
+            ),
             (
                 Label::new("NATO", "NS", Some(&["kor-nis"]), &[]),
                 "organization",

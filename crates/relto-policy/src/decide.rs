@@ -121,9 +121,8 @@ pub struct ReleasePolicy {
     communities: HashMap<String, Community>,
     /// Every known marking as posted.
     markings: HashMap<String, Marking>,
-    /// Each ACS marking's label under these rules: as read, or the default label it falls
-    /// back to (none when the realm declares none: then it denies, fail closed).
-    acs_labels: HashMap<String, Label>,
+    /// How each ACS marking reads under these rules (read once, when added).
+    acs_readings: HashMap<String, AcsReading>,
     pub default_label: DefaultLabel,
 }
 
@@ -182,7 +181,7 @@ impl ReleasePolicy {
             equivalences: Vec::new(),
             communities: HashMap::new(),
             markings: HashMap::new(),
-            acs_labels: HashMap::new(),
+            acs_readings: HashMap::new(),
             default_label: DefaultLabel::OriginatorNation,
         };
         for (id, levels) in [
@@ -275,12 +274,15 @@ impl ReleasePolicy {
     /// markings after the policies, communities and default label.
     pub fn add_marking(&mut self, id: &str, marking: Marking) {
         if let Marking::Acs(ext) = &marking {
-            match self.read_acs(ext).label() {
-                Some(l) => self.acs_labels.insert(id.to_string(), l.clone()),
-                None => self.acs_labels.remove(id),
-            };
+            let reading = self.read_acs(ext);
+            self.acs_readings.insert(id.to_string(), reading);
         }
         self.markings.insert(id.to_string(), marking);
+    }
+
+    /// How the known ACS marking `id` reads under these rules.
+    pub fn acs_reading(&self, id: &str) -> Option<&AcsReading> {
+        self.acs_readings.get(id)
     }
 
     /// How the ACS marking extension `ext` reads under these rules.
@@ -346,7 +348,7 @@ impl ReleasePolicy {
             Marking::NonRestrictive | Marking::Acs(_) => None,
         });
         let mut all: Vec<String> = labels
-            .chain(self.acs_labels.values())
+            .chain(self.acs_readings.values().filter_map(AcsReading::label))
             .flat_map(|l| l.sensitivity.iter().cloned())
             .collect();
         all.sort();
@@ -448,7 +450,7 @@ impl ReleasePolicy {
             None => Some(format!("unknown marking {id}")),
             Some(Marking::NonRestrictive) => None,
             Some(Marking::Label(l)) => self.label_denial(l, reader),
-            Some(Marking::Acs(_)) => match self.acs_labels.get(id) {
+            Some(Marking::Acs(_)) => match self.acs_reading(id).and_then(AcsReading::label) {
                 Some(l) => self.label_denial(l, reader),
                 None => Some(format!(
                     "ACS marking {id} is not mapped and the realm declares no default label"

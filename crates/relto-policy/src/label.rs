@@ -149,6 +149,8 @@ impl Label {
         let mut s = format!("{}:{}", self.policy, self.classification);
         if let Some(r) = &self.releasable_to {
             s.push_str(" // REL TO ");
+            // Empty only in a label relto reads from an ACS marking that permits no one.
+            s.push_str(if r.is_empty() { "no one" } else { "" });
             s.push_str(&r.join(", "));
         }
         if !self.sensitivity.is_empty() {

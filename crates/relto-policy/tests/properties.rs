@@ -34,9 +34,9 @@ proptest! {
     #[test]
     fn acs_reading_never_panics_and_is_never_wider(
         level in prop::sample::select(vec!["U", "C", "S", "TS", "X"]),
-        access in proptest::collection::vec(prop::sample::select(vec!["USA", "KOR", "DEU", "GBR", "ALL", "ZZZ"]), 0..4),
+        access in proptest::collection::vec(prop::sample::select(vec!["USA", "KOR", "DEU", "FIN", "ALL", "ZZZ"]), 0..4),
         control in proptest::collection::vec(prop::sample::select(vec!["USA", "KOR", "FRA", "ALL"]), 0..3),
-        sharing in proptest::collection::vec(prop::sample::select(vec!["USA.USG", "FOREIGNGOV", "KOR.NIS", "CIKR", "ALL", "bad token"]), 0..3),
+        sharing in proptest::collection::vec(prop::sample::select(vec!["USA.USG", "FOREIGNGOV", "KOR.NIS", "FIN", "FIN.MOD", "CIKR", "ALL", "bad token"]), 0..3),
         noforn in any::<bool>(),
         deny in proptest::collection::vec(prop::sample::select(vec!["DEU", "USA", "ALL"]), 0..2),
         permit_default in any::<bool>(),
@@ -76,10 +76,14 @@ proptest! {
         if let Ok(label) = relto_policy::acs::to_label(&ext, &policy) {
             prop_assert_eq!(&label.policy, "USA");
             let nation_of = |entry: &str| entry.split('.').next().unwrap_or_default().to_string();
+            let finite = |l: &[&str]| !l.is_empty() && !l.contains(&"ALL");
             for entry in label.releasable_to.iter().flatten() {
                 let n = nation_of(entry);
-                if entry == "USA.DHS" || entry.starts_with("ACS:") {
-                    continue; // the custodian (no one may read) or a sector community
+                if let Some(sector) = entry.strip_prefix("ACS:") {
+                    // A sector is no nation's: a finite list of nations leaves none.
+                    prop_assert!(!noforn && !finite(&control) && (permit_default || !finite(&access)), "{} with {:?} {:?}", entry, access, control);
+                    prop_assert!(sharing.contains(&sector), "{} not shared", entry);
+                    continue;
                 }
                 if !permit_default && !access.is_empty() && !access.contains(&"ALL") {
                     prop_assert!(access.contains(&n.as_str()), "{} not in {:?}", entry, access);
@@ -92,7 +96,6 @@ proptest! {
                 }
                 prop_assert!(!deny.contains(&n.as_str()) || deny.contains(&"ALL"), "{} denied", entry);
             }
-            let finite = |l: &[&str]| !l.is_empty() && !l.contains(&"ALL");
             if noforn || (!permit_default && finite(&access)) || finite(&control) {
                 prop_assert!(label.releasable_to.is_some(), "a finite list gave no restriction");
             }

@@ -229,12 +229,13 @@ pub(super) fn marking_words(view: &ReleaseView, id: &str) -> String {
         Some(relto_policy::Marking::Label(l)) => l.display_name(),
         Some(relto_policy::Marking::NonRestrictive) => relto_policy::label::tlp_name(id)
             .map_or_else(|| format!("{id} (not restrictive)"), str::to_string),
-        Some(relto_policy::Marking::Acs(ext)) => match view.policy.read_acs(ext) {
-            relto_policy::AcsReading::Mapped(l) => format!("ACS: {}", l.display_name()),
-            relto_policy::AcsReading::Default { label: Some(l), .. } => {
+        Some(relto_policy::Marking::Acs(_)) => match view.policy.acs_reading(id) {
+            None => id.to_string(),
+            Some(relto_policy::AcsReading::Mapped(l)) => format!("ACS: {}", l.display_name()),
+            Some(relto_policy::AcsReading::Default { label: Some(l), .. }) => {
                 format!("ACS, not mapped: {}", l.display_name())
             }
-            relto_policy::AcsReading::Default { label: None, .. } => {
+            Some(relto_policy::AcsReading::Default { label: None, .. }) => {
                 "ACS, not mapped: originator only".to_string()
             }
         },
