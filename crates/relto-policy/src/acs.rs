@@ -375,11 +375,20 @@ fn rules(
     let Some(list) = list.as_array().filter(|l| !l.is_empty()) else {
         return Err(format!("{key} must be a non-empty list"));
     };
+    // Reading is displaying: when the marking permits display (`DSPLY` or `ALL`) to some,
+    // only those permits say who may read; a marking that permits no display at all (AIS's
+    // usual, `CISAUSES` alone) lets its permits of any action say it.
+    let displays =
+        |rule: &Value| matches!(rule["privilege_action"].as_str(), Some("DSPLY" | "ALL"));
+    let display_named = list
+        .iter()
+        .any(|rule| rule["rule_effect"] == "permit" && displays(rule));
     let mut denied = Vec::new();
     for (i, rule) in list.iter().enumerate() {
         let what = format!("{key}[{i}]");
         let scope = scope_of(rule, &what)?;
         match rule["rule_effect"].as_str() {
+            Some("permit") if display_named && !displays(rule) => {}
             Some("permit") => permitted = permitted.or(scope),
             Some("deny") => denied.push(scope),
             _ => return Err(format!("{what}.rule_effect must be permit or deny")),
@@ -774,6 +783,15 @@ mod tests {
         assert_eq!(
             read(json!({"access_privilege": nations_permit(&["GBR", "USA"])})).unwrap(),
             "USA:U // REL TO USA.USG"
+        );
+        // Display permitted to the USA alone: a permit of another action (legal action) to
+        // others does not let them read.
+        let mut legal = nations_permit(&["USA"]);
+        legal.as_array_mut().unwrap().push(json!({"privilege_action": "LEGAL",
+            "rule_effect": "permit", "privilege_scope": {"permitted_nationalities": ["GBR", "FRA"]}}));
+        assert_eq!(
+            read(json!({"access_privilege": legal, "further_sharing": foreign.clone()})).unwrap(),
+            "USA:U // REL TO USA"
         );
         // A denial out of a list is taken away; GENC's Kosovo is a nation.
         let mut rules = nations_permit(&["DEU", "FRA", "XKS"]);
