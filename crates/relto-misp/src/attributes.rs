@@ -230,12 +230,7 @@ pub fn convert(a: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
         o.insert("modified".into(), json!(created));
         o
     };
-    let marked = |mut o: Map<String, Value>, with: &[String]| {
-        if !with.is_empty() {
-            o.insert("object_marking_refs".into(), json!(with));
-        }
-        Value::Object(o)
-    };
+    let marked = |o: Map<String, Value>, with: &[String]| crate::marked(Value::Object(o), with);
     if kind == "vulnerability" {
         let mut v = sdo("vulnerability");
         v.insert("name".into(), json!(value));
@@ -293,7 +288,7 @@ pub fn convert(a: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
 /// `indicator--<uuid>` `based-on` `observed-data--<uuid>` (an attribute's or an object's),
 /// named `relationship--<uuid>`.
 pub fn based_on(u: &str, created: &str, label_ids: &[String]) -> Value {
-    let mut r = json!({
+    let r = json!({
         "type": "relationship", "spec_version": "2.1",
         "id": format!("relationship--{u}"),
         "created": created, "modified": created,
@@ -301,8 +296,5 @@ pub fn based_on(u: &str, created: &str, label_ids: &[String]) -> Value {
         "source_ref": format!("indicator--{u}"),
         "target_ref": format!("observed-data--{u}"),
     });
-    if !label_ids.is_empty() {
-        r["object_marking_refs"] = json!(label_ids);
-    }
-    r
+    crate::marked(r, label_ids)
 }

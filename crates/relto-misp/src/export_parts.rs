@@ -36,40 +36,42 @@ pub fn misp_object(
     let pattern = indicator
         .and_then(|i| text(i, "pattern"))
         .unwrap_or_default();
-    // (relation, MISP type, category, value, pattern path)
-    let mut fields: Vec<(&str, &str, &str, String, &str)> = Vec::new();
+    // (relation, which is also the MISP type; category; value; pattern path)
+    let mut fields: Vec<(&str, &str, String, &str)> = Vec::new();
     match (name, text(sco, "type")?) {
         ("file", "file") => {
-            for (hash, relation, path) in [
-                ("MD5", "md5", "file:hashes.MD5"),
-                ("SHA-1", "sha1", "file:hashes.'SHA-1'"),
-                ("SHA-256", "sha256", "file:hashes.'SHA-256'"),
-            ] {
-                if let Some(h) = sco.get("hashes").and_then(|h| h.get(hash)?.as_str()) {
-                    fields.push((relation, relation, "Payload delivery", h.into(), path));
-                }
-            }
-            if let Some(n) = text(sco, "name") {
-                let n = n.to_string();
-                fields.push(("filename", "filename", "Payload delivery", n, "file:name"));
-            }
-            if let Some(size) = sco.get("size").and_then(Value::as_u64) {
-                let s = size.to_string();
-                fields.push(("size-in-bytes", "size-in-bytes", "Other", s, "file:size"));
+            for (relation, key, path) in crate::objects::FILE_FIELDS {
+                let value = match key {
+                    "name" => text(sco, "name").map(str::to_string),
+                    "size" => sco
+                        .get("size")
+                        .and_then(Value::as_u64)
+                        .map(|n| n.to_string()),
+                    hash => sco
+                        .get("hashes")
+                        .and_then(|h| h.get(hash)?.as_str())
+                        .map(str::to_string),
+                };
+                let category = if key == "size" {
+                    "Other"
+                } else {
+                    "Payload delivery"
+                };
+                fields.extend(value.map(|v| (relation, category, v, path)));
             }
         }
         ("url", "url") => {
             let v = text(sco, "value")?.to_string();
-            fields.push(("url", "url", "Network activity", v, "url:value"));
+            fields.push(("url", "Network activity", v, "url:value"));
         }
         _ => return None,
     }
     let attributes: Vec<Value> = fields
         .into_iter()
-        .map(|(relation, kind, category, value, path)| {
+        .map(|(relation, category, value, path)| {
             json!({
                 "uuid": derived_uuid(&format!("{u}:{relation}")),
-                "type": kind, "object_relation": relation, "category": category,
+                "type": relation, "object_relation": relation, "category": category,
                 "to_ids": pattern.contains(&format!("{path} = ")),
                 "value": value, "timestamp": timestamp, "distribution": "5",
             })
@@ -85,14 +87,10 @@ pub fn misp_object(
 
 /// The galaxy type and name of a STIX object misp-stix makes of a cluster.
 fn galaxy_kind(o: &Value) -> Option<(&str, &str)> {
-    let (kind, name) = match text(o, "type")? {
-        "threat-actor" => ("threat-actor", "Threat Actor"),
-        "attack-pattern" => ("mitre-attack-pattern", "Attack Pattern"),
-        "intrusion-set" => ("mitre-intrusion-set", "Intrusion Set"),
-        "malware" => ("mitre-malware", "Malware"),
-        "tool" => ("mitre-tool", "Tool"),
-        _ => return None,
-    };
+    let stix = text(o, "type")?;
+    let (kind, name, ..) = crate::galaxies::CLUSTER_TYPES
+        .iter()
+        .find(|(_, _, t, _)| *t == stix)?;
     Some((
         label_value(o, "misp:galaxy-type").unwrap_or(kind),
         label_value(o, "misp:galaxy-name").unwrap_or(name),

@@ -8,17 +8,34 @@ use serde_json::{json, Map, Value};
 
 use crate::text;
 
+/// The galaxies relto converts, as misp-stix maps them: (galaxy type, its name in MISP, STIX
+/// type, whether cluster values end in ` - <ATT&CK id>`). The export writes a STIX type as
+/// the first galaxy of it.
+pub(crate) const CLUSTER_TYPES: [(&str, &str, &str, bool); 6] = [
+    ("threat-actor", "Threat Actor", "threat-actor", false),
+    (
+        "mitre-attack-pattern",
+        "Attack Pattern",
+        "attack-pattern",
+        true,
+    ),
+    (
+        "mitre-intrusion-set",
+        "Intrusion Set",
+        "intrusion-set",
+        true,
+    ),
+    ("mitre-malware", "Malware", "malware", true),
+    ("mitre-tool", "Tool", "tool", true),
+    ("malpedia", "Malpedia", "malware", false),
+];
+
 /// The STIX type of a galaxy type, and whether its cluster values end in ` - <ATT&CK id>`.
 fn stix_type(galaxy_type: &str) -> Option<(&'static str, bool)> {
-    Some(match galaxy_type {
-        "threat-actor" => ("threat-actor", false),
-        "mitre-attack-pattern" => ("attack-pattern", true),
-        "mitre-intrusion-set" => ("intrusion-set", true),
-        "mitre-malware" => ("malware", true),
-        "mitre-tool" => ("tool", true),
-        "malpedia" => ("malware", false),
-        _ => return None,
-    })
+    CLUSTER_TYPES
+        .iter()
+        .find(|(g, ..)| *g == galaxy_type)
+        .map(|(_, _, stix, attack_ids)| (*stix, *attack_ids))
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -118,11 +135,8 @@ pub fn convert(
                 o.insert(format!("x_misp_{}", key.replace('-', "_")), v.clone());
             }
         }
-        if !label_ids.is_empty() {
-            o.insert("object_marking_refs".into(), json!(label_ids));
-        }
         made.push(id);
-        out.push(Value::Object(o));
+        out.push(crate::marked(Value::Object(o), label_ids));
     }
     seen.extend(made);
     Ok(out)
@@ -158,17 +172,14 @@ pub fn related_to(source: &str, target: &str, created: &str, label_ids: &[String
         &uuid::Uuid::NAMESPACE_URL,
         format!("misp:related-to:{source}:{target}").as_bytes(),
     );
-    let mut r = json!({
+    let r = json!({
         "type": "relationship", "spec_version": "2.1",
         "id": format!("relationship--{uuid}"),
         "created": created, "modified": created,
         "relationship_type": "related-to",
         "source_ref": source, "target_ref": target,
     });
-    if !label_ids.is_empty() {
-        r["object_marking_refs"] = json!(label_ids);
-    }
-    r
+    crate::marked(r, label_ids)
 }
 
 #[cfg(test)]

@@ -105,6 +105,15 @@ fn deleted(v: &Value) -> bool {
         || matches!(text(v, "deleted"), Some("1" | "true"))
 }
 
+/// `o` (a STIX object) with `markings` as its `object_marking_refs`, when there are any (STIX
+/// forbids an empty list).
+fn marked(mut o: Value, markings: &[String]) -> Value {
+    if !markings.is_empty() {
+        o["object_marking_refs"] = json!(markings);
+    }
+    o
+}
+
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -181,10 +190,7 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
         json!(text(orgc, "name").unwrap_or("MISP organization")),
     );
     identity.insert("identity_class".into(), json!("organization"));
-    if !label_ids.is_empty() {
-        identity.insert("object_marking_refs".into(), json!(label_ids));
-    }
-    objects.push(Value::Object(identity));
+    objects.push(marked(Value::Object(identity), &label_ids));
     let mut refs: Vec<String> = Vec::new();
     let mut skipped = Vec::new();
     let mut add = |converted: Vec<Value>, objects: &mut Vec<Value>| {
@@ -288,12 +294,9 @@ pub fn convert(event: &Value, ctx: &Context) -> Result<Converted, MispError> {
     if let Some(c) = tags.confidence {
         report.insert("confidence".into(), json!(c));
     }
-    if !markings.is_empty() {
-        report.insert("object_marking_refs".into(), json!(markings));
-    }
     // Last, after what it refers to: the store resolves a reference once, when the object
     // referred to arrives before it.
-    objects.push(Value::Object(report));
+    objects.push(marked(Value::Object(report), &markings));
     Ok(Converted {
         objects,
         label,

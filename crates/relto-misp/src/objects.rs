@@ -10,17 +10,22 @@ use serde_json::{json, Map, Value};
 
 use crate::{text, times, uuid_of};
 
-/// The STIX name and pattern path of a `file` attribute (hashes first, as misp-stix orders
-/// them in patterns).
-fn file_field(relation: &str) -> Option<(u8, &'static str, &'static str)> {
-    Some(match relation {
-        "md5" => (0, "MD5", "file:hashes.MD5"),
-        "sha1" => (1, "SHA-1", "file:hashes.'SHA-1'"),
-        "sha256" => (2, "SHA-256", "file:hashes.'SHA-256'"),
-        "filename" => (3, "name", "file:name"),
-        "size-in-bytes" => (4, "size", "file:size"),
-        _ => return None,
-    })
+/// A `file` object's attributes as misp-stix maps them, in the order of its patterns (hashes
+/// first): (object relation, which is also the MISP type; the STIX property, a hash's name
+/// under `hashes`; the pattern path).
+pub(crate) const FILE_FIELDS: [(&str, &str, &str); 5] = [
+    ("md5", "MD5", "file:hashes.MD5"),
+    ("sha1", "SHA-1", "file:hashes.'SHA-1'"),
+    ("sha256", "SHA-256", "file:hashes.'SHA-256'"),
+    ("filename", "name", "file:name"),
+    ("size-in-bytes", "size", "file:size"),
+];
+
+/// A `file` attribute's place in patterns, STIX property and pattern path.
+fn file_field(relation: &str) -> Option<(usize, &'static str, &'static str)> {
+    let at = FILE_FIELDS.iter().position(|(r, ..)| *r == relation)?;
+    let (_, key, path) = FILE_FIELDS[at];
+    Some((at, key, path))
 }
 
 fn quoted(v: &str) -> String {
@@ -55,7 +60,7 @@ pub fn convert(o: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
     let meta_category = text(o, "meta-category").unwrap_or(name);
     // The observable's properties and the detection pattern's terms, in misp-stix's order.
     let mut props = Map::new();
-    let mut terms: Vec<(u8, String)> = Vec::new();
+    let mut terms: Vec<(usize, String)> = Vec::new();
     let observable = match name {
         "file" => "file",
         "url" => "url",
@@ -96,12 +101,7 @@ pub fn convert(o: &Value, identity: &str, label_ids: &[String]) -> Result<Vec<Va
         format!("misp:name=\"{name}\""),
         format!("misp:meta-category=\"{meta_category}\"")
     ]);
-    let marked = |mut m: Map<String, Value>| {
-        if !label_ids.is_empty() {
-            m.insert("object_marking_refs".into(), json!(label_ids));
-        }
-        Value::Object(m)
-    };
+    let marked = |m: Map<String, Value>| crate::marked(Value::Object(m), label_ids);
     let sdo = |object_type: &str| {
         let mut m = Map::new();
         m.insert("type".into(), json!(object_type));

@@ -107,10 +107,7 @@ pub fn convert(
         note.insert("content".into(), json!(content));
         note.insert("object_refs".into(), json!(refs));
         note.insert("labels".into(), json!(["misp:data-layer=\"Event Report\""]));
-        if !label_ids.is_empty() {
-            note.insert("object_marking_refs".into(), json!(label_ids));
-        }
-        notes.push(Value::Object(note));
+        notes.push(crate::marked(Value::Object(note), label_ids));
     }
     (notes, skipped)
 }
