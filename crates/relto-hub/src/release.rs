@@ -738,26 +738,30 @@ fn write_checks(
                 format!("marking {m} is neither known to the hub nor defined in this envelope")
             })?,
         };
-        match marking {
-            Marking::Label(l) => match view.policy.clearance_denial(l, &reader) {
-                Some(d) => Err(format!("you may not apply marking {m}: {d}")),
-                None => Ok(()),
-            },
+        // An ACS marking defined in this envelope is not read yet: read here.
+        let envelope_reading;
+        let applied = match marking {
+            Marking::Label(l) => Some(l),
             // The poster applies what the ACS marking says; a default label relto falls
             // back to is relto's choice, not the poster's.
-            Marking::Acs(ext) => match view
-                .policy
-                .acs_reading(m)
-                .cloned()
-                .unwrap_or_else(|| view.policy.read_acs(ext))
-            {
-                AcsReading::Mapped(l) => match view.policy.clearance_denial(&l, &reader) {
-                    Some(d) => Err(format!("you may not apply marking {m}: {d}")),
-                    None => Ok(()),
-                },
-                AcsReading::Default { .. } => Ok(()),
-            },
-            Marking::NonRestrictive => Ok(()),
+            Marking::Acs(ext) => {
+                let reading = match view.policy.acs_reading(m) {
+                    Some(known) => known,
+                    None => {
+                        envelope_reading = view.policy.read_acs(ext);
+                        &envelope_reading
+                    }
+                };
+                match reading {
+                    AcsReading::Mapped(l) => Some(l),
+                    AcsReading::Default { .. } => None,
+                }
+            }
+            Marking::NonRestrictive => None,
+        };
+        match applied.and_then(|l| view.policy.clearance_denial(l, &reader)) {
+            Some(d) => Err(format!("you may not apply marking {m}: {d}")),
+            None => Ok(()),
         }
     };
     for m in &meta.object_marking_refs {

@@ -226,6 +226,20 @@ fn is_all(items: &[&str]) -> bool {
     items == ["ALL"]
 }
 
+/// A shareability or entity list (law enforcement, military …): relto cannot tell which
+/// readers are what, so it must be `ALL`.
+fn unchecked_limit(value: &Value, what: &str) -> Result<(), String> {
+    let items = strings(value, what)?;
+    if is_all(&items) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} limits readers to {}, which relto cannot check",
+            items.join(", ")
+        ))
+    }
+}
+
 fn nationalities(value: &Value, what: &str) -> Result<Reach, String> {
     let items = strings(value, what)?;
     if is_all(&items) {
@@ -309,13 +323,7 @@ fn privilege_scope(scope: &Value, what: &str, denial: bool) -> Result<Reach, Str
             "permitted_nationalities" => reach.and(nationalities(value, &at)?),
             "permitted_organizations" => reach.and(organizations(value, &at, false)?),
             "shareability" | "entity" => {
-                let items = strings(value, &at)?;
-                if !is_all(&items) {
-                    return Err(format!(
-                        "{at} limits readers to {}, which relto cannot check",
-                        items.join(", ")
-                    ));
-                }
+                unchecked_limit(value, &at)?;
                 reach
             }
             other => {
@@ -478,15 +486,7 @@ pub fn to_label(ext: &Value, policy: &ReleasePolicy) -> Result<Label, String> {
                     reach = reach.and(Reach::Only(BTreeSet::from([Entry::Nation("USA".into())])));
                 }
             }
-            "shareability" | "entity" => {
-                let items = strings(value, &at)?;
-                if !is_all(&items) {
-                    return Err(format!(
-                        "{at} limits readers to {}, which relto cannot check",
-                        items.join(", ")
-                    ));
-                }
-            }
+            "shareability" | "entity" => unchecked_limit(value, &at)?,
             _ => sensitivity.extend(strings(value, &at)?.into_iter().map(str::to_string)),
         }
     }

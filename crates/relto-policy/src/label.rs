@@ -150,8 +150,11 @@ impl Label {
         if let Some(r) = &self.releasable_to {
             s.push_str(" // REL TO ");
             // Empty only in a label relto reads from an ACS marking that permits no one.
-            s.push_str(if r.is_empty() { "no one" } else { "" });
-            s.push_str(&r.join(", "));
+            s.push_str(&if r.is_empty() {
+                "no one".to_string()
+            } else {
+                r.join(", ")
+            });
         }
         if !self.sensitivity.is_empty() {
             s.push_str(" // ");

@@ -278,14 +278,15 @@ pub async fn export(
             uuid::Uuid::new_v4()
         )?;
     }
-    let custodian = operator(store.as_ref()).await?.1;
-    let mut acs_marker = acs.then(|| {
-        relto_policy::acs::AcsMarker::new(
+    let mut acs_marker = None;
+    if acs {
+        let custodian = operator(store.as_ref()).await?.1;
+        acs_marker = Some(relto_policy::acs::AcsMarker::new(
             &view.policy,
             custodian.as_str(),
             relto_policy::label::CARRIED_DEFINITION_CREATED,
-        )
-    });
+        ));
+    }
     let mut q = ObjectQuery::new(coll.pk, EXPORT_PAGE);
     if all_versions {
         q.versions = VersionFilter::all();

@@ -96,16 +96,18 @@ impl Ledger {
         &mut self,
         run: &Run<'_>,
     ) -> Result<&HashMap<(String, i64), String>, PeerError> {
-        if self.0.is_none() {
-            let copies = run.st.store.peer_sent(&run.plan.name).await?;
-            self.0 = Some(
-                copies
-                    .into_iter()
-                    .map(|c| ((c.stix_id, c.version), c.digest))
-                    .collect(),
-            );
-        }
-        Ok(self.0.get_or_insert_with(HashMap::new))
+        let copies = match self.0.take() {
+            Some(copies) => copies,
+            None => run
+                .st
+                .store
+                .peer_sent(&run.plan.name)
+                .await?
+                .into_iter()
+                .map(|c| ((c.stix_id, c.version), c.digest))
+                .collect(),
+        };
+        Ok(self.0.insert(copies))
     }
 
     async fn record(
@@ -310,12 +312,11 @@ async fn withdraw_one(run: &Run<'_>, id: &str, versions: &[i64]) -> Result<(), P
 /// records the copies sent and audits the releases.
 async fn send(run: &mut Run<'_>, mut served: Served, sent: &mut Ledger) -> Result<(), PeerError> {
     let items = std::mem::take(&mut served.page.items);
+    let copies = sent.copies(run).await?;
     for o in items {
         if raw_withheld_from_peers(&o.raw) {
             served.redactions.dropped.push((o, TLP_WITHHELD.into()));
-        } else if sent.copies(run).await?.get(&(o.stix_id.clone(), o.version))
-            != Some(&digest(&o.raw))
-        {
+        } else if copies.get(&(o.stix_id.clone(), o.version)) != Some(&digest(&o.raw)) {
             served.page.items.push(o);
         }
     }
